@@ -1,0 +1,36 @@
+# Sourced by the project's scripts: puts a Node.js >= 22.12 first on PATH.
+# When the machine's Node is older, Node 24 is installed once from the npm registry
+# (the node-linux-<arch> package carries the official binary) into a cache outside the repo.
+EDGECODER_CACHE="${EDGECODER_CACHE:-$HOME/.cache/edgecoder}"
+EDGECODER_NODE_VERSION="24.21.0"
+
+edgecoder_node_ok() {
+  command -v node >/dev/null 2>&1 || return 1
+  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+}
+
+edgecoder_ensure_node() {
+  edgecoder_node_ok && return 0
+  local arch
+  case "$(uname -m)" in
+    x86_64) arch=x64 ;;
+    aarch64 | arm64) arch=arm64 ;;
+    *) echo "edgecoder: unsupported CPU $(uname -m)" >&2; return 1 ;;
+  esac
+  local os
+  case "$(uname -s)" in
+    Linux) os=linux ;;
+    Darwin) os=darwin ;;
+    *) echo "edgecoder: unsupported OS $(uname -s)" >&2; return 1 ;;
+  esac
+  local dir="$EDGECODER_CACHE/node-$EDGECODER_NODE_VERSION"
+  local bin="$dir/node_modules/node-$os-$arch/bin"
+  if [ ! -x "$bin/node" ]; then
+    command -v npm >/dev/null 2>&1 || { echo "edgecoder: npm is needed once to fetch Node $EDGECODER_NODE_VERSION" >&2; return 1; }
+    echo "edgecoder: installing Node $EDGECODER_NODE_VERSION into $dir" >&2
+    mkdir -p "$dir"
+    (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error "node-$os-$arch@$EDGECODER_NODE_VERSION" >&2) || return 1
+  fi
+  export PATH="$bin:$PATH"
+  edgecoder_node_ok
+}
