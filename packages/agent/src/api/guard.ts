@@ -1,0 +1,67 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { FastifyRequest } from 'fastify'
+import { ApiError } from './errors.ts'
+
+/** Origins of the desktop app (Tauri's webview on each platform, and the UI's dev server). */
+export const APP_ORIGINS = [
+  'tauri://localhost',
+  'http://tauri.localhost',
+  'https://tauri.localhost',
+  'http://localhost:1420',
+  'http://127.0.0.1:1420',
+]
+
+export interface GuardOptions {
+  /** Null when the API is on loopback: no token is asked for. */
+  token: string | null
+  /** Host header values this API answers to (blocks DNS rebinding). Empty = any. */
+  allowedHosts: Set<string>
+  allowedOrigins: Set<string>
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+
+/**
+ * Checks every request before routing: the Host header (a rebinding page can't reach a loopback
+ * API through its own name), the Origin (only the app and same-origin pages), the bearer token
+ * when bound beyond loopback, and JSON on state changes (a cross-site form can't send JSON
+ * without a preflight, which the Origin check refuses).
+ */
+export function guardRequest(req: FastifyRequest, opts: GuardOptions): void {
+  const host = req.headers.host ?? ''
+  if (opts.allowedHosts.size > 0 && !opts.allowedHosts.has(host.toLowerCase())) {
+    throw new ApiError(403, 'forbidden_host', `requests for host "${host}" are not served here`)
+  }
+  const origin = req.headers.origin
+  if (origin !== undefined && !opts.allowedOrigins.has(origin) && origin !== `http://${host}`) {
+    throw new ApiError(403, 'forbidden_origin', `cross-origin requests from ${origin} are refused`)
+  }
+  if (opts.token !== null && req.method !== 'OPTIONS' && !isPublicPath(req.url)) {
+    const given = /^Bearer\s+(.+)$/i.exec(req.headers.authorization ?? '')?.[1]?.trim() ?? ''
+    if (!tokensEqual(given, opts.token)) {
+      throw new ApiError(401, 'unauthorized', 'this API needs the bearer token from <data-dir>/api-token')
+    }
+  }
+  if (!SAFE_METHODS.has(req.method) && req.headers['content-length'] !== '0' && hasBody(req)) {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
+    if (type !== 'application/json') {
+      throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json')
+    }
+  }
+}
+
+/** Liveness stays open so a supervisor or load balancer can probe without the token. */
+function isPublicPath(url: string): boolean {
+  const path = url.split('?')[0]
+  return path === '/healthz' || path === '/readyz'
+}
+
+function hasBody(req: FastifyRequest): boolean {
+  return req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined
+}
+
+function tokensEqual(a: string, b: string): boolean {
+  const x = Buffer.from(a)
+  const y = Buffer.from(b)
+  return x.length === y.length && timingSafeEqual(x, y)
+}

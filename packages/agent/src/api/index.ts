@@ -1,0 +1,8 @@
+export { ApiError, notFound } from './errors.ts'
+export { APP_ORIGINS, type GuardOptions } from './guard.ts'
+export { eventRoutes } from './routes/events.ts'
+export { healthRoutes, type NodeView } from './routes/health.ts'
+export { metricsRoutes } from './routes/metrics.ts'
+export { orchestrationRoutes } from './routes/orchestration.ts'
+export { buildApi, errorBody, type RouteModule, type ZodApp } from './server.ts'
+export { openSse, type SseStream } from './sse.ts'

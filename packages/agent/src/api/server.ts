@@ -1,0 +1,127 @@
+import swagger from '@fastify/swagger'
+import Fastify, { type FastifyBaseLogger, type FastifyError, type FastifyInstance } from 'fastify'
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod'
+import type { Logger } from 'pino'
+import type { NodeMetrics } from '../metrics.ts'
+import { ApiError } from './errors.ts'
+import { type GuardOptions, guardRequest } from './guard.ts'
+
+export type ZodApp = FastifyInstance<
+  import('node:http').Server,
+  import('node:http').IncomingMessage,
+  import('node:http').ServerResponse,
+  import('fastify').FastifyBaseLogger,
+  ZodTypeProvider
+>
+
+/** A group of routes: one file per area registers itself through this. */
+export type RouteModule = (app: ZodApp) => void
+
+export interface ApiServerOptions {
+  version: string
+  bodyLimitBytes: number
+  guard: GuardOptions
+  logger: Logger
+  metrics: NodeMetrics
+}
+
+/** Builds the local API: schemas, one error shape, guard, metrics per route, OpenAPI. */
+export async function buildApi(opts: ApiServerOptions, routes: RouteModule[]): Promise<ZodApp> {
+  const app = Fastify({
+    bodyLimit: opts.bodyLimitBytes,
+    loggerInstance: opts.logger.child({ part: 'api' }) as FastifyBaseLogger,
+    disableRequestLogging: true,
+    return503OnClosing: true,
+    forceCloseConnections: true,
+  }).withTypeProvider<ZodTypeProvider>()
+  app.setValidatorCompiler(validatorCompiler)
+  app.setSerializerCompiler(serializerCompiler)
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: { title: 'EdgeCoder agent API', version: opts.version },
+      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    },
+    transform: jsonSchemaTransform,
+  })
+
+  const known: { method: string; pattern: RegExp }[] = []
+  app.addHook('onRoute', (r) => {
+    const methods = Array.isArray(r.method) ? r.method : [r.method]
+    const pattern = new RegExp(`^${r.url.replace(/:[^/]+/g, '[^/]+').replace(/\*/g, '.*')}/?$`)
+    for (const m of methods) known.push({ method: m, pattern })
+  })
+
+  app.addHook('onRequest', async (req) => guardRequest(req, opts.guard))
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched'
+    opts.metrics.httpRequests.inc({ route, method: req.method, status: reply.statusCode })
+    opts.metrics.httpDuration.observe({ route, method: req.method }, reply.elapsedTime / 1000)
+  })
+
+  app.setErrorHandler((err: FastifyError, req, reply) => {
+    if (err instanceof ApiError) {
+      return reply.code(err.statusCode).send(errorBody(err.code, err.message, err.details))
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const first = err.validation[0]
+      const where = err.validationContext ?? 'body'
+      const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where
+      return reply.code(400).send(
+        errorBody('invalid_request', `${field}: ${first?.message ?? 'invalid'}`, {
+          issues: err.validation.map((v) => ({
+            path: `${where}${v.instancePath.replaceAll('/', '.')}`,
+            message: v.message,
+          })),
+        }),
+      )
+    }
+    if (err.code === 'FST_ERR_CTP_BODY_TOO_LARGE') {
+      return reply
+        .code(413)
+        .send(errorBody('payload_too_large', `the body exceeds ${opts.bodyLimitBytes} bytes`))
+    }
+    if (err.code === 'FST_ERR_CTP_INVALID_MEDIA_TYPE') {
+      return reply.code(415).send(errorBody('unsupported_media_type', 'send the body as application/json'))
+    }
+    const status = err.statusCode ?? 500
+    if (status >= 400 && status < 500) {
+      const code = err.code === 'FST_ERR_CTP_EMPTY_JSON_BODY' ? 'empty_body' : 'invalid_request'
+      return reply.code(status).send(errorBody(code, err.message))
+    }
+    req.log.error({ err }, 'request failed')
+    return reply.code(500).send(errorBody('internal', 'the agent failed to handle this request; see its log'))
+  })
+
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!
+    const allowed = [...new Set(known.filter((k) => k.pattern.test(path)).map((k) => k.method))]
+    if (allowed.length > 0) {
+      return reply
+        .code(405)
+        .header('allow', allowed.join(', '))
+        .send(
+          errorBody(
+            'method_not_allowed',
+            `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}`,
+          ),
+        )
+    }
+    return reply.code(404).send(errorBody('not_found', `no route ${req.method} ${path}`))
+  })
+
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
+  for (const register of routes) register(app)
+  return app
+}
+
+export function errorBody(code: string, message: string, details?: unknown) {
+  return { error: details === undefined ? { code, message } : { code, message, details } }
+}

@@ -1,0 +1,87 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util'
+import { START_FLAGS } from '../config.ts'
+import { VERSION } from '../version.ts'
+import { ClientError, clientOptions } from './client.ts'
+import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { startCommand } from './start.ts'
+
+const USAGE = `edgecoder ${VERSION}: a node of the EdgeCoder mesh
+
+Usage:
+  edgecoder start [flags]          run the agent in the foreground
+  edgecoder status [--json]        this node's state
+  edgecoder peers [--json]         peers this node knows
+  edgecoder config get [key]       read run-time settings
+  edgecoder config set <key> <v>   change one (e.g. maxConcurrentTasks 4, powerPolicy schedule:22-6)
+
+Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
+
+Start flags (each also an environment variable; flags win):
+${Object.entries(START_FLAGS)
+  .map(([k, v]) => `  --${k.padEnd(22)} ${v.env.padEnd(32)} ${v.help}`)
+  .join('\n')}
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === 'start') return startCommand(rest)
+  if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
+    process.stdout.write(USAGE)
+    return command === undefined ? 1 : 0
+  }
+  if (command === 'version' || command === '--version') {
+    process.stdout.write(`${VERSION}\n`)
+    return 0
+  }
+  let parsed: ReturnType<
+    typeof parseArgs<{ options: typeof CLIENT_FLAGS; allowPositionals: true; strict: true }>
+  >
+  try {
+    parsed = parseArgs({ args: rest, options: CLIENT_FLAGS, allowPositionals: true, strict: true })
+  } catch (err) {
+    process.stderr.write(`edgecoder: ${(err as Error).message}\n`)
+    return 2
+  }
+  const opts = clientOptions(parsed.values)
+  const json = parsed.values.json ?? false
+  const out = (s: string) => process.stdout.write(`${s}\n`)
+  try {
+    switch (command) {
+      case 'status':
+        await statusCommand(opts, json, out)
+        return 0
+      case 'peers':
+        await peersCommand(opts, json, out)
+        return 0
+      case 'config':
+        await configCommand(opts, parsed.positionals, json, out)
+        return 0
+      default:
+        process.stderr.write(`edgecoder: unknown command "${command}"\n\n${USAGE}`)
+        return 2
+    }
+  } catch (err) {
+    if (err instanceof ClientError) {
+      process.stderr.write(`edgecoder: ${err.message}\n`)
+      return 1
+    }
+    throw err
+  }
+}
+
+const CLIENT_FLAGS = {
+  'api-url': { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean' },
+} as const
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err) => {
+    process.stderr.write(`edgecoder: ${(err as Error).stack ?? err}\n`)
+    process.exitCode = 1
+  },
+)

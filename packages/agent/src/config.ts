@@ -1,0 +1,180 @@
+import { homedir } from 'node:os'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { MeshToken, Region, RuntimeMode } from '@edgecoder/protocol'
+import { z } from 'zod'
+
+/** A setting that could not be used: names it, so the operator knows what to fix. */
+export class ConfigError extends Error {
+  override name = 'ConfigError'
+}
+
+const Port = z.coerce.number().int().min(0).max(65535)
+
+const AgentConfig = z.object({
+  mode: RuntimeMode,
+  dataDir: z.string().min(1),
+  apiHost: z.string().min(1),
+  apiPort: Port,
+  p2pPort: Port,
+  bootstrap: z.array(
+    z
+      .string()
+      .regex(/^\/[a-z0-9]/, 'a bootstrap address is a multiaddr, e.g. /ip4/1.2.3.4/tcp/4001/p2p/12D3Koo...'),
+  ),
+  discoveryUrl: z.url().nullable(),
+  mdns: z.boolean(),
+  parentPid: z.coerce.number().int().positive().nullable(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  bodyLimitBytes: z.number().int().positive(),
+  /** Settings given explicitly at start; they override what the store remembers. */
+  overrides: z.object({
+    meshToken: MeshToken.nullable().optional(),
+    region: Region.nullable().optional(),
+    maxConcurrentTasks: z.coerce.number().int().min(1).max(256).optional(),
+  }),
+})
+export type AgentConfig = Readonly<z.infer<typeof AgentConfig>>
+
+/** Flags of `edgecoder start`, each with the environment variable that also sets it (flags win). */
+export const START_FLAGS = {
+  mode: { type: 'string', env: 'EDGE_RUNTIME_MODE', help: 'all-in-one (default) | coordinator | worker' },
+  'data-dir': {
+    type: 'string',
+    env: 'EDGECODER_DATA_DIR',
+    help: 'where identity, store and token live (~/.edgecoder)',
+  },
+  'api-host': { type: 'string', env: 'EDGECODER_API_HOST', help: 'local API address (127.0.0.1)' },
+  'api-port': { type: 'string', env: 'EDGECODER_API_PORT', help: 'local API port (4301; 0 = any free port)' },
+  'p2p-port': {
+    type: 'string',
+    env: 'EDGECODER_P2P_PORT',
+    help: 'libp2p TCP port (4001; 0 = any free port)',
+  },
+  bootstrap: {
+    type: 'string',
+    multiple: true,
+    env: 'EDGECODER_BOOTSTRAP',
+    help: 'multiaddr of a peer to join through (repeatable; env: comma-separated)',
+  },
+  'discovery-url': {
+    type: 'string',
+    env: 'COORDINATOR_DISCOVERY_URL',
+    help: 'URL serving GET /network/coordinators',
+  },
+  'no-mdns': { type: 'boolean', env: 'EDGECODER_NO_MDNS', help: 'do not look for peers on the LAN' },
+  'mesh-token': {
+    type: 'string',
+    env: 'EDGECODER_MESH_TOKEN',
+    help: 'shared secret of a private mesh (none = public mesh)',
+  },
+  region: { type: 'string', env: 'EDGECODER_REGION', help: 'region advertised to peers, e.g. eu-west' },
+  'max-concurrent-tasks': {
+    type: 'string',
+    env: 'EDGECODER_MAX_CONCURRENT_TASKS',
+    help: 'tasks run at once (default: 2)',
+  },
+  'parent-pid': {
+    type: 'string',
+    env: 'EDGECODER_PARENT_PID',
+    help: 'exit when this process dies (used by the desktop app)',
+  },
+  'log-level': {
+    type: 'string',
+    env: 'EDGECODER_LOG_LEVEL',
+    help: 'info (default), debug, warn, error, silent',
+  },
+} as const
+
+type FlagName = keyof typeof START_FLAGS
+
+/** Parses flags and environment once into a frozen, validated config. Throws ConfigError naming the bad setting. */
+export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env): AgentConfig {
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: Object.fromEntries(
+        Object.entries(START_FLAGS).map(([k, v]) => [k, { type: v.type, multiple: 'multiple' in v }]),
+      ),
+      strict: true,
+      allowPositionals: false,
+    })
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
+  const flag = (name: FlagName): string | boolean | string[] | undefined => {
+    const given = parsed.values[name]
+    if (given !== undefined) return given as string | boolean | string[]
+    const raw = env[START_FLAGS[name].env]
+    if (raw === undefined || raw === '') return undefined
+    const spec = START_FLAGS[name]
+    if (spec.type === 'boolean') return raw === '1' || raw.toLowerCase() === 'true'
+    if ('multiple' in spec)
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    return raw
+  }
+
+  const candidate = {
+    mode: flag('mode') ?? 'all-in-one',
+    dataDir: resolve(expandHome((flag('data-dir') as string | undefined) ?? '~/.edgecoder')),
+    apiHost: flag('api-host') ?? '127.0.0.1',
+    apiPort: flag('api-port') ?? 4301,
+    p2pPort: flag('p2p-port') ?? 4001,
+    bootstrap: flag('bootstrap') ?? [],
+    discoveryUrl: flag('discovery-url') ?? null,
+    mdns: !(flag('no-mdns') ?? false),
+    parentPid: flag('parent-pid') ?? null,
+    logLevel: flag('log-level') ?? 'info',
+    bodyLimitBytes: 1024 * 1024,
+    overrides: {
+      meshToken: flag('mesh-token'),
+      region: flag('region'),
+      maxConcurrentTasks: flag('max-concurrent-tasks'),
+    },
+  }
+  const result = AgentConfig.safeParse(candidate)
+  if (!result.success) {
+    const issue = result.error.issues[0]!
+    const path = issue.path.filter((p) => p !== 'overrides').join('.')
+    const flagName = FIELD_TO_FLAG[path] ?? path
+    const envName = START_FLAGS[flagName as FlagName]?.env
+    throw new ConfigError(`invalid setting --${flagName}${envName ? ` (${envName})` : ''}: ${issue.message}`)
+  }
+  return deepFreeze(result.data)
+}
+
+const FIELD_TO_FLAG: Record<string, string> = {
+  mode: 'mode',
+  dataDir: 'data-dir',
+  apiHost: 'api-host',
+  apiPort: 'api-port',
+  p2pPort: 'p2p-port',
+  discoveryUrl: 'discovery-url',
+  parentPid: 'parent-pid',
+  logLevel: 'log-level',
+  meshToken: 'mesh-token',
+  region: 'region',
+  maxConcurrentTasks: 'max-concurrent-tasks',
+}
+for (let i = 0; i < 64; i++) FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
+
+function expandHome(p: string): string {
+  return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === 'object') {
+    for (const v of Object.values(value)) deepFreeze(v)
+    Object.freeze(value)
+  }
+  return value
+}
+
+/** True when the API host only accepts connections from this machine. */
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host)
+}

@@ -1,0 +1,225 @@
+import { mkdirSync } from 'node:fs'
+import { join } from 'node:path'
+import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import {
+  APP_ORIGINS,
+  buildApi,
+  eventRoutes,
+  healthRoutes,
+  metricsRoutes,
+  type NodeView,
+  orchestrationRoutes,
+  type RouteModule,
+  type ZodApp,
+} from './api/index.ts'
+import { type AgentConfig, isLoopbackHost } from './config.ts'
+import { EventBus } from './events.ts'
+import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
+import type { Logger } from './logger.ts'
+import { NodeMetrics } from './metrics.ts'
+import { SettingsStore } from './settings/index.ts'
+import { DataDirLock, Store } from './store/index.ts'
+import { VERSION } from './version.ts'
+
+/** The port the API should listen on is taken. */
+export class PortInUseError extends Error {
+  override name = 'PortInUseError'
+}
+
+/** A long-lived part of the node: started in order, stopped in reverse. */
+export interface Part {
+  readonly name: string
+  start(): Promise<void>
+  stop(): Promise<void>
+}
+
+type NodeState = 'idle' | 'starting' | 'started' | 'closing' | 'closed'
+
+const STATUS_INTERVAL_MS = 5_000
+
+/**
+ * The unified agent: wires identity, store, settings, API and (as they land) mesh, tasks and
+ * inference. One place knows the start order; `close()` undoes it in reverse.
+ */
+export class EdgeNode {
+  readonly config: AgentConfig
+  readonly log: Logger
+  readonly events = new EventBus()
+  readonly metrics = new NodeMetrics()
+  readonly startedAt = new Date()
+  state: NodeState = 'idle'
+  identity!: NodeIdentity
+  store!: Store
+  settings!: SettingsStore
+  apiToken!: { token: string; created: boolean }
+  api!: ZodApp
+  apiUrl = ''
+  #lock: DataDirLock
+  #stack: { name: string; stop: () => Promise<void> | void }[] = []
+  #statusTimer: NodeJS.Timeout | undefined
+
+  constructor(config: AgentConfig, log: Logger) {
+    this.config = config
+    this.log = log
+    this.#lock = new DataDirLock(config.dataDir)
+  }
+
+  async start(): Promise<ReadyLine> {
+    this.state = 'starting'
+    const { config, log } = this
+    try {
+      mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      this.#lock.acquire()
+      this.#stack.push({ name: 'lock', stop: () => this.#lock.release() })
+
+      this.identity = await loadOrCreateIdentity(config.dataDir)
+      if (this.identity.created)
+        log.info({ peerId: this.identity.peerId.toString() }, 'created node identity')
+      this.apiToken = loadOrCreateApiToken(config.dataDir)
+
+      this.store = new Store(join(config.dataDir, 'edgecoder.db'))
+      this.#stack.push({ name: 'store', stop: () => this.store.close() })
+      this.settings = new SettingsStore(this.store, config.overrides)
+      this.settings.on('change', (s, keys) => {
+        log.info({ keys }, 'settings changed')
+        this.events.publish('settings', s)
+        this.#publishStatus()
+      })
+
+      await this.#startApi([])
+      this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
+      this.state = 'started'
+      return {
+        peerId: this.identity.peerId.toString(),
+        apiUrl: this.apiUrl,
+        p2pAddrs: [],
+        pid: process.pid,
+        version: VERSION,
+        dataDir: config.dataDir,
+      }
+    } catch (err) {
+      await this.close()
+      throw err
+    }
+  }
+
+  async #startApi(extraRoutes: RouteModule[]): Promise<void> {
+    const { config } = this
+    const loopback = isLoopbackHost(config.apiHost)
+    if (!loopback) {
+      this.log.warn(
+        { host: config.apiHost },
+        'API bound beyond loopback: every request needs the bearer token',
+      )
+    }
+    const view: NodeView = {
+      runtime: () => this.runtime(),
+      status: () => this.status(),
+      readiness: () => ({
+        status: this.state === 'started' ? 'ready' : this.state === 'starting' ? 'starting' : 'stopping',
+        checks: { store: this.store.healthy(), api: true },
+      }),
+    }
+    this.api = await buildApi(
+      {
+        version: VERSION,
+        bodyLimitBytes: config.bodyLimitBytes,
+        logger: this.log,
+        metrics: this.metrics,
+        guard: {
+          token: loopback ? null : this.apiToken.token,
+          allowedHosts: new Set(),
+          allowedOrigins: new Set(APP_ORIGINS),
+        },
+      },
+      [
+        healthRoutes(view),
+        orchestrationRoutes(this.settings),
+        eventRoutes(this.events, () => ({ status: this.status(), settings: this.settings.get() })),
+        metricsRoutes(this.metrics, () => this.#refreshGauges()),
+        ...extraRoutes,
+      ],
+    )
+    try {
+      await this.api.listen({ host: config.apiHost, port: config.apiPort })
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code
+      if (code === 'EADDRINUSE') {
+        throw new PortInUseError(
+          `API port ${config.apiPort} on ${config.apiHost} is already in use (another agent?); choose another with --api-port`,
+        )
+      }
+      if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND') {
+        throw new PortInUseError(`cannot listen on ${config.apiHost}: no such local address (--api-host)`)
+      }
+      throw err
+    }
+    this.#stack.push({ name: 'api', stop: () => this.api.close() })
+    const addr = this.api.server.address()
+    const port = typeof addr === 'object' && addr ? addr.port : config.apiPort
+    const host = config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost
+    this.apiUrl = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${port}`
+  }
+
+  runtime(): RuntimeHealth {
+    return {
+      peerId: this.identity.peerId.toString(),
+      mode: this.config.mode,
+      version: VERSION,
+      uptimeSec: this.uptimeSec(),
+      startedAt: this.startedAt.toISOString(),
+      addresses: [],
+      apiUrl: this.apiUrl,
+      provider: null,
+      model: null,
+      peers: { total: 0, online: 0 },
+      queue: { depth: 0, running: 0 },
+      reachability: 'unknown',
+      relayReservations: 0,
+      store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
+      contributing: this.settings.get().contributing,
+    }
+  }
+
+  status(): StatusSummary {
+    return {
+      tasks: { completed: 0, failed: 0, running: 0, queued: 0 },
+      queueDepth: 0,
+      earnings: { credits: 0, placeholder: true },
+      peers: 0,
+      uptimeSec: this.uptimeSec(),
+      contributing: this.settings.get().contributing,
+    }
+  }
+
+  uptimeSec(): number {
+    return Math.round((Date.now() - this.startedAt.getTime()) / 100) / 10
+  }
+
+  #refreshGauges(): void {
+    const s = this.status()
+    this.metrics.queueDepth.set(s.queueDepth)
+    this.metrics.tasksRunning.set(s.tasks.running)
+  }
+
+  #publishStatus(): void {
+    if (this.state === 'started' && this.events.listenerCount('event') > 0)
+      this.events.publish('status', this.status())
+  }
+
+  /** Stops every started part in reverse order. Safe to call twice. */
+  async close(): Promise<void> {
+    if (this.state === 'closing' || this.state === 'closed') return
+    this.state = 'closing'
+    clearInterval(this.#statusTimer)
+    while (this.#stack.length > 0) {
+      const part = this.#stack.pop()!
+      try {
+        await part.stop()
+      } catch (err) {
+        this.log.error({ err, part: part.name }, 'part failed to stop')
+      }
+    }
+    this.state = 'closed'
+  }
+}

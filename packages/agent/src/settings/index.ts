@@ -1,0 +1,1 @@
+export { DEFAULT_SETTINGS, policyAllowsWork, SettingsStore } from './settings-store.ts'

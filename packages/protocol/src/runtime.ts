@@ -1,0 +1,63 @@
+import { z } from 'zod'
+
+export const RuntimeMode = z.enum(['all-in-one', 'coordinator', 'worker'])
+export type RuntimeMode = z.infer<typeof RuntimeMode>
+
+export const Reachability = z.enum(['public', 'private', 'unknown'])
+
+/** The line a supervisor waits for on the agent's stdout: `EDGECODER_READY <json>`. */
+export const READY_PREFIX = 'EDGECODER_READY '
+export const ReadyLine = z.object({
+  peerId: z.string(),
+  apiUrl: z.string(),
+  p2pAddrs: z.array(z.string()),
+  pid: z.number().int(),
+  version: z.string(),
+  dataDir: z.string(),
+})
+export type ReadyLine = z.infer<typeof ReadyLine>
+
+export const Healthz = z.object({ status: z.literal('ok') })
+
+export const Readyz = z.object({
+  status: z.enum(['ready', 'starting', 'stopping']),
+  checks: z.record(z.string(), z.boolean()),
+})
+
+export const RuntimeHealth = z.object({
+  peerId: z.string(),
+  mode: RuntimeMode,
+  version: z.string(),
+  uptimeSec: z.number(),
+  startedAt: z.string(),
+  addresses: z.array(z.string()),
+  apiUrl: z.string(),
+  provider: z.object({ name: z.string(), reason: z.string() }).nullable(),
+  model: z.object({ name: z.string(), loaded: z.boolean() }).nullable(),
+  peers: z.object({ total: z.number().int(), online: z.number().int() }),
+  queue: z.object({ depth: z.number().int(), running: z.number().int() }),
+  reachability: Reachability,
+  relayReservations: z.number().int(),
+  store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),
+  contributing: z.boolean(),
+})
+export type RuntimeHealth = z.infer<typeof RuntimeHealth>
+
+export const StatusSummary = z.object({
+  tasks: z.object({
+    completed: z.number().int(),
+    failed: z.number().int(),
+    running: z.number().int(),
+    queued: z.number().int(),
+  }),
+  queueDepth: z.number().int(),
+  earnings: z.object({
+    credits: z.number(),
+    /** True until the ledger exists: the figure is not yet backed by signed receipts. */
+    placeholder: z.boolean(),
+  }),
+  peers: z.number().int(),
+  uptimeSec: z.number(),
+  contributing: z.boolean(),
+})
+export type StatusSummary = z.infer<typeof StatusSummary>
