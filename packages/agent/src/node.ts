@@ -86,7 +86,11 @@ export class EdgeNode {
         this.#publishStatus()
       })
 
-      await this.#startApi([])
+      // Parts that later issues add (mesh, inference, tasks) start here, each with `await this.#startPart(part)`,
+      // and contribute their routes to the list below.
+      const routes: RouteModule[] = []
+
+      await this.#startApi(routes)
       this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
       this.state = 'started'
       return {
@@ -101,6 +105,12 @@ export class EdgeNode {
       await this.close()
       throw err
     }
+  }
+
+  /** Starts a part and remembers to stop it, in reverse order, on close. */
+  async #startPart(part: Part): Promise<void> {
+    await part.start()
+    this.#stack.push({ name: part.name, stop: () => part.stop() })
   }
 
   async #startApi(extraRoutes: RouteModule[]): Promise<void> {
