@@ -11,7 +11,7 @@ export class NodeMetrics {
   readonly tasksFinished: Counter<'kind' | 'status'>
 
   constructor() {
-    collectDefaultMetrics({ register: this.registry, prefix: 'edgecoder_process_' })
+    collectDefaultMetrics({ register: this.registry, prefix: 'edgecoder_' })
     const registers = [this.registry]
     this.httpRequests = new Counter({
       name: 'edgecoder_http_requests_total',
