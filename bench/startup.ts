@@ -1,0 +1,71 @@
+/**
+ * Agent start-up: time from spawning `edgecoder start` to the first 200 from /readyz, and the
+ * resident memory after 30 s idle. Baseline in the same run: a bare `node -e` start to exit.
+ * Run: node bench/startup.ts [runs=5] [idleSec=30]
+ */
+import { spawn } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { machine, median, writeSection } from './results.ts'
+
+const ROOT = join(import.meta.dirname, '..')
+const runs = Number(process.argv[2] ?? 5)
+const idleSec = Number(process.argv[3] ?? 30)
+
+async function bareNode(): Promise<number> {
+  const t0 = performance.now()
+  await new Promise((r) => spawn(process.execPath, ['-e', '0']).on('exit', r))
+  return performance.now() - t0
+}
+
+async function agentRun(): Promise<{ readyMs: number; rssMb: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-bench-'))
+  const t0 = performance.now()
+  const proc = spawn(
+    process.execPath,
+    ['--disable-warning=ExperimentalWarning', join(ROOT, 'packages/agent/src/cli/main.ts'), 'start', '--data-dir', dataDir, '--api-port', '0', '--p2p-port', '0', '--no-mdns', '--log-level', 'warn'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  )
+  // The ready line carries the ephemeral port; readiness is then confirmed over HTTP.
+  const apiUrl = await new Promise<string>((resolve) => {
+    let buf = ''
+    proc.stdout.on('data', (d) => {
+      buf += d
+      const m = /EDGECODER_READY (.*)\n/.exec(buf)
+      if (m) resolve(JSON.parse(m[1]!).apiUrl)
+    })
+  })
+  while ((await fetch(`${apiUrl}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 5))
+  const readyMs = performance.now() - t0
+  await new Promise((r) => setTimeout(r, idleSec * 1000))
+  const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8')
+  const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
+  proc.kill('SIGTERM')
+  await new Promise((r) => proc.on('exit', r))
+  rmSync(dataDir, { recursive: true, force: true })
+  return { readyMs, rssMb }
+}
+
+const base: number[] = []
+const ready: number[] = []
+const rss: number[] = []
+for (let i = 0; i < runs; i++) {
+  base.push(await bareNode())
+  const r = await agentRun()
+  ready.push(r.readyMs)
+  rss.push(r.rssMb)
+  console.log(`run ${i + 1}: ready ${r.readyMs.toFixed(0)} ms, idle RSS ${r.rssMb.toFixed(1)} MB`)
+}
+const body = `Run: \`node bench/startup.ts ${runs} ${idleSec}\` on ${machine()}.
+
+| measure | median of ${runs} | goal |
+|---|---|---|
+| \`edgecoder start\` → first 200 from \`/readyz\` | ${median(ready).toFixed(0)} ms | < 1000 ms |
+| bare \`node -e 0\` start to exit (baseline, same run) | ${median(base).toFixed(0)} ms | |
+| ratio start-up / bare node | ${(median(ready) / median(base)).toFixed(1)}× | |
+| idle RSS after ${idleSec} s | ${median(rss).toFixed(1)} MB | < 100 MB |
+
+All runs (ready ms): ${ready.map((x) => x.toFixed(0)).join(', ')}; RSS MB: ${rss.map((x) => x.toFixed(1)).join(', ')}.`
+writeSection('Agent start-up', body)
+console.log(body)
