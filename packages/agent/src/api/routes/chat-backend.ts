@@ -1,0 +1,25 @@
+import type { ChatOptions, ChatRequest, ChatResult, ModelInfo } from '../../inference/types.ts'
+
+/**
+ * What the IDE-facing endpoints (OpenAI and Ollama dialects) need: the models reachable from
+ * this node and a way to run a chat on one. Served locally today; routing sends it to a peer
+ * that has the model when this node doesn't.
+ */
+export interface ChatBackend {
+  listModels(): Promise<ModelInfo[]>
+  chat(req: ChatRequest, opts?: ChatOptions): Promise<ChatResult>
+}
+
+/** Aborts when the HTTP client goes away, so generation stops with it. */
+export function clientGone(
+  raw: import('node:http').IncomingMessage,
+  res: import('node:http').ServerResponse,
+): AbortSignal {
+  const ctrl = new AbortController()
+  const abort = () => {
+    if (!res.writableFinished) ctrl.abort(new Error('client disconnected'))
+  }
+  raw.on('close', abort)
+  res.on('close', abort)
+  return ctrl.signal
+}
