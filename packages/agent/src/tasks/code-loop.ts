@@ -1,0 +1,171 @@
+import type { ChatMessage, CodeTaskSpec, TaskAttempt, TestReport } from '@edgecoder/protocol'
+import { extractCode } from './extract-code.ts'
+import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
+import type { TaskModel, TaskSandbox } from './ports.ts'
+import { codeMessages, planMessages, retryMessages } from './prompts.ts'
+
+export interface CodeLoopOptions {
+  /** Ask the model for a plan before the first attempt. */
+  plan: boolean
+  /** Tokens the plan may take. */
+  planTokens: number
+  /** Wall-clock limit of one sandbox run; the sandbox's default when absent. */
+  sandboxDeadlineMs?: number
+}
+
+export const CODE_LOOP_DEFAULTS: CodeLoopOptions = { plan: true, planTokens: 160 }
+
+const BASE_TEMPERATURE = 0.2
+
+/**
+ * The code loop: plan, write code, run it against the tests in the sandbox, show the model what
+ * failed, and try again, up to `maxAttempts`. The result is what the sandbox said about the
+ * final code, never what the model claimed: a solution that still fails is reported as failing.
+ */
+export class CodeLoop {
+  readonly #model: TaskModel
+  readonly #sandbox: TaskSandbox
+  readonly #opts: CodeLoopOptions
+
+  constructor(opts: Partial<CodeLoopOptions>, modules: { model: TaskModel; sandbox: TaskSandbox }) {
+    this.#opts = { ...CODE_LOOP_DEFAULTS, ...opts }
+    this.#model = modules.model
+    this.#sandbox = modules.sandbox
+  }
+
+  async run(spec: CodeTaskSpec, progress: TaskProgress, signal: AbortSignal): Promise<TaskOutcome> {
+    const result = emptyResult()
+    let modelMs = 0
+    let sandboxMs = 0
+    const tokens = result.tokens
+
+    if (this.#opts.plan) {
+      const reply = await this.#model.chat(
+        {
+          messages: planMessages(spec.language, spec.prompt, spec.tests),
+          maxTokens: this.#opts.planTokens,
+          temperature: spec.temperature ?? BASE_TEMPERATURE,
+          seed: spec.seed,
+        },
+        { signal, onToken: (t) => progress.token(t, 'plan', null) },
+      )
+      signal.throwIfAborted()
+      modelMs += reply.durationMs
+      tokens.prompt += reply.promptTokens
+      tokens.completion += reply.completionTokens
+      result.model = reply.model
+      result.plan = cleanPlan(reply.text)
+    }
+
+    const first = codeMessages(spec.language, spec.prompt, spec.tests, result.plan)
+    let messages: ChatMessage[] = first
+    for (let n = 1; n <= spec.maxAttempts; n++) {
+      const reply = await this.#model.chat(
+        {
+          messages,
+          maxTokens: spec.maxTokens,
+          // A retry that repeats the last answer wastes an attempt: warm the sampling up a little.
+          temperature: Math.min(1, (spec.temperature ?? BASE_TEMPERATURE) + 0.3 * (n - 1)),
+          seed: spec.seed === undefined ? undefined : spec.seed + n - 1,
+        },
+        { signal, onToken: (t) => progress.token(t, 'code', n) },
+      )
+      signal.throwIfAborted()
+      modelMs += reply.durationMs
+      tokens.prompt += reply.promptTokens
+      tokens.completion += reply.completionTokens
+      result.model = reply.model
+      result.finishReason = reply.finishReason
+
+      const code = extractCode(reply.text, spec.language, spec.tests)
+      const written = {
+        n,
+        response: reply.text,
+        code,
+        tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
+        modelMs: reply.durationMs,
+      }
+      progress.attempt(written)
+
+      let report: TestReport
+      if (code === '') {
+        report = noCodeReport(spec.language)
+      } else {
+        report = await this.#sandbox.run(
+          {
+            language: spec.language,
+            code,
+            tests: spec.tests ?? '',
+            deadlineMs: this.#opts.sandboxDeadlineMs,
+          },
+          signal,
+        )
+        signal.throwIfAborted()
+      }
+      sandboxMs += report.durationMs
+      progress.testResult(n, report)
+      const attempt: TaskAttempt = { ...written, report, sandboxMs: report.durationMs }
+      result.attempts.push(attempt)
+      if (passed(report)) break
+      messages = retryMessages(first, spec.language, code, report)
+    }
+
+    const final = bestAttempt(result.attempts)
+    result.code = final?.code ?? null
+    result.report = final?.report ?? null
+    const ok = final !== undefined && passed(final.report)
+    return {
+      status: ok ? 'succeeded' : 'failed',
+      error: ok ? null : failure(final, spec.maxAttempts),
+      result,
+      modelMs,
+      sandboxMs,
+    }
+  }
+}
+
+/** The passing attempt, else the one that passed the most tests (the later one on a tie). */
+function bestAttempt(attempts: TaskAttempt[]): TaskAttempt | undefined {
+  let best: TaskAttempt | undefined
+  for (const a of attempts) {
+    if (passed(a.report)) return a
+    if (!best || a.report.passed >= best.report.passed) best = a
+  }
+  return best
+}
+
+function failure(final: TaskAttempt | undefined, maxAttempts: number) {
+  if (!final) return { code: 'no_attempt', message: 'the model produced no attempt' }
+  const r = final.report
+  const verdict =
+    r.outcome === 'failed'
+      ? `${r.failed} of ${r.total} tests still fail`
+      : `the code ends in ${r.outcome}${r.error ? ` (${r.error})` : ''}`
+  return {
+    code: 'tests_failed',
+    message: `no attempt passed the tests after ${maxAttempts} attempt${maxAttempts === 1 ? '' : 's'}: ${verdict}`,
+  }
+}
+
+function noCodeReport(language: CodeTaskSpec['language']): TestReport {
+  return {
+    language,
+    ok: false,
+    outcome: 'error',
+    passed: 0,
+    failed: 0,
+    total: 0,
+    output: '',
+    error: 'no code found in the model answer; nothing was run',
+    durationMs: 0,
+  }
+}
+
+/** A plan is prose: drop any code the model wrote anyway, and cap its length. */
+function cleanPlan(text: string): string {
+  const prose = text
+    .replace(/```[\s\S]*?(```|$)/g, '')
+    .replace(/<\/?(start|end)_of_turn>/g, '')
+    .trim()
+  return prose.slice(0, 1_200)
+}

@@ -1,0 +1,45 @@
+/** The queue holds as many tasks as it may: the submitter should come back after `retryAfterSec`. */
+export class QueueFullError extends Error {
+  override name = 'QueueFullError'
+  readonly retryAfterSec: number
+
+  constructor(message: string, retryAfterSec: number) {
+    super(message)
+    this.retryAfterSec = retryAfterSec
+  }
+}
+
+/** No task has this id. */
+export class TaskNotFoundError extends Error {
+  override name = 'TaskNotFoundError'
+}
+
+/** The task already reached a final status; it can't be cancelled or moved any more. */
+export class TaskFinishedError extends Error {
+  override name = 'TaskFinishedError'
+}
+
+/** A status change the lifecycle does not allow (e.g. `succeeded → running`). */
+export class InvalidTransitionError extends Error {
+  override name = 'InvalidTransitionError'
+}
+
+/** This node does not take tasks from its local API (worker mode). */
+export class SubmissionRefusedError extends Error {
+  override name = 'SubmissionRefusedError'
+}
+
+/** A `code` or `chat` task reached a node that has no model to run it. */
+export class NoModelError extends Error {
+  override name = 'NoModelError'
+}
+
+/** The node is stopping: the running task goes back to the queue instead of failing. */
+export class EngineStoppingError extends Error {
+  override name = 'EngineStoppingError'
+}
+
+/** The submitter cancelled the task. */
+export class TaskCancelledError extends Error {
+  override name = 'TaskCancelledError'
+}

@@ -1,0 +1,24 @@
+export { CODE_LOOP_DEFAULTS, CodeLoop, type CodeLoopOptions } from './code-loop.ts'
+export {
+  EngineStoppingError,
+  InvalidTransitionError,
+  NoModelError,
+  QueueFullError,
+  SubmissionRefusedError,
+  TaskCancelledError,
+  TaskFinishedError,
+  TaskNotFoundError,
+} from './errors.ts'
+export { NO_MODEL_MESSAGE, TaskExecutor } from './executor.ts'
+export { extractCode } from './extract-code.ts'
+export { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
+export type { TaskOutcome, TaskProgress } from './outcome.ts'
+export type { ModelReply, ModelRequest, SandboxRequest, TaskModel, TaskSandbox } from './ports.ts'
+export {
+  TASK_ENGINE_DEFAULTS,
+  TaskEngine,
+  type TaskEngineModules,
+  type TaskEngineOptions,
+} from './task-engine.ts'
+export { TaskEventLog } from './task-events.ts'
+export { type TaskCounts, TaskStore } from './task-store.ts'

@@ -1,0 +1,68 @@
+import type { ChatTaskSpec, RunTaskSpec } from '@edgecoder/protocol'
+import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
+import type { TaskModel, TaskSandbox } from './ports.ts'
+
+/** A `run` task: the given code against the given tests in the sandbox, no model. */
+export async function runInSandbox(
+  spec: RunTaskSpec,
+  sandbox: TaskSandbox,
+  progress: TaskProgress,
+  signal: AbortSignal,
+): Promise<TaskOutcome> {
+  const report = await sandbox.run(
+    { language: spec.language, code: spec.code, tests: spec.tests, deadlineMs: spec.deadlineMs },
+    signal,
+  )
+  signal.throwIfAborted()
+  progress.testResult(null, report)
+  const ok = passed(report)
+  return {
+    status: ok ? 'succeeded' : 'failed',
+    error: ok
+      ? null
+      : {
+          code: report.outcome === 'failed' ? 'tests_failed' : `sandbox_${report.outcome.replace('-', '_')}`,
+          message:
+            report.outcome === 'failed'
+              ? `${report.failed} of ${report.total} tests failed`
+              : `the code ended in ${report.outcome}${report.error ? `: ${report.error}` : ''}`,
+        },
+    result: { ...emptyResult(), code: spec.code, report },
+    modelMs: 0,
+    sandboxMs: report.durationMs,
+  }
+}
+
+/** A `chat` task: one completion, its tokens streamed as they come. */
+export async function runChat(
+  spec: ChatTaskSpec,
+  model: TaskModel,
+  progress: TaskProgress,
+  signal: AbortSignal,
+): Promise<TaskOutcome> {
+  const reply = await model.chat(
+    {
+      model: spec.model,
+      messages: spec.messages,
+      maxTokens: spec.maxTokens,
+      temperature: spec.temperature,
+      seed: spec.seed,
+      stop: spec.stop,
+    },
+    { signal, onToken: (t) => progress.token(t, 'chat', null) },
+  )
+  signal.throwIfAborted()
+  return {
+    status: 'succeeded',
+    error: null,
+    result: {
+      ...emptyResult(),
+      text: reply.text,
+      finishReason: reply.finishReason,
+      model: reply.model,
+      tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
+    },
+    modelMs: reply.durationMs,
+    sandboxMs: 0,
+  }
+}
