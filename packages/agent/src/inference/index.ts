@@ -1,0 +1,22 @@
+export { type EmbeddedLlamaOptions, EmbeddedLlamaProvider } from './embedded-provider.ts'
+export {
+  ContextOverflowError,
+  InferenceError,
+  InvalidChatRequestError,
+  LlamaRuntimeUnavailableError,
+  ModelLoadError,
+  ModelNotFoundError,
+} from './errors.ts'
+export { modelNameFromPath, readModelInfo } from './gguf-info.ts'
+export { llamaRuntimeOptions, loadLlamaRuntime } from './llama-runtime.ts'
+export type {
+  ChatMessage,
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  ChatRole,
+  FinishReason,
+  ModelInfo,
+  Provider,
+  ProviderStatus,
+} from './types.ts'

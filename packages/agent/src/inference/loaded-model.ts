@@ -1,0 +1,121 @@
+import { type Llama, LlamaChat, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import { ModelLoadError } from './errors.ts'
+import type { ModelInfo } from './types.ts'
+
+/** How a model is held in memory. */
+export interface LoadSettings {
+  /** Requested context size in tokens; capped at what the model was trained for. */
+  contextSize: number
+  threads: number
+  /** Requests that generate at once; more wait in line. */
+  sequences: number
+  gpu: boolean
+}
+
+interface Waiter {
+  resolve: (chat: LlamaChat | undefined) => void
+  signal: AbortSignal | undefined
+  onAbort: () => void
+}
+
+/**
+ * A model in memory with one context of `sequences` slots. Each slot keeps its KV cache between
+ * requests, so a conversation that grows turn by turn only evaluates the new tokens.
+ * Requests beyond the slot count wait in arrival order.
+ */
+export class LoadedModel {
+  readonly info: ModelInfo
+  readonly model: LlamaModel
+  readonly context: LlamaContext
+  /** `performance.now()` when a request last finished with it; picks what to unload first. */
+  lastUsedAt = 0
+  readonly #free: LlamaChat[]
+  readonly #waiters: Waiter[] = []
+
+  private constructor(info: ModelInfo, model: LlamaModel, context: LlamaContext, chats: LlamaChat[]) {
+    this.info = info
+    this.model = model
+    this.context = context
+    this.#free = chats
+  }
+
+  /** @throws ModelLoadError when llama.cpp cannot load the file or allocate the context */
+  static async load(llama: Llama, info: ModelInfo, settings: LoadSettings): Promise<LoadedModel> {
+    const path = info.path!
+    let model: LlamaModel | undefined
+    try {
+      model = await llama.loadModel({ modelPath: path, gpuLayers: settings.gpu ? 'auto' : 0 })
+      const context = await model.createContext({
+        contextSize: Math.min(settings.contextSize, model.trainContextSize),
+        sequences: settings.sequences,
+        threads: settings.threads,
+      })
+      const chats = Array.from(
+        { length: settings.sequences },
+        () => new LlamaChat({ contextSequence: context.getSequence(), chatWrapper: 'auto' }),
+      )
+      return new LoadedModel(info, model, context, chats)
+    } catch (err) {
+      await model?.dispose()
+      throw new ModelLoadError(path, err)
+    }
+  }
+
+  /** Tokens one request can hold (prompt and reply together). */
+  get contextSize(): number {
+    return this.context.contextSize
+  }
+
+  /** Weights plus context, as llama.cpp accounts them. */
+  get memoryBytes(): number {
+    return this.model.size + this.context.memoryUsage.ram + this.context.memoryUsage.vram
+  }
+
+  get running(): number {
+    return this.context.totalSequences - this.#free.length
+  }
+
+  get queued(): number {
+    return this.#waiters.length
+  }
+
+  /** A free slot, once one is; undefined when `signal` aborts first or the model is unloaded meanwhile. */
+  acquire(signal?: AbortSignal): Promise<LlamaChat | undefined> {
+    if (signal?.aborted) return Promise.resolve(undefined)
+    const chat = this.#free.pop()
+    if (chat !== undefined) return Promise.resolve(chat)
+    return new Promise((resolve) => {
+      const waiter: Waiter = {
+        resolve,
+        signal,
+        onAbort: () => {
+          this.#waiters.splice(this.#waiters.indexOf(waiter), 1)
+          resolve(undefined)
+        },
+      }
+      signal?.addEventListener('abort', waiter.onAbort, { once: true })
+      this.#waiters.push(waiter)
+    })
+  }
+
+  /** Returns a slot, handing it straight to the longest waiter. */
+  release(chat: LlamaChat): void {
+    const waiter = this.#waiters.shift()
+    if (waiter === undefined) {
+      this.#free.push(chat)
+      return
+    }
+    waiter.signal?.removeEventListener('abort', waiter.onAbort)
+    waiter.resolve(chat)
+  }
+
+  /** Frees the context and weights; anyone still waiting gets no slot. */
+  async dispose(): Promise<void> {
+    for (const waiter of this.#waiters.splice(0)) {
+      waiter.signal?.removeEventListener('abort', waiter.onAbort)
+      waiter.resolve(undefined)
+    }
+    await this.context.dispose()
+    await this.model.dispose()
+  }
+}
