@@ -20,7 +20,7 @@ interface Flow<T> {
   size: number
   /** Virtual start tag of the head entry. */
   start: number
-  /** Arrival number of the flow's oldest waiting entry, to break ties in favour of who waited longer. */
+  /** When the flow was created or last served, to break ties in favour of who waited longer. */
   since: number
 }
 
@@ -36,7 +36,7 @@ export class FairShareQueue<T extends QueueEntry> {
   /** Finish tag of each submitter's last served entry, kept while it is ahead of virtual time. */
   #lastFinish = new Map<string, number>()
   #vtime = 0
-  #arrivals = 0
+  #clock = 0
   #size = 0
 
   get size(): number {
@@ -59,14 +59,13 @@ export class FairShareQueue<T extends QueueEntry> {
         lanes: { high: [], normal: [], low: [] },
         size: 0,
         start: Math.max(this.#vtime, this.#lastFinish.get(entry.submitter) ?? 0),
-        since: this.#arrivals,
+        since: this.#clock++,
       }
       this.#flows.set(entry.submitter, flow)
     }
     flow.lanes[entry.priority].push(entry)
     flow.size++
     this.#size++
-    this.#arrivals++
   }
 
   /** The entry `pop()` would return, without taking it. */
@@ -90,7 +89,7 @@ export class FairShareQueue<T extends QueueEntry> {
       this.#lastFinish.set(submitter, finish)
     } else {
       flow.start = finish
-      flow.since = this.#arrivals
+      flow.since = this.#clock++
     }
     this.#forgetIdle()
     return entry

@@ -27,10 +27,9 @@ export interface ModelReply {
   model: string
   promptTokens: number
   completionTokens: number
+  /** `cancelled` when the signal ended generation early. */
   finishReason: string
-  timeToFirstTokenMs: number
   durationMs: number
-  tokensPerSecond: number
 }
 
 /** What the task engine needs from an inference provider. */
