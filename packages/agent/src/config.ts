@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -27,6 +28,10 @@ const AgentConfig = z.object({
   parentPid: z.coerce.number().int().positive().nullable(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   bodyLimitBytes: z.number().int().positive(),
+  /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
+  modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
+  /** Tasks that may wait in the queue; one more is answered 429. */
+  maxQueuedTasks: z.coerce.number().int().min(1).max(1_000_000),
   /** Settings given explicitly at start; they override what the store remembers. */
   overrides: z.object({
     meshToken: MeshToken.nullable().optional(),
@@ -74,6 +79,16 @@ export const START_FLAGS = {
     env: 'EDGECODER_MAX_CONCURRENT_TASKS',
     help: 'tasks run at once (default: 2)',
   },
+  model: {
+    type: 'string',
+    env: 'EDGECODER_MODEL',
+    help: 'path to a GGUF model for code and chat tasks (none: only run tasks)',
+  },
+  'max-queued-tasks': {
+    type: 'string',
+    env: 'EDGECODER_MAX_QUEUED_TASKS',
+    help: 'tasks that may wait; beyond it submissions get 429 (default: 1000)',
+  },
   'parent-pid': {
     type: 'string',
     env: 'EDGECODER_PARENT_PID',
@@ -118,6 +133,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     return raw
   }
 
+  const model = flag('model') as string | undefined
   const candidate = {
     mode: flag('mode') ?? 'all-in-one',
     dataDir: resolve(expandHome((flag('data-dir') as string | undefined) ?? '~/.edgecoder')),
@@ -130,6 +146,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     parentPid: flag('parent-pid') ?? null,
     logLevel: flag('log-level') ?? 'info',
     bodyLimitBytes: 1024 * 1024,
+    modelPath: model === undefined ? null : resolve(expandHome(model)),
+    maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
     overrides: {
       meshToken: flag('mesh-token'),
       region: flag('region'),
@@ -159,6 +177,8 @@ const FIELD_TO_FLAG: Record<string, string> = {
   meshToken: 'mesh-token',
   region: 'region',
   maxConcurrentTasks: 'max-concurrent-tasks',
+  modelPath: 'model',
+  maxQueuedTasks: 'max-queued-tasks',
 }
 for (let i = 0; i < 64; i++) FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
 
@@ -172,6 +192,14 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+function isFile(p: string): boolean {
+  try {
+    return statSync(p).isFile()
+  } catch {
+    return false
+  }
 }
 
 /** True when the API host only accepts connections from this machine. */
