@@ -5,6 +5,7 @@ import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
 import { configCommand, peersCommand, statusCommand } from './commands.ts'
 import { startCommand } from './start.ts'
+import { taskCommand } from './tasks.ts'
 
 const USAGE = `edgecoder ${VERSION}: a node of the EdgeCoder mesh
 
@@ -14,6 +15,8 @@ Usage:
   edgecoder peers [--json]         peers this node knows
   edgecoder config get [key]       read run-time settings
   edgecoder config set <key> <v>   change one (e.g. maxConcurrentTasks 4, powerPolicy schedule:22-6)
+  edgecoder submit <kind> ...      submit a code, run or chat task and follow it (edgecoder submit --help)
+  edgecoder tasks [--status S]     recent tasks (--submitter, --limit, --json)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
 
@@ -26,6 +29,7 @@ ${Object.entries(START_FLAGS)
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'start') return startCommand(rest)
+  if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0
