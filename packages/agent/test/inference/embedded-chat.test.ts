@@ -17,17 +17,23 @@ const ask = (content: string, extra: Partial<ChatRequest> = {}): ChatRequest => 
   ...extra,
 })
 
-let modelPath: string
+// Resolved at load time so that a missing model fails the file outright rather than skipping its tests.
+const modelPath = testModelPath()
 let provider: EmbeddedLlamaProvider
 
 beforeAll(async () => {
-  modelPath = testModelPath()
   provider = new EmbeddedLlamaProvider({ modelPath, contextSize: CONTEXT, threads: 1 })
   await provider.start()
 })
 afterAll(() => provider?.stop())
 
 describe('EmbeddedLlamaProvider with the real model', () => {
+  it('runs on the prebuilt llama.cpp binary, on the CPU', async () => {
+    const llama = await loadLlamaRuntime(false)
+    expect(llama.buildType).toBe('prebuilt')
+    expect(llama.gpu).toBe(false)
+  })
+
   it('lists the model with metadata read from the GGUF header', async () => {
     expect(await provider.listModels()).toEqual([
       {

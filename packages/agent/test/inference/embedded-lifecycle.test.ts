@@ -9,10 +9,12 @@ const story = (maxTokens: number): ChatRequest => ({
   maxTokens,
 })
 
+// Resolved at load time so that a missing model fails the file outright rather than skipping its tests.
+const modelPath = testModelPath()
 let provider: EmbeddedLlamaProvider
 
 beforeAll(() => {
-  provider = new EmbeddedLlamaProvider({ modelPath: testModelPath(), contextSize: 512, threads: 1 })
+  provider = new EmbeddedLlamaProvider({ modelPath, contextSize: 512, threads: 1 })
 })
 afterAll(() => provider?.stop())
 
@@ -93,5 +95,31 @@ describe('EmbeddedLlamaProvider lifecycle', () => {
     const again = await provider.chat(story(3))
     expect(again.completionTokens).toBe(3)
     expect((await provider.status()).loaded).toBe(true)
+  })
+})
+
+describe('EmbeddedLlamaProvider with two sequences', () => {
+  it('generates two requests at once and queues a third', async () => {
+    const pair = new EmbeddedLlamaProvider({
+      modelPath,
+      contextSize: 256,
+      threads: 1,
+      sequences: 2,
+    })
+    try {
+      const progress = afterPieces(1)
+      const first = pair.chat(story(24), { onToken: progress.onToken })
+      await progress.reached
+      const second = pair.chat(story(24))
+      const third = pair.chat(story(2))
+      await new Promise((r) => setTimeout(r, 20))
+      expect(await pair.status()).toMatchObject({ running: 2, queued: 1 })
+      const results = await Promise.all([first, second, third])
+      expect(results.map((r) => r.completionTokens)).toEqual([24, 24, 2])
+      // Same greedy request on two sequences of one context: same answer.
+      expect(results[1]!.text).toBe(results[0]!.text)
+    } finally {
+      await pair.stop()
+    }
   })
 })

@@ -5,11 +5,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { EmbeddedLlamaProvider, ModelLoadError, ModelNotFoundError } from '../../src/inference/index.ts'
 import { testModelPath } from './test-model.ts'
 
+// Resolved at load time so that a missing model fails the file outright rather than skipping its tests.
+const model = testModelPath()
 let dir: string
 let provider: EmbeddedLlamaProvider
 
 beforeAll(async () => {
-  const model = testModelPath()
   dir = await mkdtemp(join(tmpdir(), 'edgecoder-models-'))
   await symlink(model, join(dir, 'tiny.gguf'))
   await symlink(model, join(dir, '.tiny-copy.gguf')) // a download in progress
