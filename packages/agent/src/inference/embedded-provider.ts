@@ -18,7 +18,11 @@ export interface EmbeddedLlamaOptions {
   defaultModel?: string
   /** Context size in tokens per request slot, capped at the model's training context. Default 4096. */
   contextSize?: number
-  /** CPU threads for evaluation. Default: the cores available to this process. */
+  /**
+   * CPU threads for evaluation. Default: the cores available to this process. llama.cpp threads
+   * spin while they wait, so several busy contexts on the same cores slow each other down far more
+   * than in proportion: give each process its share when they run side by side.
+   */
   threads?: number
   /** Requests generating at once per model; more wait in line. Default 1. */
   sequences?: number

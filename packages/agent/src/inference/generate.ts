@@ -8,7 +8,7 @@ export interface GenerationInput {
   chat: LlamaChat
   model: string
   req: ChatRequest
-  /** `opts.onToken` from the caller; the signal is `signal` below. */
+  /** The caller's stream callback. */
   onToken: ChatOptions['onToken']
   /** The caller's signal joined with the provider's shutdown signal. */
   signal: AbortSignal
