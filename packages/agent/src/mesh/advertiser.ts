@@ -1,0 +1,102 @@
+import type { AdvertBody } from '@edgecoder/protocol'
+import type { PrivateKey } from '@libp2p/interface'
+import type { Logger } from '../logger.ts'
+import { signAdvert } from './adverts.ts'
+import { ADVERT_COALESCE_MS, heartbeatFor } from './options.ts'
+import type { AdvertSequence } from './peer-cache.ts'
+
+/** What the node currently has to say about itself; the advertiser adds sequence, time and heartbeat. */
+export type AdvertContent = Omit<AdvertBody, 'v' | 'peerId' | 'version' | 'intervalMs' | 'seq' | 'timestamp'>
+
+export interface AdvertiserInit {
+  peerId: string
+  key: PrivateKey
+  version: string
+  baseHeartbeatMs: number
+  sequence: AdvertSequence
+  content: () => AdvertContent
+  /** Peers this node knows now: the heartbeat stretches with them. */
+  knownPeers: () => number
+  publish: (bytes: Uint8Array) => Promise<void>
+  log: Logger
+}
+
+/**
+ * Publishes this node's advert on every change (changes close together go out as one) and on a
+ * heartbeat. Every advert states the heartbeat it keeps, and the next one always comes sooner.
+ */
+export class Advertiser {
+  readonly #init: AdvertiserInit
+  #timer: NodeJS.Timeout | undefined
+  #running = false
+  #chain: Promise<void> = Promise.resolve()
+  #latest: Uint8Array | undefined
+  #intervalMs: number
+
+  constructor(init: AdvertiserInit) {
+    this.#init = init
+    this.#intervalMs = init.baseHeartbeatMs
+  }
+
+  /** The last advert this node signed, as sent. */
+  get latest(): Uint8Array | undefined {
+    return this.#latest
+  }
+
+  get intervalMs(): number {
+    return this.#intervalMs
+  }
+
+  start(): void {
+    this.#running = true
+    this.#schedule(0)
+  }
+
+  stop(): void {
+    this.#running = false
+    clearTimeout(this.#timer)
+  }
+
+  /** Something in the advert changed: publish soon. */
+  changed(): void {
+    if (this.#running) this.#schedule(ADVERT_COALESCE_MS)
+  }
+
+  /** Resolves once adverts queued so far have gone out. */
+  settled(): Promise<void> {
+    return this.#chain
+  }
+
+  #schedule(delayMs: number): void {
+    clearTimeout(this.#timer)
+    this.#timer = setTimeout(() => {
+      this.#chain = this.#chain.then(() => this.#publishNow())
+    }, delayMs)
+    this.#timer.unref()
+  }
+
+  async #publishNow(): Promise<void> {
+    if (!this.#running) return
+    const { peerId, version, key, sequence, log } = this.#init
+    this.#intervalMs = heartbeatFor(this.#init.baseHeartbeatMs, this.#init.knownPeers())
+    // Jitter keeps nodes started together from heartbeating in lockstep; never later than promised.
+    this.#schedule(Math.round(this.#intervalMs * (0.85 + Math.random() * 0.1)))
+    try {
+      const now = Date.now()
+      const body: AdvertBody = {
+        v: 1,
+        peerId,
+        version,
+        ...this.#init.content(),
+        intervalMs: this.#intervalMs,
+        seq: sequence.next(now),
+        timestamp: now,
+      }
+      const bytes = await signAdvert(body, key)
+      this.#latest = bytes
+      await this.#init.publish(bytes)
+    } catch (err) {
+      log.warn({ err }, 'advert not published')
+    }
+  }
+}

@@ -1,0 +1,114 @@
+import { noise } from '@chainsafe/libp2p-noise'
+import { yamux } from '@chainsafe/libp2p-yamux'
+import { ADVERT_TOPIC } from '@edgecoder/protocol'
+import { autoNAT } from '@libp2p/autonat'
+import { bootstrap } from '@libp2p/bootstrap'
+import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
+import { dcutr } from '@libp2p/dcutr'
+import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { identify } from '@libp2p/identify'
+import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
+import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { mdns } from '@libp2p/mdns'
+import { type Ping, ping } from '@libp2p/ping'
+import { preSharedKey } from '@libp2p/pnet'
+import { tcp } from '@libp2p/tcp'
+import { webSockets } from '@libp2p/websockets'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import { createLibp2p } from 'libp2p'
+import type { GossipCounters } from './gossip-counters.ts'
+import type { MeshOptions } from './options.ts'
+import { meshScoreParams, meshScoreThresholds } from './scoring.ts'
+import { swarmKeyFromToken } from './swarm-key.ts'
+
+/** The private DHT: never the public IPFS one. */
+export const DHT_PROTOCOL = '/edgecoder/kad/1.0.0'
+const MDNS_SERVICE_TAG = '_edgecoder._udp.local'
+/** Gossip messages above this are dropped unread; adverts above 4 KB are read, refused and penalised. */
+const MAX_GOSSIP_DATA = 64 * 1024
+
+/** The parts of gossipsub the mesh uses beyond its public interface. */
+export interface MeshGossip extends GossipSub {
+  getScore(peerId: string): number
+  getMeshPeers(topic: string): string[]
+}
+
+/** What the address manager says about one of our addresses (AutoNAT marks them verified). */
+export interface SelfAddress {
+  multiaddr: Multiaddr
+  verified: boolean
+  type: string
+}
+
+export interface MeshServices extends Record<string, unknown> {
+  ping: Ping
+  pubsub: MeshGossip
+  addresses: { list(): SelfAddress[] }
+}
+
+export type MeshHost = Libp2p<MeshServices>
+
+export interface HostInit {
+  privateKey: PrivateKey
+  options: MeshOptions
+  meshToken: string | null
+  counters: GossipCounters
+  version: string
+}
+
+/**
+ * Builds (without starting) the node's libp2p host: TCP and WebSockets, noise, yamux, a pnet
+ * protector when the mesh is private, identify, ping, the private DHT, circuit relay (served and
+ * used), DCUtR, AutoNAT, gossipsub with topic scoring, bootstrap and mDNS discovery.
+ */
+export async function createHost(init: HostInit): Promise<MeshHost> {
+  const { options } = init
+  const ip = options.host.includes(':') ? 'ip6' : 'ip4'
+  const wsPort = options.port === 0 || options.port >= 65535 ? 0 : options.port + 1
+  const peerDiscovery: ((components: never) => PeerDiscovery)[] = []
+  const bootstrapList = options.bootstrap.filter((a) => a.includes('/p2p/'))
+  if (bootstrapList.length > 0) peerDiscovery.push(bootstrap({ list: bootstrapList, timeout: 0 }))
+  if (options.mdns) peerDiscovery.push(mdns({ serviceTag: MDNS_SERVICE_TAG }))
+
+  return createLibp2p<MeshServices>({
+    start: false,
+    privateKey: init.privateKey,
+    nodeInfo: { name: 'edgecoder', version: init.version },
+    addresses: {
+      listen: [
+        `/${ip}/${options.host}/tcp/${options.port}`,
+        `/${ip}/${options.host}/tcp/${wsPort}/ws`,
+        // Ask a relay for a reservation, so peers can reach this node even behind NAT.
+        '/p2p-circuit',
+      ],
+      announce: [...options.announce],
+    },
+    transports: [tcp(), webSockets(), circuitRelayTransport()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    connectionProtector:
+      init.meshToken === null ? undefined : preSharedKey({ psk: swarmKeyFromToken(init.meshToken) }),
+    connectionManager: { maxConnections: 200 },
+    peerDiscovery: peerDiscovery as never,
+    services: {
+      identify: identify(),
+      ping: ping(),
+      dht: kadDHT({ protocol: DHT_PROTOCOL, peerInfoMapper: passthroughMapper }),
+      relay: circuitRelayServer({ reservations: { maxReservations: 64 } }),
+      dcutr: dcutr(),
+      autonat: autoNAT(),
+      pubsub: gossipsub({
+        allowedTopics: [ADVERT_TOPIC],
+        allowPublishToZeroTopicPeers: true,
+        maxInboundDataLength: MAX_GOSSIP_DATA,
+        scoreParams: meshScoreParams(),
+        scoreThresholds: meshScoreThresholds(),
+        metricsRegister: init.counters.register,
+        metricsTopicStrToLabel: new Map([[ADVERT_TOPIC, 'adverts']]),
+      }) as never,
+      addresses: ((components: { addressManager: { getAddressesWithMetadata(): SelfAddress[] } }) => ({
+        list: () => components.addressManager.getAddressesWithMetadata(),
+      })) as never,
+    },
+  })
+}

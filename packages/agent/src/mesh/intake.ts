@@ -1,0 +1,99 @@
+import type { AdvertRejection } from '@edgecoder/protocol'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Logger } from '../logger.ts'
+import { checkAdvert } from './adverts.ts'
+import type { PeerTable } from './peer-table.ts'
+
+export interface IntakeInit {
+  selfId: string
+  table: PeerTable
+  maxAdvertAgeMs: number
+  maxClockSkewMs: number
+  evictAfterHeartbeats: number
+  log: Logger
+}
+
+/**
+ * Where adverts enter the node, from gossip or from a neighbour's snapshot. Only an advert that
+ * passes every check reaches the peer table; gossip that fails is rejected, which costs its
+ * sender gossip score.
+ */
+export class AdvertIntake {
+  readonly #init: IntakeInit
+  accepted = 0
+  ignored = 0
+  readonly rejected: Record<AdvertRejection, number> = {
+    oversize: 0,
+    malformed: 0,
+    'bad-signature': 0,
+    'sender-mismatch': 0,
+    replayed: 0,
+    stale: 0,
+    future: 0,
+  }
+
+  constructor(init: IntakeInit) {
+    this.#init = init
+  }
+
+  /** The gossip topic validator: `from` signed the gossip message, `source` forwarded it to us. */
+  async fromGossip(from: string, source: string, data: Uint8Array): Promise<TopicValidatorResult> {
+    const { table, selfId } = this.#init
+    const now = Date.now()
+    const check = await checkAdvert(data, from, {
+      now,
+      maxAgeMs: this.#init.maxAdvertAgeMs,
+      maxSkewMs: this.#init.maxClockSkewMs,
+    })
+    if (!check.ok) return this.#reject(check.reason, source)
+    if (check.advert.signed.body.peerId === selfId) {
+      this.ignored++
+      return TopicValidatorResult.Ignore
+    }
+    const outcome = table.offer(check.advert, Date.now(), 'gossip')
+    if (outcome === 'replayed') return this.#reject('replayed', source)
+    if (outcome === 'duplicate') return TopicValidatorResult.Accept
+    if (outcome === 'superseded') {
+      // Arrived after a newer one from the same peer (another path was faster): late, not hostile.
+      this.ignored++
+      return TopicValidatorResult.Ignore
+    }
+    this.accepted++
+    return TopicValidatorResult.Accept
+  }
+
+  /** Adverts a neighbour relayed in a snapshot; each is dated by itself. Returns how many were taken. */
+  async fromSnapshot(adverts: Uint8Array[], source: string): Promise<number> {
+    const { table, selfId, evictAfterHeartbeats } = this.#init
+    let taken = 0
+    for (const bytes of adverts) {
+      const now = Date.now()
+      const check = await checkAdvert(bytes, null, {
+        now,
+        maxAgeMs: Number.POSITIVE_INFINITY,
+        maxSkewMs: this.#init.maxClockSkewMs,
+      })
+      if (!check.ok) {
+        this.#count(check.reason, source)
+        continue
+      }
+      const body = check.advert.signed.body
+      if (body.peerId === selfId || now - body.timestamp > evictAfterHeartbeats * body.intervalMs) continue
+      if (table.offer(check.advert, now, 'snapshot', body.timestamp) === 'accepted') {
+        this.accepted++
+        taken++
+      }
+    }
+    return taken
+  }
+
+  #reject(reason: AdvertRejection, source: string): TopicValidatorResult {
+    this.#count(reason, source)
+    return TopicValidatorResult.Reject
+  }
+
+  #count(reason: AdvertRejection, source: string): void {
+    this.rejected[reason]++
+    this.#init.log.warn({ reason, peer: source }, 'advert rejected')
+  }
+}

@@ -1,0 +1,333 @@
+import {
+  ADVERT_TOPIC,
+  type Coordinator,
+  type MeshStats,
+  type OrchestrationSettings,
+  type RuntimeMode,
+} from '@edgecoder/protocol'
+import { TopicValidatorResult } from '@libp2p/gossipsub'
+import type { Connection, IdentifyResult } from '@libp2p/interface'
+import { peerIdFromString } from '@libp2p/peer-id'
+import type { EventBus } from '../events.ts'
+import type { NodeIdentity } from '../identity.ts'
+import type { Logger } from '../logger.ts'
+import type { SettingsStore } from '../settings/index.ts'
+import type { Store } from '../store/index.ts'
+import { type AdvertContent, Advertiser } from './advertiser.ts'
+import { Connectivity } from './connectivity.ts'
+import { GossipCounters } from './gossip-counters.ts'
+import { createHost, type MeshHost } from './host.ts'
+import { AdvertIntake } from './intake.ts'
+import { DEFAULT_PROVIDERS, type MeshProviders, powerStateOf, rolesFor, slotsOf } from './local-advert.ts'
+import type { MeshOptions } from './options.ts'
+import { AdvertSequence, PeerCache } from './peer-cache.ts'
+import { PeerTable } from './peer-table.ts'
+import { isPublicAddr, isRelayed, type Reachability, reachabilityOf } from './reachability.ts'
+import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
+
+const SNAPSHOT_TIMEOUT_MS = 10_000
+/** AutoNAT needs a few peers and a little time before "no public address confirmed" means private. */
+const AUTONAT_GRACE_MS = 120_000
+const ADVERT_ADDRS = 8
+
+export interface MeshInit {
+  options: MeshOptions
+  identity: NodeIdentity
+  settings: SettingsStore
+  store: Store
+  events: EventBus
+  log: Logger
+  mode: RuntimeMode
+  version: string
+}
+
+/**
+ * The node's place in the mesh: a libp2p host, its advert on gossip, the table of peers it
+ * knows, and the upkeep that keeps it connected. A Part: started before the API, stopped after.
+ */
+export class Mesh {
+  readonly name = 'mesh'
+  readonly peers: PeerTable
+  readonly #init: MeshInit
+  readonly #log: Logger
+  readonly #counters = new GossipCounters()
+  readonly #cache: PeerCache
+  readonly #sequence: AdvertSequence
+  readonly #selfId: string
+  #providers: MeshProviders = DEFAULT_PROVIDERS
+  #host: MeshHost | undefined
+  #intake: AdvertIntake | undefined
+  #advertiser: Advertiser | undefined
+  #connectivity: Connectivity | undefined
+  #abort = new AbortController()
+  #ticker: NodeJS.Timeout | undefined
+  #hostStartedAt = 0
+  #since = new Date()
+  #lifecycle: Promise<void> = Promise.resolve()
+  readonly #onSettings = (_s: OrchestrationSettings, keys: string[]) => {
+    if (keys.includes('meshToken')) this.#lifecycle = this.#lifecycle.then(() => this.#restartHost())
+    else this.#advertiser?.changed()
+  }
+
+  constructor(init: MeshInit) {
+    this.#init = init
+    this.#log = init.log.child({ part: 'mesh' })
+    this.#selfId = init.identity.peerId.toString()
+    this.#cache = new PeerCache(init.store)
+    this.#sequence = new AdvertSequence(init.store)
+    this.peers = new PeerTable({ evictAfterHeartbeats: init.options.evictAfterHeartbeats })
+    this.peers.on('joined', (p) => {
+      init.events.publish('peer-joined', p)
+      this.#cache.remember({ peerId: p.peerId, addrs: p.addrs, roles: p.roles, lastSeen: Date.now() })
+    })
+    this.peers.on('updated', (p, what) => {
+      init.events.publish('peer-updated', { ...p, change: what })
+      if (what === 'advert') {
+        this.#cache.remember({ peerId: p.peerId, addrs: p.addrs, roles: p.roles, lastSeen: Date.now() })
+      }
+    })
+    this.peers.on('left', (peerId, reason) => init.events.publish('peer-left', { peerId, reason }))
+  }
+
+  /** The libp2p host while the mesh runs (other parts open their own protocols on it). */
+  get host(): MeshHost | undefined {
+    return this.#host
+  }
+
+  async start(): Promise<void> {
+    this.#abort = new AbortController()
+    await this.#startHost()
+    this.#init.settings.on('change', this.#onSettings)
+  }
+
+  async stop(): Promise<void> {
+    this.#init.settings.off('change', this.#onSettings)
+    this.#abort.abort()
+    await this.#lifecycle
+    await this.#stopHost()
+  }
+
+  /** Hands the mesh live figures for the advert (models, slots, queue, load); publishes them. */
+  setProviders(providers: Partial<MeshProviders>): void {
+    this.#providers = { ...this.#providers, ...providers }
+    this.advertChanged()
+  }
+
+  /** Something the advert carries changed: it goes out within moments. */
+  advertChanged(): void {
+    this.#advertiser?.changed()
+  }
+
+  /** This node's multiaddrs, the most widely dialable first. */
+  addresses(): string[] {
+    const all = (this.#host?.getMultiaddrs() ?? []).map((a) => ({ a, s: a.toString() }))
+    const rank = (x: (typeof all)[number]) =>
+      isRelayed(x.s)
+        ? 3
+        : isPublicAddr(x.a)
+          ? 0
+          : x.s.startsWith('/ip4/127.') || x.s.startsWith('/ip6/::1/')
+            ? 2
+            : 1
+    return [...new Set(all.sort((x, y) => rank(x) - rank(y)).map((x) => x.s))]
+  }
+
+  reachability(): Reachability {
+    if (this.#host === undefined) return 'unknown'
+    const hadTime = Date.now() - this.#hostStartedAt > AUTONAT_GRACE_MS
+    return reachabilityOf(this.#host.services.addresses.list(), hadTime)
+  }
+
+  /** Relays holding a reservation for this node. */
+  relayReservations(): number {
+    const relays = new Set<string>()
+    for (const a of this.addresses()) {
+      const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(a)?.[1]
+      if (relay !== undefined) relays.add(relay)
+    }
+    return relays.size
+  }
+
+  /** Coordinators this node knows, itself included when it is one: what `--discovery-url` reads. */
+  coordinators(): Coordinator[] {
+    const s = this.#init.settings.get()
+    const out: Coordinator[] = []
+    if (rolesFor(this.#init.mode, s).includes('coordinator') && this.#host !== undefined) {
+      out.push({ peerId: this.#selfId, addrs: this.addresses().slice(0, 16), region: s.region })
+    }
+    for (const p of this.peers.list()) {
+      if (p.roles.includes('coordinator') && p.state !== 'offline') {
+        out.push({ peerId: p.peerId, addrs: p.addrs, region: p.region })
+      }
+    }
+    return out
+  }
+
+  stats(): MeshStats {
+    const c = this.#counters
+    const pubsub = this.#host?.services.pubsub
+    const scores: Record<string, number> = {}
+    for (const peer of this.#host?.getPeers() ?? [])
+      scores[peer.toString()] = pubsub?.getScore(peer.toString()) ?? 0
+    return {
+      since: this.#since.toISOString(),
+      connections: this.#host?.getConnections().length ?? 0,
+      topicPeers: pubsub?.getSubscribers(ADVERT_TOPIC).length ?? 0,
+      meshPeers: pubsub?.getMeshPeers(ADVERT_TOPIC).length ?? 0,
+      gossip: {
+        rpcSent: c.total('gossipsub_rpc_sent_count_total'),
+        rpcReceived: c.total('gossipsub_rpc_recv_count_total'),
+        bytesSent: c.total('gossipsub_rpc_sent_bytes_total'),
+        bytesReceived: c.total('gossipsub_rpc_recv_bytes_total'),
+        messagesFirstSeen: c.total('gossipsub_pre_validation_valid_total'),
+        messagesDuplicate: c.total('gossipsub_pre_validation_duplicate_total'),
+        published: c.total('gossipsub_msg_publish_count_total'),
+      },
+      adverts: {
+        accepted: this.#intake?.accepted ?? 0,
+        ignored: this.#intake?.ignored ?? 0,
+        rejected: { ...(this.#intake?.rejected ?? {}) },
+      },
+      scores,
+    }
+  }
+
+  async #startHost(): Promise<void> {
+    const { options, identity, settings, version } = this.#init
+    const host = await createHost({
+      privateKey: identity.privateKey,
+      options,
+      meshToken: settings.get().meshToken,
+      counters: this.#counters,
+      version,
+    })
+    const intake = new AdvertIntake({
+      selfId: this.#selfId,
+      table: this.peers,
+      maxAdvertAgeMs: options.maxAdvertAgeMs,
+      maxClockSkewMs: options.maxClockSkewMs,
+      evictAfterHeartbeats: options.evictAfterHeartbeats,
+      log: this.#log,
+    })
+    host.services.pubsub.topicValidators.set(ADVERT_TOPIC, (source, msg) =>
+      // Only signed gossip names its author; anything else can't be checked against the advert.
+      msg.type === 'signed'
+        ? intake.fromGossip(msg.from.toString(), source.toString(), msg.data)
+        : TopicValidatorResult.Reject,
+    )
+    await host.handle(
+      SNAPSHOT_PROTOCOL,
+      (stream) =>
+        serveSnapshot(stream, this.#snapshot(), AbortSignal.timeout(SNAPSHOT_TIMEOUT_MS)).catch((err) =>
+          this.#log.debug({ err: (err as Error).message }, 'snapshot not served'),
+        ),
+      { maxInboundStreams: 4 },
+    )
+    host.addEventListener('peer:identify', (e) => this.#onIdentify(e.detail))
+    host.addEventListener('connection:open', (e) => this.#onConnection(e.detail, 'open'))
+    host.addEventListener('connection:close', (e) => this.#onConnection(e.detail, 'close'))
+    await host.start()
+    host.services.pubsub.subscribe(ADVERT_TOPIC)
+    this.#host = host
+    this.#intake = intake
+    this.#hostStartedAt = Date.now()
+    this.#advertiser = new Advertiser({
+      peerId: this.#selfId,
+      key: identity.privateKey,
+      version,
+      baseHeartbeatMs: options.heartbeatMs,
+      sequence: this.#sequence,
+      content: () => this.#content(),
+      knownPeers: () => this.peers.counts().online + this.peers.counts().suspect,
+      publish: async (bytes) => {
+        await host.services.pubsub.publish(ADVERT_TOPIC, bytes)
+      },
+      log: this.#log,
+    })
+    this.#advertiser.start()
+    this.#connectivity = new Connectivity(host, options, this.#cache, this.peers, this.#log)
+    const signal = this.#abort.signal
+    void this.#connectivity.join(signal).then((n) => this.#log.info({ connected: n }, 'joined the mesh'))
+    const tickMs = Math.max(50, Math.min(1000, Math.round(options.heartbeatMs / 4)))
+    this.#ticker = setInterval(() => this.#tick(), tickMs)
+    this.#ticker.unref()
+    this.#log.info(
+      { addrs: this.addresses(), private: settings.get().meshToken !== null },
+      'mesh host listening',
+    )
+  }
+
+  async #stopHost(): Promise<void> {
+    clearInterval(this.#ticker)
+    this.#advertiser?.stop()
+    const host = this.#host
+    this.#host = undefined
+    this.#advertiser = undefined
+    this.#connectivity = undefined
+    await host?.stop()
+  }
+
+  /** A new mesh token means another network: the host restarts behind the new key. */
+  async #restartHost(): Promise<void> {
+    if (this.#abort.signal.aborted) return
+    this.#log.info('mesh token changed: restarting the mesh host')
+    await this.#stopHost()
+    await this.#startHost()
+  }
+
+  #content(): AdvertContent {
+    const s = this.#init.settings.get()
+    const p = this.#providers
+    return {
+      region: s.region,
+      roles: rolesFor(this.#init.mode, s),
+      models: p.models(),
+      provider: p.provider(),
+      slots: slotsOf(p, s),
+      queueDepth: p.queueDepth(),
+      load: Math.round(Math.max(0, p.load()) * 100) / 100,
+      power: powerStateOf(s, new Date()),
+      addrs: this.addresses().slice(0, ADVERT_ADDRS),
+    }
+  }
+
+  #snapshot(): Uint8Array[] {
+    const own = this.#advertiser?.latest
+    const others = this.peers.snapshot().map((a) => a.bytes)
+    return own === undefined ? others : [own, ...others]
+  }
+
+  #onIdentify(result: IdentifyResult): void {
+    const host = this.#host
+    if (host === undefined || !result.protocols.includes(SNAPSHOT_PROTOCOL)) return
+    // One snapshot per newly met peer: later connections to it add nothing gossip won't bring.
+    if (host.getConnections(result.peerId).length > 1) return
+    const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(SNAPSHOT_TIMEOUT_MS)])
+    fetchSnapshot(host, result.peerId, signal)
+      .then((adverts) => this.#intake?.fromSnapshot(adverts, result.peerId.toString()))
+      .catch((err) => this.#log.debug({ err: (err as Error).message }, 'snapshot not fetched'))
+  }
+
+  #onConnection(conn: Connection, what: 'open' | 'close'): void {
+    const peerId = conn.remotePeer.toString()
+    // A connection closing proves the peer was there until now; silence starts here.
+    this.peers.touch(peerId, Date.now())
+    if (what === 'close') this.#linkPeer(peerId)
+  }
+
+  #linkPeer(peerId: string): boolean {
+    const conns =
+      this.#host?.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open') ?? []
+    const direct = conns.find((c) => c.limits === undefined && !isRelayed(c.remoteAddr))
+    const best = direct ?? conns[0]
+    this.peers.link(peerId, best === undefined ? null : direct ? 'direct' : 'relayed', best?.rtt ?? null)
+    return best !== undefined
+  }
+
+  #tick(): void {
+    const now = Date.now()
+    for (const p of this.peers.list()) if (this.#linkPeer(p.peerId)) this.peers.touch(p.peerId, now)
+    this.peers.tick(now)
+    if (this.#connectivity !== undefined) void this.#connectivity.maintain(this.#abort.signal)
+  }
+}

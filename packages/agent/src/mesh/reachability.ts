@@ -1,0 +1,55 @@
+import { BlockList } from 'node:net'
+import type { Multiaddr } from '@multiformats/multiaddr'
+import type { SelfAddress } from './host.ts'
+
+export type Reachability = 'public' | 'private' | 'unknown'
+
+// Addresses no one outside the machine, the LAN or the carrier's NAT can dial.
+const NON_PUBLIC = new BlockList()
+for (const [net, prefix] of [
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.168.0.0', 16],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv4')
+}
+for (const [net, prefix] of [
+  ['::', 128],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+] as const) {
+  NON_PUBLIC.addSubnet(net, prefix, 'ipv6')
+}
+
+/** The IP address a multiaddr starts with, if any. */
+export function ipOf(ma: Multiaddr): { ip: string; family: 'ipv4' | 'ipv6' } | undefined {
+  const first = ma.getComponents()[0]
+  if (first?.name === 'ip4' && first.value) return { ip: first.value, family: 'ipv4' }
+  if (first?.name === 'ip6' && first.value) return { ip: first.value, family: 'ipv6' }
+  return undefined
+}
+
+export function isPublicAddr(ma: Multiaddr): boolean {
+  const ip = ipOf(ma)
+  return ip !== undefined && !NON_PUBLIC.check(ip.ip, ip.family)
+}
+
+export function isRelayed(ma: Multiaddr | string): boolean {
+  return ma.toString().includes('/p2p-circuit')
+}
+
+/**
+ * What this node is to the internet: `public` once AutoNAT confirmed a public address, `private`
+ * when it has no public address to offer at all or AutoNAT had its chance and confirmed none.
+ */
+export function reachabilityOf(addrs: SelfAddress[], autonatHadTime: boolean): Reachability {
+  const direct = addrs.filter((a) => !isRelayed(a.multiaddr))
+  if (direct.some((a) => a.verified && isPublicAddr(a.multiaddr))) return 'public'
+  if (!direct.some((a) => isPublicAddr(a.multiaddr))) return 'private'
+  return autonatHadTime ? 'private' : 'unknown'
+}
