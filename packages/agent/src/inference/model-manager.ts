@@ -1,0 +1,252 @@
+import { EventEmitter } from 'node:events'
+import { rm } from 'node:fs/promises'
+import { join } from 'node:path'
+import { EmbeddedLlamaProvider } from './embedded-provider.ts'
+import { InferenceError, ModelNotFoundError } from './errors.ts'
+import {
+  cleanPartials,
+  MODEL_NAME,
+  nameFromSource,
+  PullError,
+  type PullProgressEvent,
+  pullGguf,
+} from './model-pull.ts'
+import { OllamaProvider } from './ollama-provider.ts'
+import { OpenAiCompatibleProvider } from './openai-provider.ts'
+import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
+
+export type ProviderChoice = 'auto' | 'embedded' | 'ollama' | 'openai'
+
+export interface ModelManagerOptions {
+  choice: ProviderChoice
+  /** Embedded models live here (`<data-dir>/models`). */
+  modelsDir: string
+  /** A GGUF file offered besides the models dir (`--model`). */
+  modelPath: string | null
+  ollamaHost: string
+  openAiBaseUrl: string | null
+  openAiApiKey: string | null
+  llamaThreads: number | undefined
+  /** The model chosen by an earlier swap, remembered across restarts. */
+  activeModel: string | null
+}
+
+export interface PullRequest {
+  /** Model name; for the embedded provider, derived from the source when absent. */
+  name?: string
+  /** Embedded provider: an http(s) URL or a local file path. */
+  source?: string
+  sizeBytes?: number
+  sha256?: string
+}
+
+/** Listing of one model as the Model Manager panel shows it. */
+export interface ManagedModel extends ModelInfo {
+  active: boolean
+  provider: string
+}
+
+interface PullJob {
+  name: string
+  ctrl: AbortController
+  followers: Set<(p: PullProgressEvent) => void>
+  last: PullProgressEvent | null
+  done: Promise<void>
+}
+
+/**
+ * Picks the provider (configured, else Ollama when it answers, else embedded), keeps the active
+ * model, and pulls, swaps and removes models. Emits `changed` whenever what the node can serve
+ * changes, so the advert follows.
+ */
+export class ModelManager extends EventEmitter<{ changed: [] }> {
+  readonly name = 'models'
+  provider!: Provider
+  reason = ''
+  #opts: ModelManagerOptions
+  #active: string | null
+  #pulls = new Map<string, PullJob>()
+
+  constructor(opts: ModelManagerOptions) {
+    super()
+    this.#opts = opts
+    this.#active = opts.activeModel
+  }
+
+  async start(): Promise<void> {
+    const o = this.#opts
+    const embedded = () =>
+      new EmbeddedLlamaProvider({
+        modelsDir: o.modelsDir,
+        modelPath: o.modelPath ?? undefined,
+        threads: o.llamaThreads,
+      })
+    if (o.choice === 'embedded') [this.provider, this.reason] = [embedded(), 'configured']
+    else if (o.choice === 'ollama')
+      [this.provider, this.reason] = [new OllamaProvider({ host: o.ollamaHost }), 'configured']
+    else if (o.choice === 'openai') {
+      if (!o.openAiBaseUrl) throw new InferenceError('--provider openai needs --openai-base-url')
+      this.provider = new OpenAiCompatibleProvider({
+        baseUrl: o.openAiBaseUrl,
+        apiKey: o.openAiApiKey ?? undefined,
+      })
+      this.reason = 'configured'
+    } else {
+      const ollama = new OllamaProvider({ host: o.ollamaHost })
+      if (await ollama.reachable())
+        [this.provider, this.reason] = [ollama, `Ollama answers at ${ollama.baseUrl}`]
+      else
+        [this.provider, this.reason] = [
+          embedded(),
+          `no Ollama at ${ollama.baseUrl}; using embedded llama.cpp`,
+        ]
+    }
+    if (this.provider instanceof EmbeddedLlamaProvider) await cleanPartials(o.modelsDir)
+    await this.provider.start()
+  }
+
+  async stop(): Promise<void> {
+    for (const job of this.#pulls.values()) job.ctrl.abort()
+    await Promise.allSettled([...this.#pulls.values()].map((j) => j.done))
+    await this.provider?.stop()
+  }
+
+  get activeModel(): string | null {
+    return this.#active
+  }
+
+  async listModels(): Promise<ModelInfo[]> {
+    return this.provider.listModels()
+  }
+
+  async list(): Promise<ManagedModel[]> {
+    const models = await this.provider.listModels()
+    const active = this.#active ?? models[0]?.name ?? null
+    return models.map((m) => ({ ...m, active: m.name === active, provider: this.provider.name }))
+  }
+
+  async status(): Promise<ProviderStatus & { reason: string }> {
+    const s = await this.provider.status()
+    return { ...s, activeModel: this.#active ?? s.activeModel, reason: this.reason }
+  }
+
+  /** Requests without a model get the active one; tasks in flight keep the model they started on. */
+  chat(req: ChatRequest, opts?: ChatOptions): Promise<ChatResult> {
+    return this.provider.chat(
+      req.model || this.#active === null ? req : { ...req, model: this.#active },
+      opts,
+    )
+  }
+
+  async swap(name: string): Promise<string> {
+    const models = await this.provider.listModels()
+    const found = models.find((m) => m.name === name || `${m.name}.gguf` === name)
+    if (!found)
+      throw new ModelNotFoundError(
+        name,
+        models.map((m) => m.name),
+      )
+    this.#active = found.name
+    this.emit('changed')
+    return found.name
+  }
+
+  /** Starts a pull, or joins the one already running for the same model. */
+  pull(req: PullRequest, onProgress: (p: PullProgressEvent) => void, signal?: AbortSignal): Promise<void> {
+    const name = req.name ?? (req.source ? nameFromSource(req.source) : '')
+    if (!MODEL_NAME.test(name)) throw new PullError('invalid_name', `"${name}" is not a valid model name`)
+    let job = this.#pulls.get(name)
+    if (!job) job = this.#startPull(name, req)
+    const j = job
+    j.followers.add(onProgress)
+    if (j.last) onProgress(j.last)
+    // A follower that goes away stops following; the last one to leave cancels the pull.
+    signal?.addEventListener('abort', () => {
+      j.followers.delete(onProgress)
+      if (j.followers.size === 0) j.ctrl.abort()
+    })
+    return j.done
+  }
+
+  cancelPull(name: string): boolean {
+    const job = this.#pulls.get(name)
+    job?.ctrl.abort()
+    return job !== undefined
+  }
+
+  #startPull(name: string, req: PullRequest): PullJob {
+    const ctrl = new AbortController()
+    const job: PullJob = { name, ctrl, followers: new Set(), last: null, done: Promise.resolve() }
+    const report = (p: PullProgressEvent) => {
+      job.last = p
+      for (const f of job.followers) f(p)
+    }
+    const p = this.provider
+    job.done = (async () => {
+      if (p instanceof EmbeddedLlamaProvider) {
+        if (!req.source)
+          throw new PullError(
+            'invalid_source',
+            'an embedded pull needs a source: an http(s) URL or a file path',
+          )
+        await pullGguf(
+          this.#opts.modelsDir,
+          name,
+          { source: req.source, sizeBytes: req.sizeBytes, sha256: req.sha256 },
+          report,
+          ctrl.signal,
+        )
+      } else if (p instanceof OllamaProvider) {
+        await p.pull(
+          name,
+          (x) =>
+            report({
+              status: 'downloading',
+              completedBytes: x.completedBytes,
+              totalBytes: x.totalBytes || null,
+              fraction: x.fraction,
+            }),
+          ctrl.signal,
+        )
+        report({
+          status: 'success',
+          completedBytes: job.last?.completedBytes ?? 0,
+          totalBytes: job.last?.totalBytes ?? null,
+          fraction: 1,
+        })
+      } else {
+        throw new PullError('unsupported', `the ${p.name} provider manages its own models`)
+      }
+      this.emit('changed')
+    })().finally(() => this.#pulls.delete(name))
+    job.done.catch(() => {})
+    this.#pulls.set(name, job)
+    return job
+  }
+
+  async remove(name: string): Promise<void> {
+    const p = this.provider
+    if (p instanceof OllamaProvider) {
+      await p.deleteModel(name)
+    } else if (p instanceof EmbeddedLlamaProvider) {
+      const models = await p.listModels()
+      const m = models.find((x) => x.name === name)
+      if (!m?.path)
+        throw new ModelNotFoundError(
+          name,
+          models.map((x) => x.name),
+        )
+      if (!m.path.startsWith(join(this.#opts.modelsDir, '/'))) {
+        throw new PullError(
+          'not_managed',
+          `${name} is the --model file ${m.path}; it is not removed from here`,
+        )
+      }
+      await rm(m.path)
+    } else {
+      throw new PullError('unsupported', `the ${p.name} provider manages its own models`)
+    }
+    if (this.#active === name) this.#active = null
+    this.emit('changed')
+  }
+}
