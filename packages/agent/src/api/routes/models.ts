@@ -107,7 +107,7 @@ export const modelRoutes =
         }
         try {
           await done
-          write('done', { ...last, status: 'success', fraction: 1, done: true })
+          write('done', { ...(last as PullProgressEvent | null), status: 'success', fraction: 1, done: true })
           res.end()
         } catch (err) {
           const e = toApiError(err)
