@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { rm } from 'node:fs/promises'
+import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
 import { InferenceError, ModelNotFoundError } from './errors.ts'
@@ -101,7 +101,10 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
           `no Ollama at ${ollama.baseUrl}; using embedded llama.cpp`,
         ]
     }
-    if (this.provider instanceof EmbeddedLlamaProvider) await cleanPartials(o.modelsDir)
+    if (this.provider instanceof EmbeddedLlamaProvider) {
+      await mkdir(o.modelsDir, { recursive: true })
+      await cleanPartials(o.modelsDir)
+    }
     await this.provider.start()
   }
 
