@@ -1,0 +1,253 @@
+//! The EdgeCoder desktop shell: a window for the UI, a tray, and a supervised agent.
+
+mod agent_launch;
+mod http;
+mod orphans;
+mod single_instance;
+mod supervisor;
+mod tray;
+mod tray_status;
+
+use std::sync::Mutex;
+use std::thread;
+use std::time::Duration;
+
+use serde::Serialize;
+use tauri::{AppHandle, Emitter, Manager, RunEvent, State, WindowEvent, Wry};
+
+use agent_launch::AgentLaunch;
+use supervisor::{LogLine, Observer, Options, Snapshot, Supervisor};
+use tray::Tray;
+use tray_status::{status_line, AgentStatus, TrayState};
+
+pub use supervisor::Backoff;
+
+const SNAPSHOT_EVENT: &str = "agent://snapshot";
+const LOG_EVENT: &str = "agent://log";
+const STATUS_POLL: Duration = Duration::from_secs(5);
+const API_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// The agent as the app holds it.
+struct Agent {
+    supervisor: Mutex<Option<Supervisor>>,
+    status: Mutex<Option<AgentStatus>>,
+    api_url: String,
+}
+
+impl Agent {
+    fn snapshot(&self) -> Option<Snapshot> {
+        self.supervisor.lock().unwrap().as_ref().map(Supervisor::snapshot)
+    }
+
+    /// The API's base URL while the agent is ready.
+    fn live_api(&self) -> Option<String> {
+        self.snapshot()?.ready.map(|r| r.api_url)
+    }
+}
+
+/// Forwards the supervisor's reports to the window (events) and the tray.
+struct AppObserver(AppHandle);
+
+impl Observer for AppObserver {
+    fn snapshot(&self, snapshot: &Snapshot) {
+        let _ = self.0.emit(SNAPSHOT_EVENT, snapshot);
+        refresh_tray(&self.0, Some(snapshot));
+    }
+    fn log(&self, line: &LogLine) {
+        let _ = self.0.emit(LOG_EVENT, line);
+    }
+}
+
+fn refresh_tray(app: &AppHandle, snapshot: Option<&Snapshot>) {
+    let (Some(tray), Some(agent)) = (app.try_state::<Tray<Wry>>(), app.try_state::<Agent>()) else {
+        return;
+    };
+    let owned;
+    let snapshot = match snapshot {
+        Some(s) => s,
+        None => match agent.snapshot() {
+            Some(s) => {
+                owned = s;
+                &owned
+            }
+            None => return,
+        },
+    };
+    let status = agent.status.lock().unwrap().clone();
+    let state = TrayState::of(snapshot, status.as_ref());
+    let _ = tray.show(state, &status_line(snapshot, status.as_ref()));
+}
+
+/// Reads `/status` for the tray every few seconds; the window has its own live feed.
+fn poll_status(app: AppHandle) {
+    thread::spawn(move || loop {
+        let agent = app.state::<Agent>();
+        let status = agent.live_api().and_then(|api| {
+            let r = http::get(&format!("{api}/status"), API_TIMEOUT).ok()?;
+            serde_json::from_str::<AgentStatus>(&r.body).ok()
+        });
+        *agent.status.lock().unwrap() = status;
+        refresh_tray(&app, None);
+        thread::sleep(STATUS_POLL);
+    });
+}
+
+fn toggle_contributing(app: AppHandle) {
+    thread::spawn(move || {
+        let agent = app.state::<Agent>();
+        let Some(api) = agent.live_api() else { return };
+        let paused = agent.status.lock().unwrap().as_ref().and_then(|s| s.contributing) == Some(false);
+        let body = format!(r#"{{"contributing":{paused}}}"#);
+        match http::put_json(&format!("{api}/orchestration/settings"), &body, API_TIMEOUT) {
+            Ok(r) if r.is_ok() => {
+                if let Some(s) = agent.status.lock().unwrap().as_mut() {
+                    s.contributing = Some(paused);
+                }
+                refresh_tray(&app, None);
+            }
+            Ok(r) => log_note(&app, &format!("could not change contributing: {} {}", r.status, r.body)),
+            Err(e) => log_note(&app, &format!("could not change contributing: {e}")),
+        }
+    });
+}
+
+fn log_note(app: &AppHandle, text: &str) {
+    eprintln!("edgecoder-desktop: {text}");
+    let _ = app.emit(LOG_EVENT, LogLine { stream: supervisor::Stream::Stderr, text: format!("edgecoder-desktop: {text}") });
+}
+
+fn show_window(app: &AppHandle) {
+    if let Some(w) = app.get_webview_window("main") {
+        let _ = w.show();
+        let _ = w.unminimize();
+        let _ = w.set_focus();
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentView {
+    api_url: String,
+    snapshot: Option<Snapshot>,
+}
+
+#[tauri::command]
+fn agent_state(agent: State<'_, Agent>) -> AgentView {
+    AgentView { api_url: agent.api_url.clone(), snapshot: agent.snapshot() }
+}
+
+#[tauri::command]
+fn agent_logs(agent: State<'_, Agent>) -> Vec<LogLine> {
+    agent.supervisor.lock().unwrap().as_ref().map(Supervisor::recent_logs).unwrap_or_default()
+}
+
+/// Logs, once, how long after launch the Dashboard first showed a running agent.
+#[tauri::command]
+fn dashboard_shown() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let ms = LAUNCHED.get().map(|t| t.elapsed().as_millis()).unwrap_or(0);
+        eprintln!("edgecoder-desktop: dashboard shows a running agent {ms} ms after launch");
+    });
+}
+
+static LAUNCHED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+
+#[tauri::command]
+fn restart_agent(agent: State<'_, Agent>) {
+    if let Some(s) = agent.supervisor.lock().unwrap().as_ref() {
+        s.restart();
+    }
+}
+
+/// WebKitGTK's DMA-BUF renderer draws a blank window on some GPU drivers (NVIDIA, some VMs
+/// and remote X). The shared-memory path always works and costs little for this UI.
+fn guard_against_blank_webview() {
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
+}
+
+/// Quit cleanly on SIGTERM/SIGINT/SIGHUP (session logout, `kill`), so the agent is stopped too.
+fn exit_on_signals(app: AppHandle) {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else { return };
+    thread::spawn(move || {
+        if signals.forever().next().is_some() {
+            app.exit(0);
+        }
+    });
+}
+
+pub fn run() {
+    LAUNCHED.get_or_init(std::time::Instant::now);
+    guard_against_blank_webview();
+    let instance = match single_instance::claim(single_instance::socket_path()) {
+        Ok(single_instance::Claim::First(lock)) => lock,
+        Ok(single_instance::Claim::AlreadyRunning) => {
+            eprintln!("edgecoder-desktop: already running; showing its window");
+            return;
+        }
+        Err(e) => {
+            eprintln!("edgecoder-desktop: cannot claim the single-instance socket: {e}");
+            std::process::exit(1);
+        }
+    };
+
+    let app = tauri::Builder::default()
+        .invoke_handler(tauri::generate_handler![agent_state, agent_logs, restart_agent, dashboard_shown])
+        .setup(move |app| {
+            let handle = app.handle().clone();
+            let show_handle = handle.clone();
+            instance.serve(move || show_window(&show_handle))?;
+            app.manage(instance);
+
+            let launch = AgentLaunch::resolve(&app.path().resource_dir()?, &app.path().app_data_dir()?);
+            for note in orphans::reap(&launch.data_dir, &launch.entry, agent_launch::API_PORT, Duration::from_secs(10)) {
+                log_note(&handle, &note);
+            }
+
+            app.manage(Tray::create(&handle)?);
+            app.manage(Agent { supervisor: Mutex::new(None), status: Mutex::new(None), api_url: launch.api_url() });
+            let supervisor = Supervisor::start(
+                Box::new(move || launch.command()),
+                Options::default(),
+                AppObserver(handle.clone()),
+            );
+            *app.state::<Agent>().supervisor.lock().unwrap() = Some(supervisor);
+
+            poll_status(handle.clone());
+            exit_on_signals(handle);
+            Ok(())
+        })
+        .on_menu_event(|app, event| match event.id().as_ref() {
+            tray::OPEN => show_window(app),
+            tray::PAUSE => toggle_contributing(app.clone()),
+            tray::RESTART => {
+                if let Some(s) = app.state::<Agent>().supervisor.lock().unwrap().as_ref() {
+                    s.restart();
+                }
+            }
+            tray::QUIT => app.exit(0),
+            _ => {}
+        })
+        .on_window_event(|window, event| {
+            // Closing the window keeps the node running in the tray; Quit is in the tray menu.
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                api.prevent_close();
+                let _ = window.hide();
+            }
+        })
+        .build(tauri::generate_context!())
+        .expect("build the EdgeCoder app");
+
+    app.run(|app, event| {
+        if let RunEvent::Exit = event {
+            // Take the supervisor out first: stop() blocks up to the grace period.
+            let supervisor = app.state::<Agent>().supervisor.lock().unwrap().take();
+            if let Some(mut s) = supervisor {
+                s.stop();
+            }
+        }
+    });
+}

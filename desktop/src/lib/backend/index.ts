@@ -1,0 +1,57 @@
+/**
+ * The only module that knows about the desktop shell. In a plain browser (the agent's /ui, the
+ * dev server, tests) every function here degrades to "no shell": the UI talks to the agent
+ * over HTTP either way.
+ */
+import { invoke } from '@tauri-apps/api/core'
+import { listen, type UnlistenFn } from '@tauri-apps/api/event'
+import type { AgentLogLine, SupervisorSnapshot } from '../types.ts'
+
+/** Where the packaged agent listens; the window's CSP allows exactly this origin. */
+const PACKAGED_API = 'http://127.0.0.1:4301'
+const DEV_SERVER_PORT = '1420'
+
+export const inDesktopShell: boolean = typeof window !== 'undefined' && '__TAURI_INTERNALS__' in window
+
+/** The agent API's base URL for this page. */
+export function apiBaseUrl(location: Pick<Location, 'origin' | 'port'> = window.location): string {
+  // Inside the shell and on the dev server the agent is elsewhere; served at /ui it is this origin.
+  if (inDesktopShell || location.port === DEV_SERVER_PORT) return PACKAGED_API
+  return location.origin
+}
+
+interface AgentView {
+  apiUrl: string
+  snapshot: SupervisorSnapshot | null
+}
+
+export async function supervisorState(): Promise<AgentView | null> {
+  if (!inDesktopShell) return null
+  return invoke<AgentView>('agent_state')
+}
+
+export async function recentAgentLogs(): Promise<AgentLogLine[]> {
+  if (!inDesktopShell) return []
+  return invoke<AgentLogLine[]>('agent_logs')
+}
+
+export async function restartAgent(): Promise<void> {
+  if (inDesktopShell) await invoke('restart_agent')
+}
+
+/** Tells the shell the Dashboard shows a running agent (it logs the time since launch). */
+export async function reportDashboardShown(): Promise<void> {
+  if (inDesktopShell) await invoke('dashboard_shown')
+}
+
+const noop: UnlistenFn = () => {}
+
+export async function onSupervisorSnapshot(fn: (s: SupervisorSnapshot) => void): Promise<UnlistenFn> {
+  if (!inDesktopShell) return noop
+  return listen<SupervisorSnapshot>('agent://snapshot', (e) => fn(e.payload))
+}
+
+export async function onAgentLog(fn: (line: AgentLogLine) => void): Promise<UnlistenFn> {
+  if (!inDesktopShell) return noop
+  return listen<AgentLogLine>('agent://log', (e) => fn(e.payload))
+}
