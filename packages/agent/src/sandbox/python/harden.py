@@ -1,0 +1,165 @@
+"""Hardens the interpreter once, when a sandbox worker starts.
+
+Python cannot reach the host file system here (Emscripten's in-memory file system), but
+Pyodide leaves doors open that lead out of it: the ``js``/``pyodide`` modules reach the
+JavaScript realm, ``os.system`` spawns a host shell, and sockets become WebSocket
+connections. The worker closes the JavaScript side too; this closes the Python side.
+"""
+
+# The harness keeps its own copy of the builtins, so a run that replaces ``builtins.len``
+# or ``builtins.isinstance`` cannot change how the harness counts.
+__builtins__ = dict(__import__('builtins').__dict__)
+
+import ast
+import builtins
+import gc
+import io
+import json
+import os
+import posix
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import traceback
+import types
+import unittest
+import warnings
+
+# Loaded now so that runs find them warm and get them back unmodified after every run.
+import abc, bisect, collections, collections.abc, contextlib, copy, dataclasses  # noqa: E401
+import datetime, decimal, enum, fractions, functools, heapq, itertools, math  # noqa: E401
+import operator, random, re, statistics, string, textwrap, typing  # noqa: E401
+
+HOME = '/home/sandbox'
+# The worker names each harness file `<sandbox:...>`; tracebacks leave those frames out.
+HARNESS_PREFIX = '<sandbox:'
+
+# Modules that lead into the JavaScript realm, or let Python poke at raw memory.
+BLOCKED_ROOTS = frozenset({'js', 'pyodide_js', 'pyodide', '_pyodide', '_pyodide_core', 'micropip', 'ctypes', '_ctypes'})
+
+PROCESS_CALLS = (
+    'system', 'popen', 'fork', 'forkpty', 'execv', 'execve', 'execl', 'execle', 'execlp', 'execlpe',
+    'execvp', 'execvpe', 'spawnv', 'spawnve', 'spawnl', 'spawnle', 'spawnlp', 'spawnlpe', 'spawnvp',
+    'spawnvpe', 'posix_spawn', 'posix_spawnp', 'kill', 'killpg', 'chmod', 'fchmod', 'lchmod', 'chown',
+    'fchown', 'lchown', 'chroot', 'setuid', 'setgid', 'register_at_fork',
+)
+NETWORK_CALLS = ('create_connection', 'create_server', 'getaddrinfo', 'gethostbyname', 'gethostbyname_ex',
+                 'gethostbyaddr', 'socketpair', 'fromfd')
+SOCKET_METHODS = ('connect', 'connect_ex', 'bind', 'listen', 'sendto')
+
+
+def _deny(what):
+    def denied(*args, **kwargs):
+        raise PermissionError(f'{what} is not permitted in the sandbox')
+    denied.__name__ = what.rpartition('.')[2]
+    denied.__qualname__ = denied.__name__
+    return denied
+
+
+def _exit(status=0):
+    # os._exit would end the interpreter and its worker; ending the run is what it means here.
+    raise SystemExit(status)
+
+
+class BlockedImports:
+    """Refuses modules through which Python reaches the JavaScript host."""
+
+    @staticmethod
+    def find_spec(name, path=None, target=None):
+        if name.partition('.')[0] in BLOCKED_ROOTS:
+            raise ModuleNotFoundError(f'No module named {name!r} (not available in the sandbox)', name=name)
+        return None
+
+
+def _close_host_modules():
+    for name in list(sys.modules):
+        if name.partition('.')[0] in BLOCKED_ROOTS:
+            del sys.modules[name]
+    sys.meta_path[:] = [BlockedImports] + [
+        finder for finder in sys.meta_path
+        if not getattr(finder, '__module__', type(finder).__module__).startswith(('_pyodide', 'pyodide'))
+    ]
+    main = sys.modules['__main__'].__dict__
+    for name in [n for n in main if not n.startswith('__')]:
+        del main[name]
+
+
+def _close_processes_and_network():
+    for module in (os, posix):
+        for name in PROCESS_CALLS:
+            if hasattr(module, name):
+                setattr(module, name, _deny(f'os.{name}'))
+        module._exit = _exit
+    subprocess.Popen._execute_child = _deny('subprocess')
+    for name in NETWORK_CALLS:
+        if hasattr(socket, name):
+            setattr(socket, name, _deny(f'socket.{name}'))
+    for name in SOCKET_METHODS:
+        setattr(socket.socket, name, _deny(f'socket.{name}'))
+    os.environ.clear()
+
+
+def _interruptible_sleep():
+    # Pyodide's sleep blocks its thread for the whole duration, deaf to the interrupt:
+    # sleeping in short slices lets the deadline stop `time.sleep(10**6)`.
+    real_sleep, monotonic = time.sleep, time.monotonic
+
+    def sleep(seconds, /):
+        if seconds < 0:
+            raise ValueError('sleep length must be non-negative')
+        end = monotonic() + seconds
+        while (left := end - monotonic()) > 0:
+            real_sleep(min(left, 0.02))
+
+    sleep.__doc__ = real_sleep.__doc__
+    time.sleep = sleep
+
+
+def _guard_interrupt_handler():
+    # The deadline arrives as SIGINT; a run may not install a handler that swallows it.
+    real_signal = signal.signal
+
+    def guarded(signalnum, handler, /):
+        if signalnum == signal.SIGINT:
+            raise PermissionError('the SIGINT handler is reserved by the sandbox')
+        return real_signal(signalnum, handler)
+
+    signal.signal = guarded
+
+
+def _seal_file_system():
+    # Only the run's home and /tmp stay writable, so a run cannot replace the standard
+    # library that later runs import; both are emptied after every run.
+    chmod = posix.chmod
+    for top in ('/lib', '/home/pyodide', '/home/web_user'):
+        for root, dirs, files in os.walk(top):
+            for name in files:
+                chmod(os.path.join(root, name), 0o444)
+            chmod(root, 0o555)
+    os.makedirs(HOME, exist_ok=True)
+    chmod(HOME, 0o777)
+    chmod('/tmp', 0o777)
+    for path in ('/home', '/'):
+        chmod(path, 0o555)
+    os.chdir(HOME)
+
+
+def empty_scratch_dirs():
+    for top in (HOME, '/tmp'):
+        for name in os.listdir(top):
+            path = os.path.join(top, name)
+            if os.path.isdir(path) and not os.path.islink(path):
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                os.unlink(path)
+
+
+_seal_file_system()
+_close_host_modules()
+_close_processes_and_network()
+_interruptible_sleep()
+_guard_interrupt_handler()
+gc.collect()
