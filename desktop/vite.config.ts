@@ -1,5 +1,5 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte'
-import { defineConfig } from 'vite'
+import { defineConfig } from 'vitest/config'
 
 // A relative base: the same build is loaded by Tauri and served by the agent under /ui.
 export default defineConfig({

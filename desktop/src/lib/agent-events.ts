@@ -12,18 +12,29 @@ export interface AgentEventHandlers {
   changed(type: string): void
 }
 
-const CHANGE_EVENTS = ['peer-joined', 'peer-updated', 'peer-left', 'task-queued', 'task-started', 'task-completed', 'task-failed', 'task-cancelled']
+const CHANGE_EVENTS = [
+  'peer-joined',
+  'peer-updated',
+  'peer-left',
+  'task-queued',
+  'task-started',
+  'task-completed',
+  'task-failed',
+  'task-cancelled',
+]
 
 /** Subscribes to the agent's event stream; returns the function that closes it. */
 export function subscribeAgentEvents(url: string, on: AgentEventHandlers): () => void {
   const source = new EventSource(url)
-  const parse = <T>(fn: (v: T) => void) => (e: MessageEvent<string>) => {
-    try {
-      fn(JSON.parse(e.data) as T)
-    } catch {
-      // A malformed message is dropped; the next status message corrects the view.
+  const parse =
+    <T>(fn: (v: T) => void) =>
+    (e: MessageEvent<string>) => {
+      try {
+        fn(JSON.parse(e.data) as T)
+      } catch {
+        // A malformed message is dropped; the next status message corrects the view.
+      }
     }
-  }
   source.onopen = () => on.open()
   source.onerror = () => on.lost()
   source.addEventListener('hello', parse(on.hello))

@@ -1,5 +1,5 @@
-import { AgentApi, AgentApiError } from './api.ts'
 import { subscribeAgentEvents } from './agent-events.ts'
+import { AgentApi, AgentApiError } from './api.ts'
 import {
   apiBaseUrl,
   onAgentLog,
@@ -7,10 +7,14 @@ import {
   recentAgentLogs,
   supervisorState,
 } from './backend/index.ts'
-import type { AgentLogLine, AgentStatus, OrchestrationSettings, RuntimeHealth, SupervisorSnapshot } from './types.ts'
-
-/** What the Dashboard's headline says about the node. */
-export type NodeState = 'connecting' | 'starting' | 'running' | 'paused' | 'restarting' | 'stopped' | 'unreachable'
+import { type NodeState, nodeState } from './node-state.ts'
+import type {
+  AgentLogLine,
+  AgentStatus,
+  OrchestrationSettings,
+  RuntimeHealth,
+  SupervisorSnapshot,
+} from './types.ts'
 
 const LOG_KEEP = 200
 /** The runtime summary (model, provider) has no event of its own yet: refresh it now and then. */
@@ -36,7 +40,9 @@ export class AgentConnection {
   busy = $state(false)
 
   state: NodeState = $derived.by(() => nodeState(this.supervisor, this.live, this.settings, this.lastError))
-  uptimeSec: number = $derived(this.status ? this.status.uptimeSec + Math.max(0, this.now - this.statusAt) / 1000 : 0)
+  uptimeSec: number = $derived(
+    this.status ? this.status.uptimeSec + Math.max(0, this.now - this.statusAt) / 1000 : 0,
+  )
 
   #closers: (() => void)[] = []
   #closeEvents: (() => void) | null = null
@@ -125,16 +131,4 @@ export class AgentConnection {
     this.statusAt = Date.now()
     this.now = this.statusAt
   }
-}
-
-export function nodeState(
-  supervisor: SupervisorSnapshot | null,
-  live: boolean,
-  settings: OrchestrationSettings | null,
-  lastError: string | null,
-): NodeState {
-  if (supervisor && supervisor.phase !== 'running') return supervisor.phase === 'stopping' ? 'stopped' : supervisor.phase
-  if (live) return settings?.contributing === false ? 'paused' : 'running'
-  if (supervisor?.phase === 'running') return 'starting'
-  return lastError ? 'unreachable' : 'connecting'
 }

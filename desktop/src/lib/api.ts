@@ -30,7 +30,10 @@ export class AgentApi {
     return this.request('GET', '/orchestration/settings', undefined, signal)
   }
 
-  updateSettings(change: Partial<OrchestrationSettings>, signal?: AbortSignal): Promise<OrchestrationSettings> {
+  updateSettings(
+    change: Partial<OrchestrationSettings>,
+    signal?: AbortSignal,
+  ): Promise<OrchestrationSettings> {
     return this.request('PUT', '/orchestration/settings', change, signal)
   }
 
@@ -53,7 +56,10 @@ export class AgentApi {
     try {
       res = await fetch(this.url(path), {
         method,
-        headers: body === undefined ? { accept: 'application/json' } : { 'content-type': 'application/json', accept: 'application/json' },
+        headers:
+          body === undefined
+            ? { accept: 'application/json' }
+            : { 'content-type': 'application/json', accept: 'application/json' },
         body: body === undefined ? undefined : JSON.stringify(body),
         signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
       })
@@ -76,7 +82,8 @@ export class AgentApi {
         res.status,
       )
     }
-    if (json === null && text) throw new AgentApiError('bad_response', `${method} ${path} did not answer JSON`, res.status)
+    if (json === null && text)
+      throw new AgentApiError('bad_response', `${method} ${path} did not answer JSON`, res.status)
     return json as T
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { nodeState } from './agent.svelte.ts'
+import { nodeState } from './node-state.ts'
 import type { OrchestrationSettings, SupervisorSnapshot } from './types.ts'
 
 const settings = (contributing: boolean): OrchestrationSettings => ({

@@ -8,12 +8,32 @@ export interface Panel {
 }
 
 export const PANELS: Panel[] = [
-  { id: 'dashboard', title: 'Dashboard', route: '/status', summary: 'Agent status, model, uptime, tasks and earnings' },
-  { id: 'mesh', title: 'Mesh Topology', route: '/mesh/peers', summary: 'Connected peers, their models, regions and load' },
+  {
+    id: 'dashboard',
+    title: 'Dashboard',
+    route: '/status',
+    summary: 'Agent status, model, uptime, tasks and earnings',
+  },
+  {
+    id: 'mesh',
+    title: 'Mesh Topology',
+    route: '/mesh/peers',
+    summary: 'Connected peers, their models, regions and load',
+  },
   { id: 'models', title: 'Model Manager', route: '/model/list', summary: 'Pull, swap and remove models' },
-  { id: 'credits', title: 'Credits & Wallet', route: '/credits/balance', summary: 'Balance, history and withdrawals' },
+  {
+    id: 'credits',
+    title: 'Credits & Wallet',
+    route: '/credits/balance',
+    summary: 'Balance, history and withdrawals',
+  },
   { id: 'tasks', title: 'Task Queue', route: '/tasks', summary: 'Active, completed and failed tasks' },
-  { id: 'settings', title: 'Settings', route: '/orchestration/settings', summary: 'Mesh token, power policy, concurrency, coordinator role' },
+  {
+    id: 'settings',
+    title: 'Settings',
+    route: '/orchestration/settings',
+    summary: 'Mesh token, power policy, concurrency, coordinator role',
+  },
 ]
 
 export function panelFromHash(hash: string): Panel {

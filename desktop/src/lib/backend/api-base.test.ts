@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { apiBaseUrl, inDesktopShell } from './index.ts'
+import { apiBaseUrl, inDesktopShell } from './api-base.ts'
 
 describe('apiBaseUrl', () => {
   it('is outside the desktop shell under test', () => {
