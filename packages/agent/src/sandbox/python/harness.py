@@ -33,7 +33,13 @@ def _write(text):
 
 
 def _describe(exc):
-    return ''.join(traceback.format_exception_only(type(exc), exc)).strip()
+    kind = type(exc)
+    name = kind.__qualname__ if kind.__module__ == 'builtins' else f'{kind.__module__}.{kind.__qualname__}'
+    try:
+        detail = str(exc)
+    except BaseException:
+        detail = '<unprintable>'
+    return f'{name}: {detail}' if detail else name
 
 
 def _print_traceback(exc):
