@@ -25,6 +25,18 @@ const AgentConfig = z.object({
   ),
   discoveryUrl: z.url().nullable(),
   mdns: z.boolean(),
+  p2pHost: z.union([z.ipv4(), z.ipv6()]),
+  announce: z.array(
+    z.string().regex(/^\/[a-z0-9]/, 'an announce address is a multiaddr, e.g. /dns4/seed.example/tcp/4001'),
+  ),
+  /** Base advert heartbeat; it stretches in large meshes so each node's idle gossip stays flat. */
+  advertIntervalMs: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(30 * 60_000),
+  /** A peer silent for this many of its heartbeats is evicted from the peer table. */
+  evictAfterHeartbeats: z.coerce.number().int().min(2).max(100),
   parentPid: z.coerce.number().int().positive().nullable(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   bodyLimitBytes: z.number().int().positive(),
@@ -55,6 +67,27 @@ export const START_FLAGS = {
     type: 'string',
     env: 'EDGECODER_P2P_PORT',
     help: 'libp2p TCP port (4001; 0 = any free port)',
+  },
+  'p2p-host': {
+    type: 'string',
+    env: 'EDGECODER_P2P_HOST',
+    help: 'address libp2p listens on (0.0.0.0; WebSockets on the p2p port + 1)',
+  },
+  announce: {
+    type: 'string',
+    multiple: true,
+    env: 'EDGECODER_ANNOUNCE',
+    help: 'multiaddr to announce instead of the listen addresses (repeatable)',
+  },
+  'advert-interval-ms': {
+    type: 'string',
+    env: 'EDGECODER_ADVERT_INTERVAL_MS',
+    help: 'advert heartbeat in a small mesh (10000); longer in large meshes',
+  },
+  'evict-after-heartbeats': {
+    type: 'string',
+    env: 'EDGECODER_EVICT_AFTER_HEARTBEATS',
+    help: 'silent heartbeats before a peer is evicted (3)',
   },
   bootstrap: {
     type: 'string',
@@ -143,6 +176,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     bootstrap: flag('bootstrap') ?? [],
     discoveryUrl: flag('discovery-url') ?? null,
     mdns: !(flag('no-mdns') ?? false),
+    p2pHost: flag('p2p-host') ?? '0.0.0.0',
+    announce: flag('announce') ?? [],
+    advertIntervalMs: flag('advert-interval-ms') ?? 10_000,
+    evictAfterHeartbeats: flag('evict-after-heartbeats') ?? 3,
     parentPid: flag('parent-pid') ?? null,
     logLevel: flag('log-level') ?? 'info',
     bodyLimitBytes: 1024 * 1024,
@@ -171,6 +208,9 @@ const FIELD_TO_FLAG: Record<string, string> = {
   apiHost: 'api-host',
   apiPort: 'api-port',
   p2pPort: 'p2p-port',
+  p2pHost: 'p2p-host',
+  advertIntervalMs: 'advert-interval-ms',
+  evictAfterHeartbeats: 'evict-after-heartbeats',
   discoveryUrl: 'discovery-url',
   parentPid: 'parent-pid',
   logLevel: 'log-level',
@@ -180,7 +220,10 @@ const FIELD_TO_FLAG: Record<string, string> = {
   modelPath: 'model',
   maxQueuedTasks: 'max-queued-tasks',
 }
-for (let i = 0; i < 64; i++) FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
+for (let i = 0; i < 64; i++) {
+  FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
+  FIELD_TO_FLAG[`announce.${i}`] = 'announce'
+}
 
 function expandHome(p: string): string {
   return p === '~' || p.startsWith('~/') ? homedir() + p.slice(1) : p

@@ -6,6 +6,7 @@ import {
   buildApi,
   eventRoutes,
   healthRoutes,
+  meshRoutes,
   metricsRoutes,
   type NodeView,
   orchestrationRoutes,
@@ -16,6 +17,7 @@ import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
 import type { Logger } from './logger.ts'
+import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
 import { SettingsStore } from './settings/index.ts'
 import { DataDirLock, Store } from './store/index.ts'
@@ -51,6 +53,7 @@ export class EdgeNode {
   identity!: NodeIdentity
   store!: Store
   settings!: SettingsStore
+  mesh!: Mesh
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
   apiUrl = ''
@@ -90,13 +93,35 @@ export class EdgeNode {
       // and contribute their routes to the list below.
       const routes: RouteModule[] = []
 
+      this.mesh = new Mesh({
+        options: meshOptions({
+          host: config.p2pHost,
+          port: config.p2pPort,
+          announce: config.announce,
+          bootstrap: config.bootstrap,
+          discoveryUrl: config.discoveryUrl,
+          mdns: config.mdns,
+          heartbeatMs: config.advertIntervalMs,
+          evictAfterHeartbeats: config.evictAfterHeartbeats,
+        }),
+        identity: this.identity,
+        settings: this.settings,
+        store: this.store,
+        events: this.events,
+        log,
+        mode: config.mode,
+        version: VERSION,
+      })
+      await this.#startPart(this.mesh)
+      routes.push(meshRoutes(this.mesh))
+
       await this.#startApi(routes)
       this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
       this.state = 'started'
       return {
         peerId: this.identity.peerId.toString(),
         apiUrl: this.apiUrl,
-        p2pAddrs: [],
+        p2pAddrs: this.mesh.addresses(),
         pid: process.pid,
         version: VERSION,
         dataDir: config.dataDir,
@@ -178,14 +203,14 @@ export class EdgeNode {
       version: VERSION,
       uptimeSec: this.uptimeSec(),
       startedAt: this.startedAt.toISOString(),
-      addresses: [],
+      addresses: this.mesh.addresses(),
       apiUrl: this.apiUrl,
       provider: null,
       model: null,
-      peers: { total: 0, online: 0 },
+      peers: { total: this.mesh.peers.size, online: this.mesh.peers.counts().online },
       queue: { depth: 0, running: 0 },
-      reachability: 'unknown',
-      relayReservations: 0,
+      reachability: this.mesh.reachability(),
+      relayReservations: this.mesh.relayReservations(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,
     }
@@ -196,7 +221,7 @@ export class EdgeNode {
       tasks: { completed: 0, failed: 0, running: 0, queued: 0 },
       queueDepth: 0,
       earnings: { credits: 0, placeholder: true },
-      peers: 0,
+      peers: this.mesh.peers.counts().online,
       uptimeSec: this.uptimeSec(),
       contributing: this.settings.get().contributing,
     }
@@ -210,6 +235,7 @@ export class EdgeNode {
     const s = this.status()
     this.metrics.queueDepth.set(s.queueDepth)
     this.metrics.tasksRunning.set(s.tasks.running)
+    for (const [state, n] of Object.entries(this.mesh.peers.counts())) this.metrics.peers.set({ state }, n)
   }
 
   #publishStatus(): void {
