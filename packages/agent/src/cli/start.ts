@@ -39,13 +39,12 @@ export async function startCommand(argv: string[]): Promise<number> {
       `edgecoder: API token created in ${config.dataDir}/api-token (needed when the API is bound beyond loopback)\n`,
     )
   }
-  log.info({ ...ready }, 'agent ready')
-  process.stdout.write(`${READY_PREFIX}${JSON.stringify(ready)}\n`)
-
   return await new Promise<number>((resolve) => {
     let stopping = false
     const stop = (reason: string) => {
       if (stopping) {
+        // The parent poll is not a second request: only a repeated signal cuts shutdown short.
+        if (reason.startsWith('parent ')) return
         log.warn({ reason }, 'second signal: exiting now')
         process.exit(130)
       }
@@ -76,6 +75,9 @@ export async function startCommand(argv: string[]): Promise<number> {
         if (!processAlive(parent)) stop(`parent ${parent} exited`)
       }, PARENT_POLL_MS).unref()
     }
+    // Only now: a supervisor may signal as soon as it reads the ready line.
+    log.info({ ...ready }, 'agent ready')
+    process.stdout.write(`${READY_PREFIX}${JSON.stringify(ready)}\n`)
   })
 }
 
