@@ -50,6 +50,8 @@ export const CodeTaskSpec = z
       .max(32 * 1024),
     tests: Code.optional(),
     maxAttempts: z.number().int().min(1).max(10).default(3),
+    /** Ask the model for a short plan before the first attempt. */
+    plan: z.boolean().default(true),
     /** Tokens the model may write per attempt. */
     maxTokens: z.number().int().min(16).max(8192).default(512),
     temperature: z.number().min(0).max(2).optional(),

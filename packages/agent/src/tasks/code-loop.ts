@@ -2,18 +2,16 @@ import type { ChatMessage, CodeTaskSpec, TaskAttempt, TestReport } from '@edgeco
 import { extractCode } from './extract-code.ts'
 import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
-import { codeMessages, planMessages, retryMessages } from './prompts.ts'
+import { CODE_STOP, codeMessages, PLAN_PRIMER, PLAN_STOP, planMessages, retryMessages } from './prompts.ts'
 
 export interface CodeLoopOptions {
-  /** Ask the model for a plan before the first attempt. */
-  plan: boolean
   /** Tokens the plan may take. */
   planTokens: number
   /** Wall-clock limit of one sandbox run; the sandbox's default when absent. */
   sandboxDeadlineMs?: number
 }
 
-export const CODE_LOOP_DEFAULTS: CodeLoopOptions = { plan: true, planTokens: 160 }
+export const CODE_LOOP_DEFAULTS: CodeLoopOptions = { planTokens: 96 }
 
 const BASE_TEMPERATURE = 0.2
 
@@ -39,13 +37,14 @@ export class CodeLoop {
     let sandboxMs = 0
     const tokens = result.tokens
 
-    if (this.#opts.plan) {
+    if (spec.plan) {
       const reply = await this.#model.chat(
         {
           messages: planMessages(spec.language, spec.prompt, spec.tests),
           maxTokens: this.#opts.planTokens,
           temperature: spec.temperature ?? BASE_TEMPERATURE,
           seed: spec.seed,
+          stop: PLAN_STOP,
         },
         { signal, onToken: (t) => progress.token(t, 'plan', null) },
       )
@@ -54,7 +53,7 @@ export class CodeLoop {
       tokens.prompt += reply.promptTokens
       tokens.completion += reply.completionTokens
       result.model = reply.model
-      result.plan = cleanPlan(reply.text)
+      result.plan = cleanPlan(PLAN_PRIMER + reply.text)
     }
 
     const first = codeMessages(spec.language, spec.prompt, spec.tests, result.plan)
@@ -67,6 +66,7 @@ export class CodeLoop {
           // A retry that repeats the last answer wastes an attempt: warm the sampling up a little.
           temperature: Math.min(1, (spec.temperature ?? BASE_TEMPERATURE) + 0.3 * (n - 1)),
           seed: spec.seed === undefined ? undefined : spec.seed + n - 1,
+          stop: CODE_STOP,
         },
         { signal, onToken: (t) => progress.token(t, 'code', n) },
       )
@@ -77,10 +77,13 @@ export class CodeLoop {
       result.model = reply.model
       result.finishReason = reply.finishReason
 
-      const code = extractCode(reply.text, spec.language, spec.tests)
+      const response = continued(messages.at(-1)!.content, reply.text)
+      const code = extractCode(response, spec.language, spec.tests, {
+        truncated: reply.finishReason === 'length',
+      })
       const written = {
         n,
-        response: reply.text,
+        response,
         code,
         tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
         modelMs: reply.durationMs,
@@ -161,11 +164,22 @@ function noCodeReport(language: CodeTaskSpec['language']): TestReport {
   }
 }
 
-/** A plan is prose: drop any code the model wrote anyway, and cap its length. */
+/**
+ * The answer as a whole: the primer the loop wrote for the model, then what the model added.
+ * Generation stops at a fence, so a reply that holds one comes from a provider that answered
+ * afresh instead of continuing the primer: it stands on its own.
+ */
+function continued(primer: string, reply: string): string {
+  return reply.includes('```') ? reply : primer + reply
+}
+
+/** A plan is a few distinct steps in prose: drop code, repeated lines and anything past five steps. */
 function cleanPlan(text: string): string {
-  const prose = text
+  const lines = text
     .replace(/```[\s\S]*?(```|$)/g, '')
     .replace(/<\/?(start|end)_of_turn>/g, '')
-    .trim()
-  return prose.slice(0, 1_200)
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '')
+  return [...new Set(lines)].slice(0, 5).join('\n').slice(0, 1_200)
 }

@@ -28,10 +28,15 @@ interface Block {
  * whether they define the names the tests call; without fences, prose lines around the code are
  * cut. Returns '' when nothing looks like code.
  */
-export function extractCode(answer: string, language: TaskLanguage, tests = ''): string {
+export function extractCode(
+  answer: string,
+  language: TaskLanguage,
+  tests = '',
+  opts: { truncated?: boolean } = {},
+): string {
   const text = answer.replace(/\r\n?/g, '\n').replace(/<\/?(start|end)_of_turn>/g, '')
   const blocks = fencedBlocks(text)
-  const names = calledNames(tests)
+  const names = testedNames(tests)
   let code: string
   if (blocks.length > 0) {
     const best = blocks
@@ -42,7 +47,10 @@ export function extractCode(answer: string, language: TaskLanguage, tests = ''):
   } else {
     code = unfenced(text, language)
   }
-  return tidy(code, language)
+  code = tidy(code, language)
+  if (opts.truncated) code = dropCutLine(code)
+  if (tests.trim()) code = dropTrailingUsage(code, language)
+  return code
 }
 
 function fencedBlocks(text: string): Block[] {
@@ -86,13 +94,13 @@ function definesName(code: string, name: string): boolean {
 }
 
 const NOT_NAMES = new Set(
-  'assert print len range str int float list dict set tuple isinstance sorted abs min max sum any all repr type round map filter zip enumerate console log JSON Math Object Array String Number Boolean Error throw if for while return new typeof function def lambda assertEqual assertTrue assertFalse assertRaises main TestCase'.split(
+  'assert print len range str int float list dict set tuple isinstance sorted abs min max sum any all repr type round map filter zip enumerate console log JSON Math Object Array String Number Boolean Error throw if for while return new typeof function def lambda assertEqual assertTrue assertFalse assertRaises main TestCase test it describe expect'.split(
     ' ',
   ),
 )
 
-/** Top-level functions the tests call: the names the solution has to define. */
-function calledNames(tests: string): string[] {
+/** Functions the tests call but do not define: the names the solution has to define, in order of use. */
+export function testedNames(tests: string): string[] {
   const defined = new Set(
     [...tests.matchAll(/\b(?:def|function|class)\s+([A-Za-z_$][\w$]*)/g)].map((m) => m[1]!),
   )
@@ -134,4 +142,30 @@ function tidy(code: string, language: TaskLanguage): string {
       )
   }
   return lines.join('\n').replace(/^\n+/, '').trimEnd()
+}
+
+/** An answer cut off by the token limit may end mid-statement: drop a last line left open. */
+function dropCutLine(code: string): string {
+  const lines = code.split('\n')
+  const last = lines.at(-1) ?? ''
+  const open = (last.match(/[([{]/g)?.length ?? 0) - (last.match(/[)\]}]/g)?.length ?? 0)
+  const quotes = (last.match(/["'`]/g)?.length ?? 0) % 2
+  if (lines.length > 1 && (open > 0 || quotes === 1 || /[,=+\-*/.:\\]\s*$/.test(last))) lines.pop()
+  return lines.join('\n').trimEnd()
+}
+
+const USAGE: Record<TaskLanguage, RegExp> = {
+  python: /^(print\s*\(.*|[A-Za-z_][\w.]*\s*\(.*\)\s*;?)$/,
+  javascript: /^(console\.\w+\s*\(.*|[A-Za-z_$][\w$.]*\s*\(.*\)\s*;?)$/,
+}
+
+/** The tests exercise the code: example calls and prints a model adds after it are only noise. */
+function dropTrailingUsage(code: string, language: TaskLanguage): string {
+  const lines = code.split('\n')
+  while (lines.length > 1) {
+    const last = lines.at(-1)!
+    if (last.trim() === '' || (last === last.trimStart() && USAGE[language].test(last.trim()))) lines.pop()
+    else break
+  }
+  return lines.join('\n').trimEnd()
 }

@@ -10,7 +10,7 @@ export {
   TaskNotFoundError,
 } from './errors.ts'
 export { NO_MODEL_MESSAGE, TaskExecutor } from './executor.ts'
-export { extractCode } from './extract-code.ts'
+export { extractCode, testedNames } from './extract-code.ts'
 export { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
 export type { TaskOutcome, TaskProgress } from './outcome.ts'
 export type { ModelReply, ModelRequest, SandboxRequest, TaskModel, TaskSandbox } from './ports.ts'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { extractCode } from '../../src/tasks/index.ts'
+import { extractCode, testedNames } from '../../src/tasks/index.ts'
 
 describe('extractCode', () => {
   it('takes the code out of a fenced block with a language tag', () => {
@@ -79,5 +79,36 @@ describe('extractCode', () => {
   it('returns an empty string when there is no code', () => {
     expect(extractCode('I am not sure how to do that.', 'python')).toBe('')
     expect(extractCode('```python\n\n```', 'python')).toBe('')
+  })
+})
+
+describe('extractCode on answers cut off or padded by a small model', () => {
+  it('drops example calls and prints after the code when tests exercise it', () => {
+    const answer = '```python\ndef square(x):\n    return x * x\n\nprint(square(3))\nsquare(4)\n'
+    expect(extractCode(answer, 'python', 'assert square(2) == 4')).toBe('def square(x):\n    return x * x')
+    const js = '```javascript\nfunction f(n) {\n  return n\n}\nconsole.log(f(1));\nf(2);\n```'
+    expect(extractCode(js, 'javascript', "test('t', () => assert.equal(f(1), 1))")).toBe(
+      'function f(n) {\n  return n\n}',
+    )
+  })
+
+  it('keeps trailing statements when there are no tests to exercise the code', () => {
+    expect(extractCode('```python\ndef f():\n    return 1\nprint(f())\n```', 'python')).toBe(
+      'def f():\n    return 1\nprint(f())',
+    )
+  })
+
+  it('drops a last line the token limit left open', () => {
+    const answer = '```python\ndef f(n):\n    return n\nprint(f(1))\nprint(f('
+    expect(extractCode(answer, 'python', '', { truncated: true })).toBe(
+      'def f(n):\n    return n\nprint(f(1))',
+    )
+  })
+
+  it('names the functions the tests call but do not define', () => {
+    expect(
+      testedNames('def helper():\n    pass\nassert is_even(2)\nassert helper() is None\nprint(len(x))'),
+    ).toEqual(['is_even'])
+    expect(testedNames("test('x', () => assert.equal(factorial(5), 120))")).toEqual(['factorial'])
   })
 })

@@ -180,9 +180,11 @@ describe('TaskEngine', () => {
   })
 
   it('feeds a failure back to the model and reports the attempt that passed', async () => {
+    // The loop writes the start of each answer (`1.`, then a fence and `def f(`): the first
+    // reply continues it, the second answers afresh, as a model that ignores the primer would.
     const model = new ScriptedModel([
-      '1. compute',
-      '```python\ndef f():\n    return 5\n```',
+      ' compute',
+      '):\n    return 5\nprint(f())\n',
       'Fixed:\n```python\ndef f():\n    return 4  # PASS\n```',
     ])
     const e = engine({}, model)
@@ -195,12 +197,14 @@ describe('TaskEngine', () => {
     expect(done.status).toBe('succeeded')
     expect(done.result!.plan).toBe('1. compute')
     expect(done.result!.attempts.map((a) => a.report.outcome)).toEqual(['failed', 'passed'])
+    expect(done.result!.attempts[0]!.code).toBe('def f():\n    return 5')
     expect(done.result!.code).toBe('def f():\n    return 4  # PASS')
     expect(sandbox.calls.map((c) => c.code)).toEqual(done.result!.attempts.map((a) => a.code))
     // The retry showed the model its code and the failing output.
     const retry = model.requests[2]!.messages
-    expect(retry.at(-2)!.content).toContain('return 5')
-    expect(retry.at(-1)!.content).toContain('AssertionError: expected 4, got 5')
+    expect(retry.at(-3)).toEqual({ role: 'assistant', content: '```python\ndef f():\n    return 5\n```' })
+    expect(retry.at(-2)!.content).toContain('AssertionError: expected 4, got 5')
+    expect(retry.at(-1)).toEqual({ role: 'assistant', content: '```python\ndef f(' })
     expect(done.result!.tokens.completion).toBeGreaterThan(0)
     const types = e.events.replay(t.id).map((ev) => ev.type)
     expect(types.filter((x) => x !== 'token')).toEqual([
