@@ -22,8 +22,9 @@ import { DEFAULT_PROVIDERS, type MeshProviders, powerStateOf, rolesFor, slotsOf 
 import type { MeshOptions } from './options.ts'
 import { AdvertSequence, PeerCache } from './peer-cache.ts'
 import { PeerTable } from './peer-table.ts'
-import { isPublicAddr, isRelayed, type Reachability, reachabilityOf } from './reachability.ts'
+import { isRelayed, type Reachability, rankAddresses, reachabilityOf } from './reachability.ts'
 import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
+import { meshStats } from './stats.ts'
 
 const SNAPSHOT_TIMEOUT_MS = 10_000
 /** AutoNAT needs a few peers and a little time before "no public address confirmed" means private. */
@@ -120,16 +121,7 @@ export class Mesh {
 
   /** This node's multiaddrs, the most widely dialable first. */
   addresses(): string[] {
-    const all = (this.#host?.getMultiaddrs() ?? []).map((a) => ({ a, s: a.toString() }))
-    const rank = (x: (typeof all)[number]) =>
-      isRelayed(x.s)
-        ? 3
-        : isPublicAddr(x.a)
-          ? 0
-          : x.s.startsWith('/ip4/127.') || x.s.startsWith('/ip6/::1/')
-            ? 2
-            : 1
-    return [...new Set(all.sort((x, y) => rank(x) - rank(y)).map((x) => x.s))]
+    return rankAddresses(this.#host?.getMultiaddrs() ?? [])
   }
 
   reachability(): Reachability {
@@ -164,32 +156,7 @@ export class Mesh {
   }
 
   stats(): MeshStats {
-    const c = this.#counters
-    const pubsub = this.#host?.services.pubsub
-    const scores: Record<string, number> = {}
-    for (const peer of this.#host?.getPeers() ?? [])
-      scores[peer.toString()] = pubsub?.getScore(peer.toString()) ?? 0
-    return {
-      since: this.#since.toISOString(),
-      connections: this.#host?.getConnections().length ?? 0,
-      topicPeers: pubsub?.getSubscribers(ADVERT_TOPIC).length ?? 0,
-      meshPeers: pubsub?.getMeshPeers(ADVERT_TOPIC).length ?? 0,
-      gossip: {
-        rpcSent: c.total('gossipsub_rpc_sent_count_total'),
-        rpcReceived: c.total('gossipsub_rpc_recv_count_total'),
-        bytesSent: c.total('gossipsub_rpc_sent_bytes_total'),
-        bytesReceived: c.total('gossipsub_rpc_recv_bytes_total'),
-        messagesFirstSeen: c.total('gossipsub_pre_validation_valid_total'),
-        messagesDuplicate: c.total('gossipsub_pre_validation_duplicate_total'),
-        published: c.total('gossipsub_msg_publish_count_total'),
-      },
-      adverts: {
-        accepted: this.#intake?.accepted ?? 0,
-        ignored: this.#intake?.ignored ?? 0,
-        rejected: { ...(this.#intake?.rejected ?? {}) },
-      },
-      scores,
-    }
+    return meshStats(this.#host, this.#counters, this.#intake, this.#since)
   }
 
   async #startHost(): Promise<void> {
@@ -247,7 +214,10 @@ export class Mesh {
     this.#advertiser.start()
     this.#connectivity = new Connectivity(host, options, this.#cache, this.peers, this.#log)
     const signal = this.#abort.signal
-    void this.#connectivity.join(signal).then((n) => this.#log.info({ connected: n }, 'joined the mesh'))
+    void this.#connectivity.join(signal).then((n) => {
+      if (n > 0) this.#log.info({ connected: n }, 'joined the mesh')
+      else this.#log.info('no entry point answered yet: waiting for peers to dial in')
+    })
     const tickMs = Math.max(50, Math.min(1000, Math.round(options.heartbeatMs / 4)))
     this.#ticker = setInterval(() => this.#tick(), tickMs)
     this.#ticker.unref()
@@ -303,8 +273,12 @@ export class Mesh {
     // One snapshot per newly met peer: later connections to it add nothing gossip won't bring.
     if (host.getConnections(result.peerId).length > 1) return
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(SNAPSHOT_TIMEOUT_MS)])
+    const peerId = result.peerId.toString()
     fetchSnapshot(host, result.peerId, signal)
-      .then((adverts) => this.#intake?.fromSnapshot(adverts, result.peerId.toString()))
+      .then((adverts) => this.#intake?.fromSnapshot(adverts, peerId))
+      // A first RTT now; the connection monitor refreshes it every few seconds after.
+      .then(() => host.services.ping.ping(result.peerId, { signal }))
+      .then((rtt) => this.#linkPeer(peerId, rtt))
       .catch((err) => this.#log.debug({ err: (err as Error).message }, 'snapshot not fetched'))
   }
 
@@ -315,12 +289,13 @@ export class Mesh {
     if (what === 'close') this.#linkPeer(peerId)
   }
 
-  #linkPeer(peerId: string): boolean {
+  #linkPeer(peerId: string, measuredRtt?: number): boolean {
     const conns =
       this.#host?.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open') ?? []
     const direct = conns.find((c) => c.limits === undefined && !isRelayed(c.remoteAddr))
     const best = direct ?? conns[0]
-    this.peers.link(peerId, best === undefined ? null : direct ? 'direct' : 'relayed', best?.rtt ?? null)
+    const rtt = measuredRtt ?? best?.rtt ?? null
+    this.peers.link(peerId, best === undefined ? null : direct ? 'direct' : 'relayed', rtt)
     return best !== undefined
   }
 

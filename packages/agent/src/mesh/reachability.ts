@@ -53,3 +53,11 @@ export function reachabilityOf(addrs: SelfAddress[], autonatHadTime: boolean): R
   if (!direct.some((a) => isPublicAddr(a.multiaddr))) return 'private'
   return autonatHadTime ? 'private' : 'unknown'
 }
+
+/** Addresses as text, the most widely dialable first: public, private, loopback, relayed. */
+export function rankAddresses(addrs: Multiaddr[]): string[] {
+  const rank = (a: Multiaddr, s: string) =>
+    isRelayed(s) ? 3 : isPublicAddr(a) ? 0 : s.startsWith('/ip4/127.') || s.startsWith('/ip6/::1/') ? 2 : 1
+  const ranked = addrs.map((a) => ({ s: a.toString(), r: rank(a, a.toString()) })).sort((x, y) => x.r - y.r)
+  return [...new Set(ranked.map((x) => x.s))]
+}
