@@ -23,7 +23,11 @@ fn main() {
     let args: Vec<String> = env::args().collect();
     let behaviour = args.get(1).map(String::as_str).unwrap_or("serve");
     if let Some(record) = args.get(2) {
-        let mut f = fs::OpenOptions::new().create(true).append(true).open(record).unwrap();
+        let mut f = fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(record)
+            .unwrap();
         writeln!(f, "{}", process::id()).unwrap();
     }
 
@@ -32,7 +36,10 @@ fn main() {
         if behaviour == "ignore-term" {
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
         } else {
-            libc::signal(libc::SIGTERM, exit_cleanly as *const () as libc::sighandler_t);
+            libc::signal(
+                libc::SIGTERM,
+                exit_cleanly as *const () as libc::sighandler_t,
+            );
         }
     }
 
@@ -59,6 +66,7 @@ fn main() {
             // The process lives on but its API is gone, as when the agent's server has died.
             drop(listener);
             thread::sleep(Duration::from_secs(3600));
+            process::exit(0);
         }
         _ => {}
     }

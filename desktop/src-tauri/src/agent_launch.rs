@@ -11,7 +11,8 @@ pub const API_HOST: &str = "127.0.0.1";
 pub const API_PORT: u16 = 4301;
 /// The sidecar's name, as `bundle.externalBin` lists it (without the target triple).
 const NODE_SIDECAR: &str = "edgecoder-node";
-const AGENT_ENTRY: &str = "agent/main.mjs";
+/// The agent ships as the TypeScript it runs from in a checkout; Node 24 strips the types.
+const AGENT_ENTRY: &str = "agent/packages/agent/src/cli/main.ts";
 
 #[derive(Debug, Clone)]
 pub struct AgentLaunch {
@@ -31,7 +32,8 @@ impl AgentLaunch {
             .unwrap_or_default();
         AgentLaunch {
             node: env_path("EDGECODER_NODE").unwrap_or_else(|| beside_exe.join(NODE_SIDECAR)),
-            entry: env_path("EDGECODER_AGENT_ENTRY").unwrap_or_else(|| resource_dir.join(AGENT_ENTRY)),
+            entry: env_path("EDGECODER_AGENT_ENTRY")
+                .unwrap_or_else(|| resource_dir.join(AGENT_ENTRY)),
             data_dir: env_path("EDGECODER_DATA_DIR").unwrap_or_else(|| app_data_dir.join("agent")),
         }
     }
@@ -42,7 +44,7 @@ impl AgentLaunch {
 
     pub fn args(&self, parent_pid: u32) -> Vec<OsString> {
         let mut args: Vec<OsString> = vec![
-            // The entry is plain JS when packaged; from a checkout it is TypeScript run as is.
+            // Type stripping still prints an experimental warning on every start.
             "--disable-warning=ExperimentalWarning".into(),
             self.entry.clone().into(),
             "start".into(),
@@ -70,7 +72,9 @@ impl AgentLaunch {
 }
 
 fn env_path(name: &str) -> Option<PathBuf> {
-    env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from)
+    env::var_os(name)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
 }
 
 #[cfg(test)]
@@ -81,12 +85,18 @@ mod tests {
     fn starts_all_in_one_on_loopback_tied_to_the_app() {
         let l = AgentLaunch {
             node: "/usr/lib/EdgeCoder/edgecoder-node".into(),
-            entry: "/usr/lib/EdgeCoder/agent/main.mjs".into(),
+            entry: "/usr/lib/EdgeCoder/agent/packages/agent/src/cli/main.ts".into(),
             data_dir: "/home/op/.local/share/io.edgecoder.desktop/agent".into(),
         };
-        let args: Vec<String> = l.args(77).iter().map(|a| a.to_string_lossy().into_owned()).collect();
+        let args: Vec<String> = l
+            .args(77)
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let joined = args.join(" ");
-        assert!(joined.contains("/usr/lib/EdgeCoder/agent/main.mjs start --mode all-in-one"));
+        assert!(joined.contains(
+            "/usr/lib/EdgeCoder/agent/packages/agent/src/cli/main.ts start --mode all-in-one"
+        ));
         assert!(joined.contains("--data-dir /home/op/.local/share/io.edgecoder.desktop/agent"));
         assert!(joined.contains("--api-host 127.0.0.1 --api-port 4301 --parent-pid 77"));
         assert_eq!(l.api_url(), "http://127.0.0.1:4301");

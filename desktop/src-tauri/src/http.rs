@@ -1,7 +1,7 @@
 //! A minimal HTTP/1.1 client for the agent's loopback API. The shell needs three small calls
 //! (health, status, settings); a full client with TLS would double the binary for nothing.
 
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufRead, BufReader, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
@@ -100,7 +100,10 @@ fn read_response(mut reader: impl BufRead) -> io::Result<Response> {
         reader.read_to_end(&mut buf)?;
         buf
     };
-    Ok(Response { status, body: String::from_utf8_lossy(&bytes).into_owned() })
+    Ok(Response {
+        status,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }
 
 fn read_chunked(reader: &mut impl BufRead) -> io::Result<Vec<u8>> {
@@ -136,7 +139,13 @@ mod tests {
     fn reads_a_body_by_content_length() {
         let raw = "HTTP/1.1 200 OK\r\nContent-Length: 15\r\n\r\n{\"status\":\"ok\"}";
         let r = read_response(Cursor::new(raw)).unwrap();
-        assert_eq!(r, Response { status: 200, body: "{\"status\":\"ok\"}".into() });
+        assert_eq!(
+            r,
+            Response {
+                status: 200,
+                body: "{\"status\":\"ok\"}".into()
+            }
+        );
     }
 
     #[test]
@@ -151,6 +160,9 @@ mod tests {
     #[test]
     fn refuses_anything_but_plain_http() {
         assert!(split_url("https://127.0.0.1:4301/healthz").is_err());
-        assert_eq!(split_url("http://127.0.0.1:4301").unwrap(), ("127.0.0.1:4301", "/"));
+        assert_eq!(
+            split_url("http://127.0.0.1:4301").unwrap(),
+            ("127.0.0.1:4301", "/")
+        );
     }
 }

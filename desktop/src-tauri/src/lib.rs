@@ -36,7 +36,11 @@ struct Agent {
 
 impl Agent {
     fn snapshot(&self) -> Option<Snapshot> {
-        self.supervisor.lock().unwrap().as_ref().map(Supervisor::snapshot)
+        self.supervisor
+            .lock()
+            .unwrap()
+            .as_ref()
+            .map(Supervisor::snapshot)
     }
 
     /// The API's base URL while the agent is ready.
@@ -96,7 +100,13 @@ fn toggle_contributing(app: AppHandle) {
     thread::spawn(move || {
         let agent = app.state::<Agent>();
         let Some(api) = agent.live_api() else { return };
-        let paused = agent.status.lock().unwrap().as_ref().and_then(|s| s.contributing) == Some(false);
+        let paused = agent
+            .status
+            .lock()
+            .unwrap()
+            .as_ref()
+            .and_then(|s| s.contributing)
+            == Some(false);
         let body = format!(r#"{{"contributing":{paused}}}"#);
         match http::put_json(&format!("{api}/orchestration/settings"), &body, API_TIMEOUT) {
             Ok(r) if r.is_ok() => {
@@ -105,7 +115,10 @@ fn toggle_contributing(app: AppHandle) {
                 }
                 refresh_tray(&app, None);
             }
-            Ok(r) => log_note(&app, &format!("could not change contributing: {} {}", r.status, r.body)),
+            Ok(r) => log_note(
+                &app,
+                &format!("could not change contributing: {} {}", r.status, r.body),
+            ),
             Err(e) => log_note(&app, &format!("could not change contributing: {e}")),
         }
     });
@@ -113,7 +126,13 @@ fn toggle_contributing(app: AppHandle) {
 
 fn log_note(app: &AppHandle, text: &str) {
     eprintln!("edgecoder-desktop: {text}");
-    let _ = app.emit(LOG_EVENT, LogLine { stream: supervisor::Stream::Stderr, text: format!("edgecoder-desktop: {text}") });
+    let _ = app.emit(
+        LOG_EVENT,
+        LogLine {
+            stream: supervisor::Stream::Stderr,
+            text: format!("edgecoder-desktop: {text}"),
+        },
+    );
 }
 
 fn show_window(app: &AppHandle) {
@@ -133,12 +152,21 @@ struct AgentView {
 
 #[tauri::command]
 fn agent_state(agent: State<'_, Agent>) -> AgentView {
-    AgentView { api_url: agent.api_url.clone(), snapshot: agent.snapshot() }
+    AgentView {
+        api_url: agent.api_url.clone(),
+        snapshot: agent.snapshot(),
+    }
 }
 
 #[tauri::command]
 fn agent_logs(agent: State<'_, Agent>) -> Vec<LogLine> {
-    agent.supervisor.lock().unwrap().as_ref().map(Supervisor::recent_logs).unwrap_or_default()
+    agent
+        .supervisor
+        .lock()
+        .unwrap()
+        .as_ref()
+        .map(Supervisor::recent_logs)
+        .unwrap_or_default()
 }
 
 /// Logs, once, how long after launch the Dashboard first showed a running agent.
@@ -171,7 +199,9 @@ fn guard_against_blank_webview() {
 /// Quit cleanly on SIGTERM/SIGINT/SIGHUP (session logout, `kill`), so the agent is stopped too.
 fn exit_on_signals(app: AppHandle) {
     use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else { return };
+    let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGHUP]) else {
+        return;
+    };
     thread::spawn(move || {
         if signals.forever().next().is_some() {
             app.exit(0);
@@ -195,20 +225,35 @@ pub fn run() {
     };
 
     let app = tauri::Builder::default()
-        .invoke_handler(tauri::generate_handler![agent_state, agent_logs, restart_agent, dashboard_shown])
+        .invoke_handler(tauri::generate_handler![
+            agent_state,
+            agent_logs,
+            restart_agent,
+            dashboard_shown
+        ])
         .setup(move |app| {
             let handle = app.handle().clone();
             let show_handle = handle.clone();
             instance.serve(move || show_window(&show_handle))?;
             app.manage(instance);
 
-            let launch = AgentLaunch::resolve(&app.path().resource_dir()?, &app.path().app_data_dir()?);
-            for note in orphans::reap(&launch.data_dir, &launch.entry, agent_launch::API_PORT, Duration::from_secs(10)) {
+            let launch =
+                AgentLaunch::resolve(&app.path().resource_dir()?, &app.path().app_data_dir()?);
+            for note in orphans::reap(
+                &launch.data_dir,
+                &launch.entry,
+                agent_launch::API_PORT,
+                Duration::from_secs(10),
+            ) {
                 log_note(&handle, &note);
             }
 
             app.manage(Tray::create(&handle)?);
-            app.manage(Agent { supervisor: Mutex::new(None), status: Mutex::new(None), api_url: launch.api_url() });
+            app.manage(Agent {
+                supervisor: Mutex::new(None),
+                status: Mutex::new(None),
+                api_url: launch.api_url(),
+            });
             let supervisor = Supervisor::start(
                 Box::new(move || launch.command()),
                 Options::default(),

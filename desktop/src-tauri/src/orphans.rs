@@ -8,7 +8,6 @@ use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-
 /// What was found and done, one line each, for the log.
 pub fn reap(data_dir: &Path, entry: &Path, port: u16, grace: Duration) -> Vec<String> {
     let mut notes = Vec::new();
@@ -49,7 +48,12 @@ fn read_pid_file(path: &Path) -> Option<u32> {
 /// The process's command line with NULs as spaces, or None when it is gone.
 fn cmdline(pid: u32) -> Option<String> {
     let raw = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    Some(String::from_utf8_lossy(&raw).replace('\0', " ").trim().to_string())
+    Some(
+        String::from_utf8_lossy(&raw)
+            .replace('\0', " ")
+            .trim()
+            .to_string(),
+    )
 }
 
 fn is_agent_for(cmd: &str, data_dir: &str) -> bool {
@@ -91,8 +95,12 @@ fn listener_pid(port: u16) -> Option<u32> {
         .find_map(|table| listening_inode(&table, port))?;
     let target = format!("socket:[{inode}]");
     for proc_entry in fs::read_dir("/proc").ok()?.flatten() {
-        let Ok(pid) = proc_entry.file_name().to_string_lossy().parse::<u32>() else { continue };
-        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else { continue };
+        let Ok(pid) = proc_entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(fds) = fs::read_dir(proc_entry.path().join("fd")) else {
+            continue;
+        };
         for fd in fds.flatten() {
             if fs::read_link(fd.path()).is_ok_and(|l| l.to_string_lossy() == target) {
                 return Some(pid);
@@ -124,10 +132,16 @@ mod tests {
 
     #[test]
     fn recognises_an_agent_by_its_data_dir() {
-        let cmd = "/usr/lib/EdgeCoder/edgecoder-node --disable-warning=ExperimentalWarning /usr/lib/EdgeCoder/agent/main.mjs start --mode all-in-one --data-dir /home/op/.local/share/io.edgecoder.desktop/agent --api-port 4301";
-        assert!(is_agent_for(cmd, "/home/op/.local/share/io.edgecoder.desktop/agent"));
+        let cmd = "/usr/lib/EdgeCoder/edgecoder-node --disable-warning=ExperimentalWarning /usr/lib/EdgeCoder/agent/packages/agent/src/cli/main.ts start --mode all-in-one --data-dir /home/op/.local/share/io.edgecoder.desktop/agent --api-port 4301";
+        assert!(is_agent_for(
+            cmd,
+            "/home/op/.local/share/io.edgecoder.desktop/agent"
+        ));
         assert!(!is_agent_for(cmd, "/home/other/agent"));
-        assert!(!is_agent_for("vim /home/op/.local/share/io.edgecoder.desktop/agent/agent.pid", "/home/op/.local/share/io.edgecoder.desktop/agent"));
+        assert!(!is_agent_for(
+            "vim /home/op/.local/share/io.edgecoder.desktop/agent/agent.pid",
+            "/home/op/.local/share/io.edgecoder.desktop/agent"
+        ));
     }
 
     #[test]

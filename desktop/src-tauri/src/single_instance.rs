@@ -19,10 +19,12 @@ pub struct InstanceLock {
 }
 
 pub fn socket_path() -> PathBuf {
-    let dir = env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).unwrap_or_else(|| {
-        // SAFETY: getuid cannot fail.
-        env::temp_dir().join(format!("edgecoder-{}", unsafe { libc::getuid() }))
-    });
+    let dir = env::var_os("XDG_RUNTIME_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            // SAFETY: getuid cannot fail.
+            env::temp_dir().join(format!("edgecoder-{}", unsafe { libc::getuid() }))
+        });
     let _ = std::fs::create_dir_all(&dir);
     dir.join("edgecoder-desktop.sock")
 }
@@ -69,13 +71,22 @@ mod tests {
     #[test]
     fn a_second_instance_asks_the_first_to_show_itself() {
         let path = env::temp_dir().join(format!("edgecoder-single-{}.sock", std::process::id()));
-        let Claim::First(lock) = claim(path.clone()).unwrap() else { panic!("first claim") };
+        let Claim::First(lock) = claim(path.clone()).unwrap() else {
+            panic!("first claim")
+        };
         let (tx, rx) = mpsc::channel();
         lock.serve(move || tx.send(()).unwrap()).unwrap();
-        assert!(matches!(claim(path.clone()).unwrap(), Claim::AlreadyRunning));
-        rx.recv_timeout(Duration::from_secs(2)).expect("the first instance heard it");
+        assert!(matches!(
+            claim(path.clone()).unwrap(),
+            Claim::AlreadyRunning
+        ));
+        rx.recv_timeout(Duration::from_secs(2))
+            .expect("the first instance heard it");
         drop(lock);
-        assert!(matches!(claim(path).unwrap(), Claim::First(_)), "free again once the first exits");
+        assert!(
+            matches!(claim(path).unwrap(), Claim::First(_)),
+            "free again once the first exits"
+        );
     }
 
     #[test]

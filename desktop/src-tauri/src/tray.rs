@@ -22,8 +22,12 @@ pub struct Tray<R: Runtime> {
 
 impl<R: Runtime> Tray<R> {
     pub fn create(app: &AppHandle<R>) -> tauri::Result<Self> {
-        let status = MenuItemBuilder::with_id("status", "Agent starting…").enabled(false).build(app)?;
-        let pause = MenuItemBuilder::with_id(PAUSE, "Pause contributing").enabled(false).build(app)?;
+        let status = MenuItemBuilder::with_id("status", "Agent starting…")
+            .enabled(false)
+            .build(app)?;
+        let pause = MenuItemBuilder::with_id(PAUSE, "Pause contributing")
+            .enabled(false)
+            .build(app)?;
         let menu: Menu<R> = MenuBuilder::new(app)
             .item(&MenuItemBuilder::with_id(OPEN, "Open EdgeCoder").build(app)?)
             .separator()
@@ -39,7 +43,12 @@ impl<R: Runtime> Tray<R> {
             .menu(&menu)
             .show_menu_on_left_click(true)
             .build(app)?;
-        Ok(Tray { icon, status, pause, state: std::sync::Mutex::new(Some(TrayState::Starting)) })
+        Ok(Tray {
+            icon,
+            status,
+            pause,
+            state: std::sync::Mutex::new(Some(TrayState::Starting)),
+        })
     }
 
     pub fn show(&self, state: TrayState, line: &str) -> tauri::Result<()> {

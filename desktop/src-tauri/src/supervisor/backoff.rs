@@ -12,7 +12,12 @@ pub struct Backoff {
 
 impl Backoff {
     pub fn new(first: Duration, max: Duration, healthy_reset: Duration) -> Self {
-        Backoff { first, max, healthy_reset, failures: 0 }
+        Backoff {
+            first,
+            max,
+            healthy_reset,
+            failures: 0,
+        }
     }
 
     /// The delay before the next restart; each call counts one more failure.
@@ -38,7 +43,11 @@ impl Backoff {
 
 impl Default for Backoff {
     fn default() -> Self {
-        Backoff::new(Duration::from_secs(1), Duration::from_secs(60), Duration::from_secs(300))
+        Backoff::new(
+            Duration::from_secs(1),
+            Duration::from_secs(60),
+            Duration::from_secs(300),
+        )
     }
 }
 
@@ -73,7 +82,11 @@ mod tests {
             b.next_delay();
         }
         b.note_healthy(Duration::from_secs(299));
-        assert_eq!(b.next_delay(), Duration::from_secs(32), "under five minutes keeps counting");
+        assert_eq!(
+            b.next_delay(),
+            Duration::from_secs(32),
+            "under five minutes keeps counting"
+        );
         b.note_healthy(Duration::from_secs(300));
         assert_eq!(b.failures(), 0);
         assert_eq!(b.next_delay(), Duration::from_secs(1));

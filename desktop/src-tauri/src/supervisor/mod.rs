@@ -5,7 +5,7 @@ mod backoff;
 mod process;
 
 pub use backoff::Backoff;
-pub use process::{describe_exit, parse_ready, terminate, ReadyInfo, Stream, READY_PREFIX};
+pub use process::{describe_exit, terminate, ReadyInfo, Stream};
 
 use std::collections::VecDeque;
 use std::process::Command;
@@ -128,12 +128,23 @@ impl Supervisor {
             logs: Mutex::new(VecDeque::with_capacity(LOG_KEEP)),
             observer: Box::new(observer),
         });
-        let worker = Worker { launcher, options, rx, tx: tx.clone(), state: state.clone(), run: 0 };
+        let worker = Worker {
+            launcher,
+            options,
+            rx,
+            tx: tx.clone(),
+            state: state.clone(),
+            run: 0,
+        };
         let thread = thread::Builder::new()
             .name("agent-supervisor".into())
             .spawn(move || worker.supervise())
             .expect("spawn supervisor thread");
-        Supervisor { tx, state, thread: Some(thread) }
+        Supervisor {
+            tx,
+            state,
+            thread: Some(thread),
+        }
     }
 
     pub fn snapshot(&self) -> Snapshot {
@@ -319,9 +330,16 @@ impl Worker {
     /// Lines written just before a crash usually say why; read what is already queued.
     fn drain_output(&mut self, run: u64, last_stderr: &mut Option<String>) {
         let deadline = Instant::now() + Duration::from_millis(200);
-        while let Ok(msg) = self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+        while let Ok(msg) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
             match msg {
-                Msg::Output(Output::Line { stream, text, run: r }) => {
+                Msg::Output(Output::Line {
+                    stream,
+                    text,
+                    run: r,
+                }) => {
                     if r == run && stream == Stream::Stderr && !text.is_empty() {
                         *last_stderr = Some(text.clone());
                     }
@@ -352,18 +370,29 @@ impl Worker {
             s.ready = None;
             s.restarts += 1;
             s.problem = Some(problem.clone());
-            s.restart_at_ms = at.duration_since(UNIX_EPOCH).ok().map(|d| d.as_millis() as u64);
+            s.restart_at_ms = at
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_millis() as u64);
         });
         self.log(LogLine {
             stream: Stream::Stderr,
-            text: format!("edgecoder-desktop: {problem}; restarting in {} ms", delay.as_millis()),
+            text: format!(
+                "edgecoder-desktop: {problem}; restarting in {} ms",
+                delay.as_millis()
+            ),
         });
         let deadline = Instant::now() + delay;
         loop {
-            match self.rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            match self
+                .rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            {
                 Ok(Msg::Control(Control::Stop(done))) => return Some(done),
                 Ok(Msg::Control(Control::Restart)) => return None,
-                Ok(Msg::Output(Output::Line { stream, text, .. })) => self.log(LogLine { stream, text }),
+                Ok(Msg::Output(Output::Line { stream, text, .. })) => {
+                    self.log(LogLine { stream, text })
+                }
                 Ok(Msg::Output(Output::Ready { .. })) => {}
                 Err(_) => return None,
             }

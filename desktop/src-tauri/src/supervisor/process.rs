@@ -36,8 +36,15 @@ pub enum Stream {
 /// What a running child reports to its supervisor; `run` tells old runs' late lines apart.
 #[derive(Debug)]
 pub enum Output {
-    Ready { run: u64, info: ReadyInfo },
-    Line { run: u64, stream: Stream, text: String },
+    Ready {
+        run: u64,
+        info: ReadyInfo,
+    },
+    Line {
+        run: u64,
+        stream: Stream,
+        text: String,
+    },
 }
 
 pub struct AgentProcess {
@@ -48,7 +55,10 @@ pub struct AgentProcess {
 impl AgentProcess {
     /// Starts `command` with piped output; every line goes to `out`, tagged with `run`.
     pub fn spawn(mut command: Command, run: u64, out: Sender<Output>) -> io::Result<Self> {
-        command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        command
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
         let mut child = command.spawn()?;
         let stdout = child.stdout.take().expect("stdout is piped");
         let stderr = child.stderr.take().expect("stderr is piped");

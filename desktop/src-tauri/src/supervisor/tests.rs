@@ -7,9 +7,17 @@ use std::sync::Condvar;
 
 fn test_agent() -> PathBuf {
     // Test binaries live in target/<profile>/deps; cargo builds examples into target/<profile>/examples.
-    let deps = std::env::current_exe().unwrap().parent().unwrap().to_path_buf();
+    let deps = std::env::current_exe()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_path_buf();
     let bin = deps.parent().unwrap().join("examples").join("test_agent");
-    assert!(bin.exists(), "{} is missing: run `cargo test`, which builds the examples", bin.display());
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo test`, which builds the examples",
+        bin.display()
+    );
     bin
 }
 
@@ -29,7 +37,12 @@ impl Observer for Arc<Recorder> {
 }
 
 impl Recorder {
-    fn wait_for(&self, what: &str, timeout: Duration, pred: impl Fn(&Snapshot) -> bool) -> Snapshot {
+    fn wait_for(
+        &self,
+        what: &str,
+        timeout: Duration,
+        pred: impl Fn(&Snapshot) -> bool,
+    ) -> Snapshot {
         let deadline = Instant::now() + timeout;
         let mut snaps = self.snapshots.lock().unwrap();
         loop {
@@ -37,7 +50,11 @@ impl Recorder {
                 return s.clone();
             }
             let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "timed out waiting for {what}; saw {:#?}", snaps.last());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for {what}; saw {:#?}",
+                snaps.last()
+            );
             snaps = self.changed.wait_timeout(snaps, left).unwrap().0;
         }
     }
@@ -61,7 +78,12 @@ fn start(behaviour: &'static str, options: Options) -> Harness {
         c
     });
     let supervisor = Supervisor::start(launcher, options, recorder.clone());
-    Harness { supervisor, recorder, record, _dir: dir }
+    Harness {
+        supervisor,
+        recorder,
+        record,
+        _dir: dir,
+    }
 }
 
 impl Harness {
@@ -81,7 +103,11 @@ fn fast() -> Options {
         health_timeout: Duration::from_millis(200),
         ready_timeout: Duration::from_secs(10),
         stop_grace: Duration::from_secs(2),
-        backoff: Backoff::new(Duration::from_millis(100), Duration::from_secs(1), Duration::from_secs(300)),
+        backoff: Backoff::new(
+            Duration::from_millis(100),
+            Duration::from_secs(1),
+            Duration::from_secs(300),
+        ),
     }
 }
 
@@ -95,7 +121,8 @@ impl TempDir {
     fn new() -> Self {
         static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        let p = std::env::temp_dir().join(format!("edgecoder-supervisor-{}-{n}", std::process::id()));
+        let p =
+            std::env::temp_dir().join(format!("edgecoder-supervisor-{}-{n}", std::process::id()));
         std::fs::create_dir_all(&p).unwrap();
         TempDir(p)
     }
@@ -109,7 +136,11 @@ impl Drop for TempDir {
 #[test]
 fn reports_running_once_the_agent_prints_its_ready_line() {
     let h = start("serve", fast());
-    let s = h.recorder.wait_for("running", Duration::from_secs(10), |s| s.phase == Phase::Running);
+    let s = h
+        .recorder
+        .wait_for("running", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running
+        });
     let ready = s.ready.expect("ready info");
     assert!(ready.api_url.starts_with("http://127.0.0.1:"));
     assert_eq!(Some(ready.pid), s.pid);
@@ -119,12 +150,20 @@ fn reports_running_once_the_agent_prints_its_ready_line() {
 #[test]
 fn restarts_a_crashed_agent_with_a_new_process() {
     let h = start("crash", fast());
-    let s = h.recorder.wait_for("a restart", Duration::from_secs(10), |s| s.restarts >= 1);
+    let s = h
+        .recorder
+        .wait_for("a restart", Duration::from_secs(10), |s| s.restarts >= 1);
     assert_eq!(s.phase, Phase::Restarting);
     let problem = s.problem.unwrap();
     assert!(problem.contains("exited with code 3"), "{problem}");
-    assert!(problem.contains("simulated crash"), "the last log line says why: {problem}");
-    h.recorder.wait_for("second run", Duration::from_secs(10), |s| s.restarts >= 1 && s.phase == Phase::Running);
+    assert!(
+        problem.contains("simulated crash"),
+        "the last log line says why: {problem}"
+    );
+    h.recorder
+        .wait_for("second run", Duration::from_secs(10), |s| {
+            s.restarts >= 1 && s.phase == Phase::Running
+        });
     let pids = h.started_pids();
     assert!(pids.len() >= 2 && pids[0] != pids[1], "{pids:?}");
     assert!(!alive(pids[0]));
@@ -133,7 +172,10 @@ fn restarts_a_crashed_agent_with_a_new_process() {
 #[test]
 fn waits_longer_after_each_crash_in_a_row() {
     let h = start("fail-start", fast());
-    h.recorder.wait_for("four restarts", Duration::from_secs(10), |s| s.restarts >= 4);
+    h.recorder
+        .wait_for("four restarts", Duration::from_secs(10), |s| {
+            s.restarts >= 4
+        });
     let delays: Vec<u64> = {
         let snaps = h.recorder.snapshots.lock().unwrap();
         let mut seen = Vec::new();
@@ -148,28 +190,49 @@ fn waits_longer_after_each_crash_in_a_row() {
     };
     // Backoff 100, 200, 400 ms on top of each start: every gap must grow.
     assert!(delays.len() >= 3, "{delays:?}");
-    assert!(delays.windows(2).all(|w| w[1] > w[0]), "gaps between restarts grow: {delays:?}");
-    assert!(delays[2] >= 400, "third gap includes the 400 ms backoff: {delays:?}");
+    assert!(
+        delays.windows(2).all(|w| w[1] > w[0]),
+        "gaps between restarts grow: {delays:?}"
+    );
+    assert!(
+        delays[2] >= 400,
+        "third gap includes the 400 ms backoff: {delays:?}"
+    );
 }
 
 #[test]
 fn restarts_an_agent_that_stops_answering_health_checks() {
     let h = start("go-silent", fast());
-    let s = h.recorder.wait_for("restart after failed polls", Duration::from_secs(10), |s| s.restarts >= 1);
+    let s = h
+        .recorder
+        .wait_for("restart after failed polls", Duration::from_secs(10), |s| {
+            s.restarts >= 1
+        });
     let problem = s.problem.unwrap();
     assert!(problem.contains("3 health checks in a row"), "{problem}");
     let pids = h.started_pids();
-    assert!(!alive(pids[0]), "the hung agent is stopped before the restart");
+    assert!(
+        !alive(pids[0]),
+        "the hung agent is stopped before the restart"
+    );
 }
 
 #[test]
 fn stops_a_well_behaved_agent_with_sigterm() {
     let mut h = start("serve", fast());
-    let s = h.recorder.wait_for("running", Duration::from_secs(10), |s| s.phase == Phase::Running);
+    let s = h
+        .recorder
+        .wait_for("running", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running
+        });
     let pid = s.pid.unwrap();
     let t = Instant::now();
     h.supervisor.stop();
-    assert!(t.elapsed() < Duration::from_secs(1), "clean exit needs no grace period: {:?}", t.elapsed());
+    assert!(
+        t.elapsed() < Duration::from_secs(1),
+        "clean exit needs no grace period: {:?}",
+        t.elapsed()
+    );
     assert!(!alive(pid));
     assert_eq!(h.supervisor.snapshot().phase, Phase::Stopped);
 }
@@ -177,22 +240,39 @@ fn stops_a_well_behaved_agent_with_sigterm() {
 #[test]
 fn kills_an_agent_that_ignores_sigterm_after_the_grace_period() {
     let mut h = start("ignore-term", fast());
-    let pid = h.recorder.wait_for("running", Duration::from_secs(10), |s| s.phase == Phase::Running).pid.unwrap();
+    let pid = h
+        .recorder
+        .wait_for("running", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running
+        })
+        .pid
+        .unwrap();
     let t = Instant::now();
     h.supervisor.stop();
     let took = t.elapsed();
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(4), "{took:?}");
+    assert!(
+        took >= Duration::from_secs(2) && took < Duration::from_secs(4),
+        "{took:?}"
+    );
     assert!(!alive(pid), "SIGKILL follows the grace period");
 }
 
 #[test]
 fn a_manual_restart_starts_a_fresh_agent_without_counting_a_crash() {
     let h = start("serve", fast());
-    let first = h.recorder.wait_for("running", Duration::from_secs(10), |s| s.phase == Phase::Running).pid.unwrap();
+    let first = h
+        .recorder
+        .wait_for("running", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running
+        })
+        .pid
+        .unwrap();
     h.supervisor.restart();
-    let s = h.recorder.wait_for("second run", Duration::from_secs(10), |s| {
-        s.phase == Phase::Running && s.pid.is_some_and(|p| p != first)
-    });
+    let s = h
+        .recorder
+        .wait_for("second run", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running && s.pid.is_some_and(|p| p != first)
+        });
     assert_eq!(s.restarts, 0);
     assert!(!alive(first));
 }
@@ -200,9 +280,16 @@ fn a_manual_restart_starts_a_fresh_agent_without_counting_a_crash() {
 #[test]
 fn a_stop_during_backoff_returns_at_once() {
     let mut options = fast();
-    options.backoff = Backoff::new(Duration::from_secs(30), Duration::from_secs(60), Duration::from_secs(300));
+    options.backoff = Backoff::new(
+        Duration::from_secs(30),
+        Duration::from_secs(60),
+        Duration::from_secs(300),
+    );
     let mut h = start("fail-start", options);
-    h.recorder.wait_for("backoff", Duration::from_secs(10), |s| s.phase == Phase::Restarting);
+    h.recorder
+        .wait_for("backoff", Duration::from_secs(10), |s| {
+            s.phase == Phase::Restarting
+        });
     let t = Instant::now();
     h.supervisor.stop();
     assert!(t.elapsed() < Duration::from_secs(1));

@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+// Stages the agent for the app's resources: the agent's TypeScript as it runs from a checkout
+// (Node 24 strips types itself, so what ships is what the tests ran) plus only the npm packages
+// it needs at run time, copied as files so native and wasm packages keep their layout.
+//
+// usage: node desktop/tools/stage-agent.mjs <repo-root> <out-dir>
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, sep } from 'node:path'
+
+const [root, out] = process.argv.slice(2)
+if (!root || !out) {
+  console.error('usage: stage-agent.mjs <repo-root> <out-dir>')
+  process.exit(2)
+}
+
+/** Our own packages, shipped as source outside node_modules (Node won't strip types inside it). */
+const WORKSPACES = ['packages/agent', 'packages/protocol']
+/** Run-time files that matter on another platform, for GPUs we don't ship, or only for building. */
+const TRIM = [
+  /^node_modules\/@node-llama-cpp\/(?!linux-x64\/)/,
+  /^node_modules\/node-llama-cpp\/llama\/gitRelease\.bundle$/,
+  /(^|\/)\.github\//,
+  /\.(md|markdown|d\.ts|d\.mts|d\.cts|map|tsbuildinfo)$/i,
+]
+
+const readJson = (p) => JSON.parse(readFileSync(p, 'utf8'))
+
+/** Resolves `name` from `fromDir` the way Node does: nearest node_modules first, up to the root. */
+function resolvePackage(name, fromDir) {
+  let dir = fromDir
+  for (;;) {
+    const candidate = join(dir, 'node_modules', name)
+    if (existsSync(join(candidate, 'package.json'))) return candidate
+    if (dir === root || dirname(dir) === dir) return null
+    dir = dirname(dir)
+  }
+}
+
+const packages = new Set()
+function visit(pkgDir) {
+  const pkg = readJson(join(pkgDir, 'package.json'))
+  const required = Object.keys(pkg.dependencies ?? {})
+  // Optional peers (typescript for node-llama-cpp, say) are for tooling, not for running.
+  const peers = Object.keys(pkg.peerDependencies ?? {}).filter((n) => !pkg.peerDependenciesMeta?.[n]?.optional)
+  const optional = [...Object.keys(pkg.optionalDependencies ?? {}), ...peers]
+  for (const [names, mustExist] of [[required, true], [optional, false]]) {
+    for (const name of names) {
+      if (name.startsWith('@edgecoder/')) continue
+      const dir = resolvePackage(name, pkgDir)
+      if (!dir) {
+        if (mustExist) throw new Error(`${pkg.name} needs ${name}, which is not installed: run npm ci first`)
+        continue
+      }
+      if (packages.has(dir)) continue
+      packages.add(dir)
+      visit(dir)
+    }
+  }
+}
+for (const ws of WORKSPACES) visit(join(root, ws))
+
+rmSync(out, { recursive: true, force: true })
+mkdirSync(out, { recursive: true })
+const trimmed = (rel) => TRIM.some((re) => re.test(rel.split(sep).join('/')))
+
+for (const ws of WORKSPACES) {
+  cpSync(join(root, ws, 'package.json'), join(out, ws, 'package.json'))
+  cpSync(join(root, ws, 'src'), join(out, ws, 'src'), {
+    recursive: true,
+    filter: (src) => !/\.test\.ts$/.test(src),
+  })
+}
+for (const dir of packages) {
+  const rel = relative(root, dir)
+  if (trimmed(`${rel}/`)) continue
+  cpSync(dir, join(out, rel), {
+    recursive: true,
+    dereference: true,
+    filter: (src) => {
+      const r = relative(root, src)
+      // Nested node_modules are copied as packages of their own, only when needed.
+      if (r !== rel && relative(dir, src).split(sep).includes('node_modules')) return false
+      return !trimmed(statSync(src).isDirectory() ? `${r}/` : r)
+    },
+  })
+}
+
+// Workspace links become a re-export: a .js shim may live in node_modules, the .ts it loads not.
+for (const ws of WORKSPACES) {
+  const pkg = readJson(join(root, ws, 'package.json'))
+  const shimDir = join(out, 'node_modules', pkg.name)
+  mkdirSync(shimDir, { recursive: true })
+  const target = relative(shimDir, join(out, ws, pkg.exports['.'])).split(sep).join('/')
+  writeFileSync(join(shimDir, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', exports: { '.': './index.js' } }, null, 2)}\n`)
+  writeFileSync(join(shimDir, 'index.js'), `export * from '${target}'\n`)
+}
+
+function sizeOf(p) {
+  const s = statSync(p)
+  if (!s.isDirectory()) return { bytes: s.size, files: 1 }
+  let bytes = 0
+  let files = 0
+  for (const e of readdirSync(p)) {
+    const r = sizeOf(join(p, e))
+    bytes += r.bytes
+    files += r.files
+  }
+  return { bytes, files }
+}
+const { bytes, files } = sizeOf(out)
+console.log(`staged the agent: ${packages.size} packages, ${files} files, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${out}`)
