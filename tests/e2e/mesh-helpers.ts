@@ -1,0 +1,115 @@
+import type { MeshPeer, MeshPeerDetail, MeshStats } from '@edgecoder/protocol'
+import { type AgentProcess, type StartOptions, startAgent } from './harness.ts'
+
+/** Heartbeat the mesh tests run with: short, so churn shows within seconds. */
+export const HEARTBEAT_MS = 1000
+export const EVICT_AFTER_HEARTBEATS = 3
+
+/** Flags every mesh test agent gets: loopback only, short heartbeat. */
+export const MESH_ARGS = [
+  '--p2p-host',
+  '127.0.0.1',
+  '--advert-interval-ms',
+  String(HEARTBEAT_MS),
+  '--evict-after-heartbeats',
+  String(EVICT_AFTER_HEARTBEATS),
+]
+
+/** Starts an agent on loopback with the mesh test flags plus `extra`. */
+export function startMeshAgent(
+  extra: string[] = [],
+  opts: Omit<StartOptions, 'args'> = {},
+): Promise<AgentProcess> {
+  return startAgent({ ...opts, args: [...MESH_ARGS, ...extra] })
+}
+
+/** The agent's direct TCP multiaddr (ending in /p2p/<id>), as another agent would bootstrap from it. */
+export function tcpAddr(a: AgentProcess): string {
+  const addr = a.ready.p2pAddrs.find(
+    (x) => x.includes('/tcp/') && !x.includes('/ws') && !x.includes('p2p-circuit'),
+  )
+  if (addr === undefined) throw new Error(`no TCP address in ${a.ready.p2pAddrs.join(' ')}`)
+  return addr
+}
+
+export async function peersOf(a: AgentProcess): Promise<MeshPeer[]> {
+  const res = await a.api('/mesh/peers')
+  if (!res.ok) throw new Error(`GET /mesh/peers: ${res.status}`)
+  return ((await res.json()) as { peers: MeshPeer[] }).peers
+}
+
+export async function peerDetail(a: AgentProcess, peerId: string): Promise<MeshPeerDetail | undefined> {
+  const res = await a.api(`/agent-mesh/peers/${peerId}`)
+  return res.ok ? ((await res.json()) as MeshPeerDetail) : undefined
+}
+
+export async function statsOf(a: AgentProcess): Promise<MeshStats> {
+  return (await (await a.api('/mesh/stats')).json()) as MeshStats
+}
+
+/** True when `a` lists exactly `others` (by peer id), every one online. */
+export async function seesOnline(a: AgentProcess, others: AgentProcess[]): Promise<boolean> {
+  const peers = await peersOf(a)
+  const want = others.map((o) => o.ready.peerId).sort()
+  const online = peers.filter((p) => p.state === 'online').map((p) => p.peerId)
+  return peers.length === want.length && want.every((id) => online.includes(id))
+}
+
+/** True when every agent lists every other one, online, and no one else. */
+export async function fullyMeshed(agents: AgentProcess[]): Promise<boolean> {
+  const views = await Promise.all(
+    agents.map((a) =>
+      seesOnline(
+        a,
+        agents.filter((o) => o !== a),
+      ),
+    ),
+  )
+  return views.every(Boolean)
+}
+
+/** Why `fullyMeshed` is false: each agent's table, for failure messages. */
+export async function describeTables(agents: AgentProcess[]): Promise<string> {
+  const lines = await Promise.all(
+    agents.map(async (a) => {
+      try {
+        const peers = await peersOf(a)
+        return `${a.ready.peerId.slice(-6)}: ${peers.map((p) => `${p.peerId.slice(-6)}=${p.state}`).join(' ')}`
+      } catch (err) {
+        return `${a.ready.peerId.slice(-6)}: ${(err as Error).message}`
+      }
+    }),
+  )
+  return lines.join('\n')
+}
+
+/** Reads an agent's `/events` SSE stream into a list until `close()`. */
+export function collectEvents(a: AgentProcess): {
+  events: { type: string; data: unknown }[]
+  close: () => void
+} {
+  const events: { type: string; data: unknown }[] = []
+  const ctrl = new AbortController()
+  void (async () => {
+    try {
+      const res = await a.api('/events', { signal: ctrl.signal })
+      const decoder = new TextDecoder()
+      let buf = ''
+      for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+        buf += decoder.decode(chunk, { stream: true })
+        for (let end = buf.indexOf('\n\n'); end !== -1; end = buf.indexOf('\n\n')) {
+          const block = buf.slice(0, end)
+          buf = buf.slice(end + 2)
+          const type = /^event: (.*)$/m.exec(block)?.[1]
+          const data = /^data: (.*)$/m.exec(block)?.[1]
+          if (type !== undefined && data !== undefined) events.push({ type, data: JSON.parse(data) })
+        }
+      }
+    } catch {
+      // closed by the test or by the agent's exit
+    }
+  })()
+  return { events, close: () => ctrl.abort() }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
