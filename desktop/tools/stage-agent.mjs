@@ -4,7 +4,16 @@
 // it needs at run time, copied as files so native and wasm packages keep their layout.
 //
 // usage: node desktop/tools/stage-agent.mjs <repo-root> <out-dir>
-import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs'
 import { dirname, join, relative, sep } from 'node:path'
 
 const [root, out] = process.argv.slice(2)
@@ -41,9 +50,14 @@ function visit(pkgDir) {
   const pkg = readJson(join(pkgDir, 'package.json'))
   const required = Object.keys(pkg.dependencies ?? {})
   // Optional peers (typescript for node-llama-cpp, say) are for tooling, not for running.
-  const peers = Object.keys(pkg.peerDependencies ?? {}).filter((n) => !pkg.peerDependenciesMeta?.[n]?.optional)
+  const peers = Object.keys(pkg.peerDependencies ?? {}).filter(
+    (n) => !pkg.peerDependenciesMeta?.[n]?.optional,
+  )
   const optional = [...Object.keys(pkg.optionalDependencies ?? {}), ...peers]
-  for (const [names, mustExist] of [[required, true], [optional, false]]) {
+  for (const [names, mustExist] of [
+    [required, true],
+    [optional, false],
+  ]) {
     for (const name of names) {
       if (name.startsWith('@edgecoder/')) continue
       const dir = resolvePackage(name, pkgDir)
@@ -90,8 +104,13 @@ for (const ws of WORKSPACES) {
   const pkg = readJson(join(root, ws, 'package.json'))
   const shimDir = join(out, 'node_modules', pkg.name)
   mkdirSync(shimDir, { recursive: true })
-  const target = relative(shimDir, join(out, ws, pkg.exports['.'])).split(sep).join('/')
-  writeFileSync(join(shimDir, 'package.json'), `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', exports: { '.': './index.js' } }, null, 2)}\n`)
+  const target = relative(shimDir, join(out, ws, pkg.exports['.']))
+    .split(sep)
+    .join('/')
+  writeFileSync(
+    join(shimDir, 'package.json'),
+    `${JSON.stringify({ name: pkg.name, version: pkg.version, type: 'module', exports: { '.': './index.js' } }, null, 2)}\n`,
+  )
   writeFileSync(join(shimDir, 'index.js'), `export * from '${target}'\n`)
 }
 
@@ -108,4 +127,6 @@ function sizeOf(p) {
   return { bytes, files }
 }
 const { bytes, files } = sizeOf(out)
-console.log(`staged the agent: ${packages.size} packages, ${files} files, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${out}`)
+console.log(
+  `staged the agent: ${packages.size} packages, ${files} files, ${(bytes / 2 ** 20).toFixed(1)} MiB in ${out}`,
+)

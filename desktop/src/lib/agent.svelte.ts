@@ -114,7 +114,7 @@ export class AgentConnection {
       },
       lost: () => {
         this.live = false
-        this.lastError = `lost the event stream from ${this.api.baseUrl}; reconnecting`
+        this.lastError = `the agent at ${this.api.baseUrl} is not answering; retrying`
       },
       hello: (e) => {
         this.#setStatus(e.status)
