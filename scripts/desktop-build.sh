@@ -9,7 +9,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 bundles=deb
 [ "${1:-}" = "--bundles" ] && bundles="$2"
 
-desktop_ensure_system
+desktop_ensure_system build
 "$desktop_root/scripts/setup.sh" --quiet
 desktop_ensure_npm
 app="$desktop_root/desktop"

@@ -6,13 +6,14 @@ source "$desktop_root/scripts/env.sh"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$EDGECODER_CACHE/cargo-target}"
 DESKTOP_TRIPLE="x86_64-unknown-linux-gnu"
 
-# Debian packages to build the app (webkit2gtk 4.1, appindicator, rsvg), to run it headless
-# (Xvfb, xdotool, imagemagick for the screenshot), and Chromium for the UI test.
-DESKTOP_APT_PACKAGES=(
+# Debian packages to build the app (webkit2gtk 4.1, appindicator, rsvg)...
+DESKTOP_BUILD_PACKAGES=(
   ca-certificates build-essential pkg-config file curl libssl-dev libxdo-dev
   libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev
-  xvfb xauth xdotool imagemagick chromium procps iproute2 dbus-x11
 )
+# ...and to test it: Chromium for the UI test, Xvfb, xdotool and imagemagick to run the installed
+# app headless and screenshot it, a D-Bus session for the tray.
+DESKTOP_TEST_PACKAGES=(chromium xvfb xauth xdotool imagemagick procps dbus dbus-x11)
 
 desktop_say() { printf '\n== desktop: %s\n' "$*" >&2; }
 desktop_fail() {
@@ -20,9 +21,11 @@ desktop_fail() {
   exit 1
 }
 
+# usage: desktop_ensure_system [build|test]   (test = build + test packages)
 desktop_ensure_system() {
-  local missing=() p
-  for p in "${DESKTOP_APT_PACKAGES[@]}"; do
+  local missing=() p wanted=("${DESKTOP_BUILD_PACKAGES[@]}")
+  [ "${1:-test}" = test ] && wanted+=("${DESKTOP_TEST_PACKAGES[@]}")
+  for p in "${wanted[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -gt 0 ]; then

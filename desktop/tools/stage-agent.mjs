@@ -24,9 +24,27 @@ if (!root || !out) {
 
 /** Our own packages, shipped as source outside node_modules (Node won't strip types inside it). */
 const WORKSPACES = ['packages/agent', 'packages/protocol']
+/**
+ * node-llama-cpp's prebuilt binaries to ship (comma-separated in EDGECODER_LLAMA_BINARIES): the
+ * CPU build for this platform by default. CUDA and Vulkan builds are hundreds of MB each.
+ */
+const DEFAULT_LLAMA = {
+  'linux-x64': 'linux-x64',
+  'linux-arm64': 'linux-arm64',
+  'darwin-arm64': 'mac-arm64-metal',
+  'darwin-x64': 'mac-x64',
+}
+const llamaKeep = (
+  process.env.EDGECODER_LLAMA_BINARIES ??
+  DEFAULT_LLAMA[`${process.platform}-${process.arch}`] ??
+  ''
+)
+  .split(',')
+  .filter(Boolean)
+const keepAlternation = llamaKeep.map((n) => n.replace(/[^a-z0-9-]/g, '')).join('|') || '$^'
 /** Run-time files that matter on another platform, for GPUs we don't ship, or only for building. */
 const TRIM = [
-  /^node_modules\/@node-llama-cpp\/(?!linux-x64\/)/,
+  new RegExp(`^node_modules/@node-llama-cpp/(?!(${keepAlternation})/)`),
   /^node_modules\/node-llama-cpp\/llama\/gitRelease\.bundle$/,
   /(^|\/)\.github\//,
   /\.(md|markdown|d\.ts|d\.mts|d\.cts|map|tsbuildinfo)$/i,

@@ -19,7 +19,7 @@ pub fn reap(data_dir: &Path, entry: &Path, port: u16, grace: Duration) -> Vec<St
                 notes.push(stop(pid, grace));
             }
             Some(_) => notes.push(format!("ignoring agent.pid: pid {pid} is another program")),
-            None => notes.push(format!("removing stale agent.pid (pid {pid} is gone)")),
+            None => notes.push(format!("ignoring stale agent.pid (pid {pid} is gone)")),
         }
     }
     if port_in_use(port) {

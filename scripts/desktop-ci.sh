@@ -1,0 +1,175 @@
+#!/usr/bin/env bash
+# The desktop app end to end on this machine: tests, the .deb built and installed with dpkg,
+# the installed app launched under Xvfb, its agent checked on the API, a screenshot of the window,
+# a kill -9 of the agent (the app must restart it), a graceful quit (no agent may be left).
+# Exits non-zero on the first failure, saying which check failed.
+#
+# usage: scripts/desktop-ci.sh [--skip-tests] [--runs N]
+#   --runs N   launches measured for the launch-to-Dashboard time (default 3)
+# Results (screenshot, logs, summary.json) go to $DESKTOP_CI_OUT (default /tmp/edgecoder-desktop-ci).
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
+skip_tests=0
+runs=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --skip-tests) skip_tests=1 ;;
+    --runs) runs="$2"; shift ;;
+    *) desktop_fail "unknown argument $1" ;;
+  esac
+  shift
+done
+out="${DESKTOP_CI_OUT:-/tmp/edgecoder-desktop-ci}"
+rm -rf "$out" && mkdir -p "$out"
+API=http://127.0.0.1:4301
+APP_BIN=/usr/bin/edgecoder-desktop
+AGENT_DIR=/usr/lib/EdgeCoder/agent
+ci_start=$(date +%s)
+
+desktop_ensure_system
+[ "$(id -u)" = 0 ] || desktop_fail "run as root: the check installs the .deb with dpkg -i"
+
+if [ "$skip_tests" = 0 ]; then
+  "$desktop_root/scripts/desktop-test.sh"
+fi
+
+deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
+desktop_say "installing $deb"
+dpkg -i "$deb" >&2 || desktop_fail "dpkg -i $deb"
+[ -x "$APP_BIN" ] || desktop_fail "$APP_BIN missing after install"
+
+# --- helpers -------------------------------------------------------------------------------
+now_ms() { date +%s%3N; }
+healthy() { curl -fsS -m 2 "$API/healthz" 2>/dev/null | grep -q '"ok"'; }
+alive() { kill -0 "$1" 2>/dev/null; }
+# Agents started from the installed app, found by their command line (pids only; nothing is killed by name).
+installed_agents() {
+  local p
+  for p in /proc/[0-9]*; do
+    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$AGENT_DIR/packages/agent/src/cli/main.ts start" && echo "${p#/proc/}"
+  done
+  return 0
+}
+wait_for() { # seconds, description, command...
+  local secs="$1" what="$2" deadline
+  shift 2
+  deadline=$(($(date +%s) + secs))
+  until "$@"; do
+    [ "$(date +%s)" -lt "$deadline" ] || desktop_fail "timed out after ${secs}s waiting for $what"
+    sleep 0.2
+  done
+}
+
+work="$(mktemp -d /tmp/edgecoder-desktop-ci.XXXXXX)"
+xvfb_pid=""
+app_pid=""
+cleanup() {
+  local p
+  [ -n "$app_pid" ] && alive "$app_pid" && kill -KILL "$app_pid" 2>/dev/null
+  for p in $(installed_agents); do kill -KILL "$p" 2>/dev/null || true; done
+  [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
+  rm -rf "$work"
+  return 0
+}
+trap cleanup EXIT
+
+# A home of its own: a fresh data dir and no single-instance socket from anything else.
+export HOME="$work/home" XDG_RUNTIME_DIR="$work/run"
+unset XDG_DATA_HOME XDG_CONFIG_HOME XDG_CACHE_HOME
+mkdir -p "$HOME" "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+data_dir="$HOME/.local/share/io.edgecoder.desktop/agent"
+healthy && desktop_fail "something already answers on $API; stop it first"
+
+display=":$((90 + RANDOM % 100))"
+Xvfb "$display" -screen 0 1280x800x24 -nolisten tcp >"$out/xvfb.log" 2>&1 &
+xvfb_pid=$!
+export DISPLAY="$display"
+wait_for 10 "Xvfb on $display (see $out/xvfb.log)" test -S "/tmp/.X11-unix/X${display#:}"
+alive "$xvfb_pid" || desktop_fail "Xvfb did not start (see $out/xvfb.log)"
+
+launch() { # log file
+  if command -v dbus-run-session >/dev/null 2>&1; then
+    dbus-run-session -- "$APP_BIN" >"$1" 2>&1 &
+  else
+    "$APP_BIN" >"$1" 2>&1 &
+  fi
+  app_pid=$!
+}
+dashboard_ms() { sed -n 's/.*dashboard shows a running agent \([0-9]*\) ms after launch.*/\1/p' "$1" | head -n 1; }
+quit_app() {
+  kill -TERM "$app_pid"
+  wait_for 20 "the app to quit after SIGTERM" bash -c "! kill -0 $app_pid 2>/dev/null"
+  wait "$app_pid" 2>/dev/null || true
+}
+
+# --- 1. launch; the agent answers; the window shows the Dashboard ---------------------------
+desktop_say "launching the installed app under Xvfb ($DISPLAY)"
+t0=$(now_ms)
+launch "$out/app.log"
+wait_for 120 "the app's agent to answer on $API (app log: $out/app.log)" healthy
+api_ms=$(($(now_ms) - t0))
+wait_for 60 "the Dashboard to show a running agent (app log: $out/app.log)" test -n "$(dashboard_ms "$out/app.log")"
+first_dashboard_ms="$(dashboard_ms "$out/app.log")"
+agent_pid="$(cat "$data_dir/agent.pid")"
+[ "$(ps -o ppid= -p "$agent_pid" | tr -d ' ')" != "" ] || desktop_fail "agent pid $agent_pid from agent.pid is not running"
+runtime="$(curl -fsS "$API/health/runtime")"
+echo "$runtime" | grep -q '"mode":"all-in-one"' || desktop_fail "agent is not in all-in-one mode: $runtime"
+echo "app: agent pid $agent_pid answers after ${api_ms} ms; Dashboard running after ${first_dashboard_ms} ms" >&2
+
+# --- 2. screenshot of the window, which must not be blank ------------------------------------
+wait_for 10 "the EdgeCoder window" bash -c "xdotool search --onlyvisible --name '^EdgeCoder$' >/dev/null"
+sleep 1
+import -window root "$out/desktop-window.png" || desktop_fail "screenshot failed"
+spread="$(convert "$out/desktop-window.png" -colorspace Gray -format '%[fx:standard_deviation*1000]' info: | cut -d. -f1)"
+[ "${spread:-0}" -gt 20 ] || desktop_fail "the window looks blank (grey-level spread $spread/1000): $out/desktop-window.png"
+echo "app: screenshot $out/desktop-window.png" >&2
+
+# --- 3. kill -9 the agent; the app restarts it ------------------------------------------------
+desktop_say "kill -9 agent $agent_pid"
+kill -KILL "$agent_pid"
+t_kill=$(now_ms)
+new_agent() { local p; p="$(cat "$data_dir/agent.pid" 2>/dev/null)"; [ -n "$p" ] && [ "$p" != "$agent_pid" ] && alive "$p" && healthy; }
+wait_for 60 "the app to restart its agent after kill -9" new_agent
+new_pid="$(cat "$data_dir/agent.pid")"
+echo "app: restarted the agent as pid $new_pid in $(($(now_ms) - t_kill)) ms" >&2
+
+# --- 4. graceful quit: no agent left ------------------------------------------------------------
+desktop_say "quitting the app (SIGTERM)"
+quit_app
+alive "$new_pid" && desktop_fail "agent pid $new_pid still runs after the app quit"
+left="$(installed_agents)"
+[ -z "$left" ] || desktop_fail "agent processes left after quit: $left"
+healthy && desktop_fail "something still answers on $API after quit"
+echo "app: quit cleanly; no agent left" >&2
+
+# --- 5. launch-to-Dashboard time over more launches ----------------------------------------------
+times=("$first_dashboard_ms")
+for i in $(seq 2 "$runs"); do
+  launch "$out/app-run$i.log"
+  wait_for 120 "the Dashboard on launch $i" test -n "$(dashboard_ms "$out/app-run$i.log")"
+  times+=("$(dashboard_ms "$out/app-run$i.log")")
+  quit_app
+  [ -z "$(installed_agents)" ] || desktop_fail "agent left after launch $i"
+done
+median="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
+
+# --- sizes ------------------------------------------------------------------------------------------
+deb_bytes=$(stat -c %s "$deb")
+installed_bytes=$(dpkg -L edgecoder 2>/dev/null | while read -r f; do [ -f "$f" ] && stat -c %s "$f"; done | awk '{s+=$1} END {print s+0}')
+shell_bytes=$(stat -c %s "$APP_BIN")
+node_bytes=$(stat -c %s /usr/bin/edgecoder-node)
+agent_bytes=$(du -sb "$AGENT_DIR" | cut -f1)
+mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
+cat >"$out/summary.json" <<JSON
+{"debBytes":$deb_bytes,"installedBytes":$installed_bytes,"shellBinaryBytes":$shell_bytes,"nodeSidecarBytes":$node_bytes,"agentResourceBytes":$agent_bytes,"launchToDashboardMs":[$(IFS=,; echo "${times[*]}")],"launchToDashboardMedianMs":$median,"launchToApiMs":$api_ms,"ciSeconds":$(($(date +%s) - ci_start))}
+JSON
+desktop_say "passed in $(($(date +%s) - ci_start)) s"
+cat >&2 <<EOF
+  .deb                      $(mib "$deb_bytes") MiB   ($deb)
+  installed                 $(mib "$installed_bytes") MiB
+  shell binary              $(mib "$shell_bytes") MiB   ($APP_BIN)
+  Node sidecar              $(mib "$node_bytes") MiB
+  agent resource            $(mib "$agent_bytes") MiB
+  launch -> Dashboard       median ${median} ms of ${times[*]}
+  results                   $out
+EOF
