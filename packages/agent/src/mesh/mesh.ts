@@ -284,7 +284,7 @@ export class Mesh {
 
   #onConnection(conn: Connection, what: 'open' | 'close'): void {
     const peerId = conn.remotePeer.toString()
-    // A connection closing proves the peer was there until now; silence starts here.
+    // Opening or closing, the connection shows the peer was there just now.
     this.peers.touch(peerId, Date.now())
     if (what === 'close') this.#linkPeer(peerId)
   }

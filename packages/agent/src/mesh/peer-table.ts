@@ -26,6 +26,9 @@ interface Entry {
   advert: CheckedAdvert
   advertReceivedAt: number
   firstSeen: number
+  /** Latest evidence from its adverts: states and eviction follow this alone. */
+  heardAt: number
+  /** Latest sign of life of any kind (an advert, an open connection), for display. */
   lastSeen: number
   state: PeerState
   history: PeerStateChange[]
@@ -79,21 +82,23 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
       if (entry === undefined || !Buffer.from(entry.advert.bytes).equals(advert.bytes)) return 'replayed'
       // The original publication, after a snapshot brought the same advert: fresh news of the peer.
       last.via = 'gossip'
+      entry.heardAt = Math.max(entry.heardAt, now)
       entry.lastSeen = Math.max(entry.lastSeen, now)
-      this.#updateState(body.peerId, entry, now, 'advert')
+      this.#updateState(body.peerId, entry, now)
       return 'duplicate'
     }
     if (last !== undefined && body.seq < last.seq) return 'superseded'
     this.#rememberSeq(body.peerId, body.seq, via)
     const entry = this.#entries.get(body.peerId)
     if (entry === undefined) {
-      const lastSeen = Math.min(now, seenAt)
-      const state = stateFor(now - lastSeen, body.intervalMs)
+      const heardAt = Math.min(now, seenAt)
+      const state = stateFor(now - heardAt, body.intervalMs)
       const fresh: Entry = {
         advert,
         advertReceivedAt: now,
         firstSeen: now,
-        lastSeen,
+        heardAt,
+        lastSeen: heardAt,
         state,
         history: [{ state, at: new Date(now).toISOString(), reason: 'first advert' }],
         connection: null,
@@ -105,8 +110,9 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
     }
     entry.advert = advert
     entry.advertReceivedAt = now
-    entry.lastSeen = Math.max(entry.lastSeen, Math.min(now, seenAt))
-    if (!this.#updateState(body.peerId, entry, now, 'advert')) {
+    entry.heardAt = Math.max(entry.heardAt, Math.min(now, seenAt))
+    entry.lastSeen = Math.max(entry.lastSeen, entry.heardAt)
+    if (!this.#updateState(body.peerId, entry, now)) {
       this.emit('updated', this.#row(body.peerId, entry), 'advert')
     }
     return 'accepted'
@@ -117,12 +123,14 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
     return this.#seqs.get(peerId)?.seq
   }
 
-  /** Notes that the peer is alive: a connection to it is open (and answers pings). */
+  /**
+   * Notes a sign of life other than an advert (an open connection answering pings). It shows in
+   * `lastSeen` but keeps no peer online: one that stays connected yet stops advertising is not
+   * doing its part, and leaves like any silent peer.
+   */
   touch(peerId: string, now: number): void {
     const entry = this.#entries.get(peerId)
-    if (entry === undefined) return
-    entry.lastSeen = Math.max(entry.lastSeen, now)
-    this.#updateState(peerId, entry, now, 'connection')
+    if (entry !== undefined) entry.lastSeen = Math.max(entry.lastSeen, now)
   }
 
   /** Records how this node reaches the peer now; the RTT is kept from the last measure. */
@@ -137,9 +145,9 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
   tick(now: number): void {
     for (const [peerId, entry] of this.#entries) {
       const interval = entry.advert.signed.body.intervalMs
-      if (now - entry.lastSeen > this.#evictAfter * interval) {
+      if (now - entry.heardAt > this.#evictAfter * interval) {
         this.#entries.delete(peerId)
-        this.emit('left', peerId, `silent for ${Math.round((now - entry.lastSeen) / 1000)} s`)
+        this.emit('left', peerId, `no advert for ${Math.round((now - entry.heardAt) / 1000)} s`)
         continue
       }
       this.#updateState(peerId, entry, now)
@@ -185,13 +193,13 @@ export class PeerTable extends EventEmitter<PeerTableEvents> {
   }
 
   /** Sets the state the silence calls for; true when it changed (and `updated` was emitted). */
-  #updateState(peerId: string, entry: Entry, now: number, cause = 'silence'): boolean {
+  #updateState(peerId: string, entry: Entry, now: number): boolean {
     const interval = entry.advert.signed.body.intervalMs
-    const state = stateFor(now - entry.lastSeen, interval)
+    const state = stateFor(now - entry.heardAt, interval)
     if (state === entry.state) return false
     entry.state = state
-    const beats = ((now - entry.lastSeen) / interval).toFixed(1)
-    const reason = state === 'online' ? `${cause} resumed` : `silent for ${beats} heartbeats`
+    const beats = ((now - entry.heardAt) / interval).toFixed(1)
+    const reason = state === 'online' ? 'adverts resumed' : `no advert for ${beats} heartbeats`
     entry.history.push({ state, at: new Date(now).toISOString(), reason })
     if (entry.history.length > HISTORY_LENGTH) entry.history.shift()
     this.emit('updated', this.#row(peerId, entry), 'state')
