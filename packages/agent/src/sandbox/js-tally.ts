@@ -1,5 +1,17 @@
 import type { OutputSink } from './protocol.ts'
 
+const MAX_FRAMES = 40
+
+/**
+ * A guest stack trace fit to show: without the prelude's own frames (assert, fail), which
+ * are noise to whoever reads the failure, and cut short after a deep recursion.
+ */
+export function trimStack(stack: string): string {
+  const frames = stack.split('\n').filter((line) => line.trim() && !line.includes('sandbox-prelude.js'))
+  const more = frames.length - MAX_FRAMES
+  return (more > 0 ? [...frames.slice(0, MAX_FRAMES), `    ... ${more} more frames`] : frames).join('\n')
+}
+
 /**
  * The count of JavaScript tests, kept on the host side of QuickJS: guest code reports to
  * it through functions it cannot reach by name, so it can neither see nor rewrite it.
@@ -78,9 +90,8 @@ export class TestTally {
 
   #record(name: string, message: string, stack: string): void {
     this.noteError(name, message)
-    // The prelude's own frames (assert, fail) are noise to whoever reads the failure.
-    const frames = stack.split('\n').filter((line) => line.trim() && !line.includes('sandbox-prelude.js'))
-    const where = frames.length > 0 ? `\n${frames.join('\n')}` : ''
+    const frames = trimStack(stack)
+    const where = frames ? `\n${frames}` : ''
     this.#sink.writeText(`FAIL - ${name}: ${message}${where}\n`)
   }
 }

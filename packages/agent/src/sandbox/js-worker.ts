@@ -10,7 +10,7 @@ import {
   RELEASE_SYNC,
 } from 'quickjs-emscripten'
 import { PRELUDE } from './js-prelude.ts'
-import { TestTally } from './js-tally.ts'
+import { TestTally, trimStack } from './js-tally.ts'
 import { capWasmMemory, lockDownWorker } from './lockdown.ts'
 import {
   OutputSink,
@@ -143,7 +143,8 @@ function runPhases(vm: QuickJSContext, runtime: QuickJSRuntime, message: RunMess
     const failure = evaluate(vm, message.code, 'solution.js')
     if (stopped()) return ended(tally, 'interrupted')
     if (failure) {
-      sink.writeText(`${failure.stack ? `${failure.message}\n${failure.stack}` : failure.message}\n`)
+      const stack = trimStack(failure.stack)
+      sink.writeText(`${stack ? `${failure.message}\n${stack}` : failure.message}\n`)
       tally.noteError('solution', failure.message)
       return ended(tally, tally.memory ? 'memory' : 'exception', `solution: ${failure.message}`)
     }

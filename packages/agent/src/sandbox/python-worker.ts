@@ -100,7 +100,9 @@ function runOnce(run: PyRun, message: RunMessage): WorkerResult {
       passed: 0,
       failed: 0,
       total: 0,
-      error: fatal ? 'the Python interpreter crashed' : text.trim().split('\n').at(-1),
+      error: fatal
+        ? `the Python interpreter crashed: ${text.trim().split('\n')[0]}`
+        : text.trim().split('\n').at(-1),
       recycle: true,
     }
   }

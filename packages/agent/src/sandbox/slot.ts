@@ -18,6 +18,14 @@ const WORKER_FILES: Record<SandboxLanguage, URL> = {
   javascript: new URL('./js-worker.ts', import.meta.url),
 }
 const LOG_CHUNK_CHARS = 2000
+/**
+ * Pyodide's wasm frames run on the thread's native stack, while Python's stack check
+ * watches the wasm stack: with Node's default 4 MiB a deep C recursion (a recursive
+ * __repr__, freeing a list nested 100 000 deep) overflows the native stack first and kills
+ * the interpreter. With 128 MiB Python's own check acts first. The memory is only
+ * reserved; a page is committed when a recursion reaches it.
+ */
+const STACK_MB: Record<SandboxLanguage, number> = { python: 128, javascript: 4 }
 
 /** What a slot needs from its pool. */
 export interface SlotSettings {
@@ -99,7 +107,11 @@ export class WorkerSlot {
       argv: [],
       stdout: true,
       stderr: true,
-      resourceLimits: { maxOldGenerationSizeMb: this.#settings.workerHeapMb, maxYoungGenerationSizeMb: 32 },
+      resourceLimits: {
+        maxOldGenerationSizeMb: this.#settings.workerHeapMb,
+        maxYoungGenerationSizeMb: 32,
+        stackSizeMb: STACK_MB[this.language],
+      },
     })
     this.#worker = worker
     this.#outOfMemory = false

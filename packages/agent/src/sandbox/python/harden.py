@@ -34,6 +34,7 @@ import datetime, decimal, enum, fractions, functools, heapq, itertools, math  # 
 import operator, random, re, statistics, string, textwrap, typing  # noqa: E401
 
 HOME = '/home/sandbox'
+MAX_RECURSION_LIMIT = 100_000
 # The worker names each harness file `<sandbox:...>`; tracebacks leave those frames out.
 HARNESS_PREFIX = '<sandbox:'
 
@@ -118,6 +119,18 @@ def _interruptible_sleep():
     time.sleep = sleep
 
 
+def _clamp_recursion_limit():
+    # Deeper than this, unwinding or repr-ing the recursion overflows the worker's native
+    # stack and kills the interpreter instead of raising RecursionError.
+    real_setrecursionlimit = sys.setrecursionlimit
+
+    def setrecursionlimit(limit, /):
+        real_setrecursionlimit(min(limit, MAX_RECURSION_LIMIT))
+
+    setrecursionlimit.__doc__ = real_setrecursionlimit.__doc__
+    sys.setrecursionlimit = setrecursionlimit
+
+
 def _guard_interrupt_handler():
     # The deadline arrives as SIGINT; a run may not install a handler that swallows it.
     real_signal = signal.signal
@@ -161,5 +174,6 @@ _seal_file_system()
 _close_host_modules()
 _close_processes_and_network()
 _interruptible_sleep()
+_clamp_recursion_limit()
 _guard_interrupt_handler()
 gc.collect()

@@ -12,6 +12,7 @@ import unittest.suite
 
 PRISTINE = take_snapshot()
 OUT, ERR = sys.stdout, sys.stderr
+MAX_FRAMES = 40
 # What the harness itself relies on; put back before the tests run, so that a solution
 # that rebinds, say, ``unittest.TestResult.addFailure`` cannot fake the count.
 HARNESS_DEPS = frozenset({'builtins', 'unittest', 'traceback', 'linecache', 'inspect', 'json', 'ast', 'io',
@@ -50,7 +51,9 @@ def _print_traceback(exc):
         if not tb.tb_frame.f_code.co_filename.startswith(HARNESS_PREFIX):
             frames.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
-    lines = traceback.format_list(traceback.StackSummary.extract(frames)) if frames else []
+    lines = traceback.format_list(traceback.StackSummary.extract(frames[-MAX_FRAMES:])) if frames else []
+    if len(frames) > MAX_FRAMES:
+        lines.insert(0, f'  ... {len(frames) - MAX_FRAMES} earlier frames\n')
     head = ['Traceback (most recent call last):\n'] if lines else []
     _write(''.join(head + lines + traceback.format_exception_only(type(exc), exc)))
 
