@@ -11,16 +11,20 @@ import {
   type NodeView,
   orchestrationRoutes,
   type RouteModule,
+  taskRoutes,
   type ZodApp,
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
+import { EmbeddedLlamaProvider, modelNameFromPath, type Provider } from './inference/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
+import { SandboxPool } from './sandbox/index.ts'
 import { SettingsStore } from './settings/index.ts'
 import { DataDirLock, Store } from './store/index.ts'
+import { TaskEngine } from './tasks/index.ts'
 import { VERSION } from './version.ts'
 
 /** The port the API should listen on is taken. */
@@ -54,12 +58,18 @@ export class EdgeNode {
   store!: Store
   settings!: SettingsStore
   mesh!: Mesh
+  sandbox!: SandboxPool
+  /** The local model's provider; null when the agent was started without --model. */
+  provider: Provider | null = null
+  tasks!: TaskEngine
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
   apiUrl = ''
   #lock: DataDirLock
   #stack: { name: string; stop: () => Promise<void> | void }[] = []
   #statusTimer: NodeJS.Timeout | undefined
+  /** The provider's last word on its model; status is async, the runtime view is not: each view asks anew. */
+  #modelState: { name: string; loaded: boolean } | null = null
 
   constructor(config: AgentConfig, log: Logger) {
     this.config = config
@@ -115,6 +125,9 @@ export class EdgeNode {
       await this.#startPart(this.mesh)
       routes.push(meshRoutes(this.mesh))
 
+      await this.#startTasks()
+      routes.push(taskRoutes(this.tasks))
+
       await this.#startApi(routes)
       this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
       this.state = 'started'
@@ -136,6 +149,53 @@ export class EdgeNode {
   async #startPart(part: Part): Promise<void> {
     await part.start()
     this.#stack.push({ name: part.name, stop: () => part.stop() })
+  }
+
+  /**
+   * The sandbox, the local model (when given) and the task engine. A coordinator never runs
+   * tasks, so its sandbox stays cold; a worker runs tasks but takes none from its local API.
+   */
+  async #startTasks(): Promise<void> {
+    const { config, log } = this
+    this.sandbox = new SandboxPool({ logger: log.child({ part: 'sandbox' }) })
+    if (config.mode !== 'coordinator') {
+      const pool = this.sandbox
+      await this.#startPart({ name: 'sandbox', start: () => pool.start(), stop: () => pool.stop() })
+    }
+    if (config.modelPath !== null) {
+      const provider = new EmbeddedLlamaProvider({ modelPath: config.modelPath })
+      await this.#startPart(provider)
+      this.provider = provider
+      this.#modelState = { name: modelNameFromPath(config.modelPath), loaded: false }
+    } else {
+      log.warn('no model given (--model): code and chat tasks will fail; run tasks work')
+    }
+    this.tasks = new TaskEngine(
+      {
+        executes: config.mode !== 'coordinator',
+        acceptsLocal: config.mode !== 'worker',
+        maxQueued: config.maxQueuedTasks,
+      },
+      {
+        store: this.store,
+        bus: this.events,
+        settings: this.settings,
+        sandbox: this.sandbox,
+        model: this.provider,
+        log: log.child({ part: 'tasks' }),
+        metrics: this.metrics,
+      },
+    )
+    await this.#startPart(this.tasks)
+  }
+
+  #refreshModelState(): void {
+    this.provider?.status().then(
+      (s) => {
+        if (s.activeModel) this.#modelState = { name: s.activeModel, loaded: s.loaded }
+      },
+      (err) => this.log.warn({ err }, 'provider status failed'),
+    )
   }
 
   async #startApi(extraRoutes: RouteModule[]): Promise<void> {
@@ -197,6 +257,7 @@ export class EdgeNode {
   }
 
   runtime(): RuntimeHealth {
+    this.#refreshModelState()
     return {
       peerId: this.identity.peerId.toString(),
       mode: this.config.mode,
@@ -205,10 +266,12 @@ export class EdgeNode {
       startedAt: this.startedAt.toISOString(),
       addresses: this.mesh.addresses(),
       apiUrl: this.apiUrl,
-      provider: null,
-      model: null,
+      provider: this.provider
+        ? { name: this.provider.name, reason: `--model ${this.config.modelPath}` }
+        : null,
+      model: this.#modelState,
       peers: { total: this.mesh.peers.size, online: this.mesh.peers.counts().online },
-      queue: { depth: 0, running: 0 },
+      queue: { depth: this.tasks.queueDepth, running: this.tasks.runningCount },
       reachability: this.mesh.reachability(),
       relayReservations: this.mesh.relayReservations(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
@@ -217,9 +280,15 @@ export class EdgeNode {
   }
 
   status(): StatusSummary {
+    const tasks = this.tasks.counts()
     return {
-      tasks: { completed: 0, failed: 0, running: 0, queued: 0 },
-      queueDepth: 0,
+      tasks: {
+        completed: tasks.succeeded,
+        failed: tasks.failed,
+        running: tasks.running,
+        queued: tasks.queued,
+      },
+      queueDepth: this.tasks.queueDepth,
       earnings: { credits: 0, placeholder: true },
       peers: this.mesh.peers.counts().online,
       uptimeSec: this.uptimeSec(),

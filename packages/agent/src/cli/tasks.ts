@@ -118,10 +118,11 @@ async function follow(opts: ClientOptions, id: string, onEvent: (ev: TaskEvent) 
 }
 
 function progressPrinter(kind: string, out: Out, err: Out): (ev: TaskEvent) => void {
-  let midLine = false
+  /** The token stream being printed (`plan`, `attempt 2`), so a new one starts on its own line. */
+  let stream: string | null = null
   const line = (s: string) => {
-    if (midLine) process.stderr.write('\n')
-    midLine = false
+    if (stream !== null) process.stderr.write('\n')
+    stream = null
     err(s)
   }
   return (ev) => {
@@ -135,9 +136,13 @@ function progressPrinter(kind: string, out: Out, err: Out): (ev: TaskEvent) => v
         // A chat's answer is the output; a code task's tokens are progress.
         if (kind === 'chat') process.stdout.write(String(d.text))
         else {
-          if (!midLine) process.stderr.write(d.phase === 'plan' ? 'plan: ' : `attempt ${d.attempt}: `)
+          const name = d.phase === 'plan' ? 'plan' : `attempt ${d.attempt}`
+          if (stream !== name) {
+            if (stream !== null) process.stderr.write('\n')
+            process.stderr.write(`${name} (model): `)
+            stream = name
+          }
           process.stderr.write(String(d.text))
-          midLine = true
         }
         return
       case 'attempt':

@@ -2,7 +2,7 @@ import type { ChatMessage, CodeTaskSpec, TaskAttempt, TestReport } from '@edgeco
 import { extractCode } from './extract-code.ts'
 import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
-import { CODE_STOP, codeMessages, PLAN_PRIMER, PLAN_STOP, planMessages, retryMessages } from './prompts.ts'
+import { codeMessages, codeStop, PLAN_PRIMER, PLAN_STOP, planMessages, retryMessages } from './prompts.ts'
 
 export interface CodeLoopOptions {
   /** Tokens the plan may take. */
@@ -66,7 +66,7 @@ export class CodeLoop {
           // A retry that repeats the last answer wastes an attempt: warm the sampling up a little.
           temperature: Math.min(1, (spec.temperature ?? BASE_TEMPERATURE) + 0.3 * (n - 1)),
           seed: spec.seed === undefined ? undefined : spec.seed + n - 1,
-          stop: CODE_STOP,
+          stop: codeStop(spec.language, spec.tests),
         },
         { signal, onToken: (t) => progress.token(t, 'code', n) },
       )

@@ -12,10 +12,20 @@ const RULES: Record<TaskLanguage, string> = {
 /** Output shown to the model on a retry: the end of it, where the failures are reported. */
 const FEEDBACK_CHARS = 2_000
 
-/** Generation ends at the closing fence: whatever a model writes after its code is not needed. */
-export const CODE_STOP = ['```']
-/** A plan ends at its first blank line. */
-export const PLAN_STOP = ['\n\n', '```']
+/** A plan ends at its first blank line, or where a sixth step would begin. */
+export const PLAN_STOP = ['\n\n', '```', '\n6.']
+
+/**
+ * Where generation of code stops: at the closing fence, and, when tests will exercise the code,
+ * at the first example call or test a model starts writing after it (small models go on with
+ * such lines until the token limit).
+ */
+export function codeStop(lang: TaskLanguage, tests: string | undefined): string[] {
+  if (!tests?.trim()) return ['```']
+  return lang === 'python'
+    ? ['```', '\nprint(', '\nif __name__', '\nassert ']
+    : ['```', '\nconsole.log(', '\nassert', '\ntest(']
+}
 /** The plan's first words, written for the model so that it continues with steps. */
 export const PLAN_PRIMER = '1.'
 
