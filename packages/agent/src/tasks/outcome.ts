@@ -1,4 +1,5 @@
-import type { TaskAttempt, TaskError, TaskResult, TestReport } from '@edgecoder/protocol'
+import type { TaskAttempt, TaskError, TaskRecord, TaskResult, TestReport } from '@edgecoder/protocol'
+import { NoModelError } from './errors.ts'
 
 /** What running a task produced; the engine adds the queue and run durations. */
 export interface TaskOutcome {
@@ -32,4 +33,30 @@ export function emptyResult(): Omit<TaskResult, 'durations'> {
 /** A sandbox verdict that counts as success: the tests ran and none failed. */
 export function passed(report: TestReport): boolean {
   return report.outcome === 'passed' && report.failed === 0
+}
+
+export function cancelledError(): TaskError {
+  return { code: 'cancelled', message: 'cancelled by the submitter' }
+}
+
+/** The `done` event: the verdict and its numbers; the whole result is at `GET /tasks/:id`. */
+export function doneData(t: TaskRecord): Record<string, unknown> {
+  const r = t.result
+  return {
+    status: t.status,
+    error: t.error,
+    report: r?.report
+      ? { outcome: r.report.outcome, passed: r.report.passed, failed: r.report.failed, total: r.report.total }
+      : null,
+    attempts: r?.attempts.length ?? 0,
+    tokens: r?.tokens ?? null,
+    durations: r?.durations ?? null,
+  }
+}
+
+/** Why a run that threw failed: a missing model is the operator's to fix, anything else is unexpected. */
+export function failureOf(reason: unknown): TaskError {
+  if (reason instanceof NoModelError) return { code: 'no_model', message: reason.message }
+  const err = reason instanceof Error ? reason : new Error(String(reason))
+  return { code: 'execution_failed', message: `${err.name}: ${err.message}` }
 }

@@ -8,7 +8,6 @@ import type { CodeLoopOptions } from './code-loop.ts'
 import {
   EngineStoppingError,
   InvalidTransitionError,
-  NoModelError,
   QueueFullError,
   SubmissionRefusedError,
   TaskCancelledError,
@@ -16,7 +15,7 @@ import {
 } from './errors.ts'
 import { progressEvents, TaskExecutor } from './executor.ts'
 import { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
-import type { TaskOutcome } from './outcome.ts'
+import { cancelledError, doneData, failureOf, type TaskOutcome } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
 import { TaskEventLog } from './task-events.ts'
 import { type TaskCounts, TaskStore } from './task-store.ts'
@@ -230,11 +229,8 @@ export class TaskEngine {
         this.#finish(task.id, 'running', 'cancelled', null, cancelledError(), runMs)
         return
       }
-      const error: TaskError =
-        reason instanceof NoModelError
-          ? { code: 'no_model', message: reason.message }
-          : { code: 'execution_failed', message: `${(reason as Error).name}: ${(reason as Error).message}` }
-      if (!(reason instanceof NoModelError))
+      const error = failureOf(reason)
+      if (error.code === 'execution_failed')
         this.#m.log.error({ err: reason, taskId: task.id }, 'task failed')
       this.#finish(task.id, 'running', 'failed', null, error, runMs)
       return
@@ -296,24 +292,5 @@ export class TaskEngine {
     } catch (err) {
       if (!(err instanceof TaskFinishedError)) throw err
     }
-  }
-}
-
-function cancelledError(): TaskError {
-  return { code: 'cancelled', message: 'cancelled by the submitter' }
-}
-
-/** The `done` event: the verdict and its numbers; the whole result is at `GET /tasks/:id`. */
-function doneData(t: TaskRecord): Record<string, unknown> {
-  const r = t.result
-  return {
-    status: t.status,
-    error: t.error,
-    report: r?.report
-      ? { outcome: r.report.outcome, passed: r.report.passed, failed: r.report.failed, total: r.report.total }
-      : null,
-    attempts: r?.attempts.length ?? 0,
-    tokens: r?.tokens ?? null,
-    durations: r?.durations ?? null,
   }
 }
