@@ -198,7 +198,7 @@ describe('host access', () => {
   })
 
   it('holds even when Python digs the FFI out of the garbage collector', async () => {
-    const code = String.raw`
+    const code = `
 import gc, sys
 ffi = {o.__name__: o for o in gc.get_objects() if type(o).__name__ == 'module' and o.__name__ in ('_pyodide_core', 'pyodide.code', 'pyodide.ffi')}
 sys.meta_path[:] = [m for m in sys.meta_path if getattr(m, '__name__', '') != 'BlockedImports']
