@@ -138,6 +138,30 @@ describe('Python runs', () => {
     expect((await py('import sys\nsys.exit(3)')).error).toContain('SystemExit: 3')
   })
 
+  it('runs the solution as __main__, so pickle, dataclasses and type hints find its names', async () => {
+    const code = [
+      'from __future__ import annotations',
+      'import dataclasses, pickle, typing',
+      '@dataclasses.dataclass',
+      'class Point:',
+      '    x: int',
+      '    y: Point | None = None',
+    ].join('\n')
+    const tests = [
+      'def test_roundtrip():',
+      '    p = Point(1, Point(2))',
+      '    assert pickle.loads(pickle.dumps(p)) == p',
+      '    assert typing.get_type_hints(Point)["x"] is int',
+    ].join('\n')
+    expect(counts(await py(code, tests))).toEqual({
+      outcome: 'passed',
+      ok: true,
+      passed: 1,
+      failed: 0,
+      total: 1,
+    })
+  })
+
   it('gives input() an empty stdin', async () => {
     expect((await py('input()')).error).toContain('EOFError')
   })
@@ -259,6 +283,19 @@ describe('the pool', () => {
       python: { workers: 1, busy: 0, queued: 0 },
       javascript: { workers: 1, busy: 0, queued: 0 },
     })
+  })
+
+  it('replaces a worker after its quota of runs, without losing a run', async () => {
+    const short = new SandboxPool({ languages: ['javascript'], maxRunsPerWorker: 2 })
+    await short.start()
+    try {
+      const reports = await Promise.all(
+        [1, 2, 3, 4, 5].map((n) => short.run({ language: 'javascript', code: `print(${n})` })),
+      )
+      expect(reports.map((r) => r.output)).toEqual(['1\n', '2\n', '3\n', '4\n', '5\n'])
+    } finally {
+      await short.stop()
+    }
   })
 
   it('runs two workers of a language side by side when asked to', async () => {

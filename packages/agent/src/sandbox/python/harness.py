@@ -190,7 +190,12 @@ def run(code, tests):
     """Runs one request; returns the report as JSON and leaves the interpreter as it found it."""
     state = {'status': 'completed', 'passed': 0, 'failed': 0, 'total': 0, 'error': None, 'memory': False,
              'recycle': False}
-    namespace = {'__name__': '__main__', '__builtins__': builtins, '__doc__': None}
+    # A fresh __main__ module, so that pickle, typing.get_type_hints and dataclasses find
+    # the solution's names where they look for them.
+    main = types.ModuleType('__main__')
+    main.__builtins__ = builtins
+    namespace = main.__dict__
+    sys.modules['__main__'] = main
     try:
         _run_phases(code, tests, namespace, state)
     except KeyboardInterrupt:
