@@ -177,8 +177,7 @@ describe('without a model', () => {
       expect(t.error!.message).toMatch(/--model/)
     }
     expect((await waitForStatus(a, run)).status).toBe('succeeded')
-    const rt = (await (await a.api('/health/runtime')).json()) as { provider: unknown; model: unknown }
-    expect(rt.provider).toBeNull()
+    const rt = (await (await a.api('/health/runtime')).json()) as { model: unknown }
     expect(rt.model).toBeNull()
   })
 })

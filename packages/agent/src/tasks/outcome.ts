@@ -54,9 +54,19 @@ export function doneData(t: TaskRecord): Record<string, unknown> {
   }
 }
 
-/** Why a run that threw failed: a missing model is the operator's to fix, anything else is unexpected. */
+/**
+ * Why a run that threw failed. A missing model is the operator's to fix, and says how; an
+ * inference error keeps its stable code (`context_overflow`, ...); anything else is unexpected.
+ */
 export function failureOf(reason: unknown): TaskError {
   if (reason instanceof NoModelError) return { code: 'no_model', message: reason.message }
   const err = reason instanceof Error ? reason : new Error(String(reason))
+  const code = (err as { code?: unknown }).code
+  if (code === 'model_not_found')
+    return {
+      code: 'no_model',
+      message: `${err.message}: start the agent with --model <path to a .gguf file>`,
+    }
+  if (typeof code === 'string' && /^[a-z_]+$/.test(code)) return { code, message: err.message }
   return { code: 'execution_failed', message: `${err.name}: ${err.message}` }
 }

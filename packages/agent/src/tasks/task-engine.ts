@@ -230,8 +230,8 @@ export class TaskEngine {
         return
       }
       const error = failureOf(reason)
-      if (error.code === 'execution_failed')
-        this.#m.log.error({ err: reason, taskId: task.id }, 'task failed')
+      const level = error.code === 'execution_failed' ? 'error' : 'warn'
+      this.#m.log[level]({ err: reason, taskId: task.id, code: error.code }, 'task failed')
       this.#finish(task.id, 'running', 'failed', null, error, runMs)
       return
     }

@@ -15,6 +15,7 @@ import {
   TaskFinishedError,
   type TaskModel,
 } from '../../src/tasks/index.ts'
+import { failureOf } from '../../src/tasks/outcome.ts'
 import { ScriptedModel, ScriptedSandbox } from './fakes.ts'
 
 let dir: string
@@ -255,5 +256,20 @@ describe('TaskEngine', () => {
     await until(() => e.get(t.id).status === 'succeeded')
     expect(seen.join('')).toBe('Hello there, friend')
     expect(e.get(t.id).result!.text).toBe('Hello there, friend')
+  })
+})
+
+describe('failureOf', () => {
+  it('names a missing model, keeps an inference error code, and marks the rest unexpected', () => {
+    const notFound = Object.assign(new Error('model "x" not found (available: none)'), {
+      code: 'model_not_found',
+    })
+    expect(failureOf(notFound)).toEqual({
+      code: 'no_model',
+      message: 'model "x" not found (available: none): start the agent with --model <path to a .gguf file>',
+    })
+    const overflow = Object.assign(new Error('prompt is 9000 tokens'), { code: 'context_overflow' })
+    expect(failureOf(overflow)).toEqual({ code: 'context_overflow', message: 'prompt is 9000 tokens' })
+    expect(failureOf(new TypeError('boom'))).toEqual({ code: 'execution_failed', message: 'TypeError: boom' })
   })
 })
