@@ -42,6 +42,13 @@ const AgentConfig = z.object({
   bodyLimitBytes: z.number().int().positive(),
   /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
   modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
+  /** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
+  provider: z.enum(['auto', 'embedded', 'ollama', 'openai']),
+  ollamaHost: z.string().min(1),
+  openAiBaseUrl: z.url().nullable(),
+  openAiApiKey: z.string().min(1).nullable(),
+  /** CPU threads for embedded llama.cpp; default: the cores available. */
+  llamaThreads: z.coerce.number().int().min(1).max(512).optional(),
   /** Tasks that may wait in the queue; one more is answered 429. */
   maxQueuedTasks: z.coerce.number().int().min(1).max(1_000_000),
   /** Settings given explicitly at start; they override what the store remembers. */
@@ -117,6 +124,23 @@ export const START_FLAGS = {
     env: 'EDGECODER_MODEL',
     help: 'path to a GGUF model for code and chat tasks (none: only run tasks)',
   },
+  provider: {
+    type: 'string',
+    env: 'EDGECODER_PROVIDER',
+    help: 'auto (default: Ollama when it answers, else embedded) | embedded | ollama | openai',
+  },
+  'ollama-host': { type: 'string', env: 'OLLAMA_HOST', help: 'Ollama server (http://127.0.0.1:11434)' },
+  'openai-base-url': {
+    type: 'string',
+    env: 'EDGECODER_OPENAI_BASE_URL',
+    help: 'OpenAI-compatible server for --provider openai, e.g. http://127.0.0.1:8080/v1',
+  },
+  'openai-api-key': { type: 'string', env: 'EDGECODER_OPENAI_API_KEY', help: 'its API key, if it needs one' },
+  'llama-threads': {
+    type: 'string',
+    env: 'EDGECODER_LLAMA_THREADS',
+    help: 'CPU threads for embedded llama.cpp (default: all cores)',
+  },
   'max-queued-tasks': {
     type: 'string',
     env: 'EDGECODER_MAX_QUEUED_TASKS',
@@ -185,6 +209,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     bodyLimitBytes: 1024 * 1024,
     modelPath: model === undefined ? null : resolve(expandHome(model)),
     maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
+    provider: flag('provider') ?? 'auto',
+    ollamaHost: flag('ollama-host') ?? 'http://127.0.0.1:11434',
+    openAiBaseUrl: flag('openai-base-url') ?? null,
+    openAiApiKey: flag('openai-api-key') ?? null,
+    llamaThreads: flag('llama-threads'),
     overrides: {
       meshToken: flag('mesh-token'),
       region: flag('region'),
@@ -219,6 +248,11 @@ const FIELD_TO_FLAG: Record<string, string> = {
   maxConcurrentTasks: 'max-concurrent-tasks',
   modelPath: 'model',
   maxQueuedTasks: 'max-queued-tasks',
+  provider: 'provider',
+  ollamaHost: 'ollama-host',
+  openAiBaseUrl: 'openai-base-url',
+  openAiApiKey: 'openai-api-key',
+  llamaThreads: 'llama-threads',
 }
 for (let i = 0; i < 64; i++) {
   FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'

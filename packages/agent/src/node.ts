@@ -8,7 +8,10 @@ import {
   healthRoutes,
   meshRoutes,
   metricsRoutes,
+  modelRoutes,
   type NodeView,
+  ollamaRoutes,
+  openAiRoutes,
   orchestrationRoutes,
   type RouteModule,
   taskRoutes,
@@ -17,7 +20,7 @@ import {
 import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
-import { EmbeddedLlamaProvider, modelNameFromPath, type Provider } from './inference/index.ts'
+import { type ModelInfo, ModelManager } from './inference/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
@@ -59,8 +62,8 @@ export class EdgeNode {
   settings!: SettingsStore
   mesh!: Mesh
   sandbox!: SandboxPool
-  /** The local model's provider; null when the agent was started without --model. */
-  provider: Provider | null = null
+  models!: ModelManager
+  #modelList: ModelInfo[] = []
   tasks!: TaskEngine
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
@@ -126,7 +129,12 @@ export class EdgeNode {
       routes.push(meshRoutes(this.mesh))
 
       await this.#startTasks()
-      routes.push(taskRoutes(this.tasks))
+      routes.push(
+        taskRoutes(this.tasks),
+        modelRoutes(this.models),
+        openAiRoutes(this.models),
+        ollamaRoutes(this.models),
+      )
 
       await this.#startApi(routes)
       this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
@@ -160,16 +168,17 @@ export class EdgeNode {
     this.sandbox = new SandboxPool({ logger: log.child({ part: 'sandbox' }) })
     if (config.mode !== 'coordinator') {
       const pool = this.sandbox
-      await this.#startPart({ name: 'sandbox', start: () => pool.start(), stop: () => pool.stop() })
+      // Pyodide takes seconds to load: it warms in the background and runs queue until it is warm,
+      // so the API (and the supervisor waiting for the ready line) isn't held up.
+      await this.#startPart({
+        name: 'sandbox',
+        start: async () => {
+          pool.start().catch((err) => log.error({ err }, 'sandbox failed to start'))
+        },
+        stop: () => pool.stop(),
+      })
     }
-    if (config.modelPath !== null) {
-      const provider = new EmbeddedLlamaProvider({ modelPath: config.modelPath })
-      await this.#startPart(provider)
-      this.provider = provider
-      this.#modelState = { name: modelNameFromPath(config.modelPath), loaded: false }
-    } else {
-      log.warn('no model given (--model): code and chat tasks will fail; run tasks work')
-    }
+    await this.#startModels()
     this.tasks = new TaskEngine(
       {
         executes: config.mode !== 'coordinator',
@@ -181,7 +190,7 @@ export class EdgeNode {
         bus: this.events,
         settings: this.settings,
         sandbox: this.sandbox,
-        model: this.provider,
+        model: this.models,
         log: log.child({ part: 'tasks' }),
         metrics: this.metrics,
       },
@@ -189,10 +198,62 @@ export class EdgeNode {
     await this.#startPart(this.tasks)
   }
 
+  /**
+   * The model manager: picks the provider, remembers the active model across restarts, and
+   * keeps the advert's model list current.
+   */
+  async #startModels(): Promise<void> {
+    const { config, log } = this
+    const models = new ModelManager({
+      choice: config.provider,
+      modelsDir: join(config.dataDir, 'models'),
+      modelPath: config.modelPath,
+      ollamaHost: config.ollamaHost,
+      openAiBaseUrl: config.openAiBaseUrl,
+      openAiApiKey: config.openAiApiKey,
+      llamaThreads: config.llamaThreads,
+      activeModel: this.store.getMeta('models.active'),
+    })
+    await this.#startPart(models)
+    this.models = models
+    log.info({ provider: models.provider.name, reason: models.reason }, 'inference provider chosen')
+    const refresh = async () => {
+      try {
+        const [list, status] = await Promise.all([models.listModels(), models.status()])
+        this.#modelList = list
+        this.#modelState = status.activeModel ? { name: status.activeModel, loaded: status.loaded } : null
+        this.mesh.advertChanged()
+      } catch (err) {
+        log.warn({ err }, 'model list failed')
+      }
+    }
+    models.on('changed', () => {
+      this.store.setMeta('models.active', models.activeModel)
+      this.events.publish('models', { active: models.activeModel })
+      void refresh()
+    })
+    models.warm().catch((err) => log.error({ err }, 'inference provider failed to start'))
+    void refresh().then(() => {
+      if (this.#modelList.length === 0)
+        log.warn('no model available yet: code and chat tasks fail until one is pulled')
+    })
+    this.mesh.setProviders({
+      models: () =>
+        this.#modelList.slice(0, 32).map((m) => ({
+          name: m.name,
+          family: m.family,
+          parameters: m.parameters,
+          quantization: m.quantization,
+          contextLength: m.contextLength,
+        })),
+      provider: () => models.provider.name,
+    })
+  }
+
   #refreshModelState(): void {
-    this.provider?.status().then(
+    this.models?.status().then(
       (s) => {
-        if (s.activeModel) this.#modelState = { name: s.activeModel, loaded: s.loaded }
+        this.#modelState = s.activeModel ? { name: s.activeModel, loaded: s.loaded } : null
       },
       (err) => this.log.warn({ err }, 'provider status failed'),
     )
@@ -266,9 +327,7 @@ export class EdgeNode {
       startedAt: this.startedAt.toISOString(),
       addresses: this.mesh.addresses(),
       apiUrl: this.apiUrl,
-      provider: this.provider
-        ? { name: this.provider.name, reason: `--model ${this.config.modelPath}` }
-        : null,
+      provider: this.models ? { name: this.models.provider.name, reason: this.models.reason } : null,
       model: this.#modelState,
       peers: { total: this.mesh.peers.size, online: this.mesh.peers.counts().online },
       queue: { depth: this.tasks.queueDepth, running: this.tasks.runningCount },

@@ -9,6 +9,15 @@ export {
 } from './errors.ts'
 export { modelNameFromPath, readModelInfo } from './gguf-info.ts'
 export { llamaRuntimeOptions, loadLlamaRuntime } from './llama-runtime.ts'
+export {
+  type ManagedModel,
+  ModelManager,
+  type ModelManagerOptions,
+  type ProviderChoice,
+} from './model-manager.ts'
+export { PullError, type PullProgressEvent } from './model-pull.ts'
+export { OllamaError, OllamaProvider } from './ollama-provider.ts'
+export { OpenAiCompatibleError, OpenAiCompatibleProvider } from './openai-provider.ts'
 export type {
   ChatMessage,
   ChatOptions,

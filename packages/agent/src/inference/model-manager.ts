@@ -105,7 +105,14 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
       await mkdir(o.modelsDir, { recursive: true })
       await cleanPartials(o.modelsDir)
     }
-    await this.provider.start()
+  }
+
+  /**
+   * Loads the provider's runtime (llama.cpp's binary, or a first call to the server) so that a
+   * problem shows early. Separate from start: a node need not wait for it to be ready.
+   */
+  warm(): Promise<void> {
+    return this.provider.start()
   }
 
   async stop(): Promise<void> {

@@ -20,6 +20,28 @@ export class Store {
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS schema_migrations (module TEXT NOT NULL, version INTEGER NOT NULL, applied_at TEXT NOT NULL, PRIMARY KEY (module, version))',
     )
+    this.migrate({
+      module: 'store',
+      steps: ['CREATE TABLE node_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)'],
+    })
+  }
+
+  /** A small value the node keeps between runs (e.g. the active model); null when unset. */
+  getMeta(key: string): string | null {
+    const row = this.db.prepare('SELECT value FROM node_meta WHERE key = ?').get(key) as
+      | { value: string }
+      | undefined
+    return row?.value ?? null
+  }
+
+  setMeta(key: string, value: string | null): void {
+    if (value === null) this.db.prepare('DELETE FROM node_meta WHERE key = ?').run(key)
+    else
+      this.db
+        .prepare(
+          'INSERT INTO node_meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+        )
+        .run(key, value)
   }
 
   /** Applies the steps this store has not seen yet, each in its own transaction. */

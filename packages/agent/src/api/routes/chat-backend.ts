@@ -16,10 +16,11 @@ export function clientGone(
   res: import('node:http').ServerResponse,
 ): AbortSignal {
   const ctrl = new AbortController()
+  // The request's own 'close' fires once its body is read; the response's tells that the client left.
   const abort = () => {
     if (!res.writableFinished) ctrl.abort(new Error('client disconnected'))
   }
-  raw.on('close', abort)
+  void raw
   res.on('close', abort)
   return ctrl.signal
 }

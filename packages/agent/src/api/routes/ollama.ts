@@ -206,7 +206,12 @@ async function answer(
     res.write(`${JSON.stringify(obj)}\n`)
   }
   try {
-    const r = await backend.chat(chatReq, { signal, onToken: (t) => write(piece(t, chatReq.model ?? '')) })
+    const r = await backend.chat(chatReq, {
+      signal,
+      onToken: (t) => {
+        if (t) write(piece(t, chatReq.model ?? ''))
+      },
+    })
     // The final line of a stream carries no text: the pieces already did.
     const last = final(r) as Record<string, unknown>
     if ('message' in last) last.message = { role: 'assistant', content: '' }

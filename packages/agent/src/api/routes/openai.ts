@@ -142,6 +142,7 @@ export const openAiRoutes =
             const r = await backend.chat(chatReq, {
               signal,
               onToken: (text) => {
+                if (!text) return
                 send(chunk(first ? { role: 'assistant', content: text } : { content: text }, null))
                 first = false
               },
