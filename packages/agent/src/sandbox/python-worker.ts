@@ -16,7 +16,7 @@ import {
   type WorkerResult,
 } from './protocol.ts'
 
-const HARNESS_FILES = ['harden.py', 'state.py', 'harness.py']
+const HARNESS_FILES = ['harden.py', 'event_loop.py', 'state.py', 'harness.py']
 
 const init = workerData as WorkerInit
 const port = parentPort!

@@ -235,7 +235,8 @@ export class WorkerSlot {
       durationMs: performance.now() - active.startedAt,
     })
     const worn = this.#runs >= this.#settings.maxRunsPerWorker
-    if (workerLost || end.result?.recycle || worn) {
+    // Wasm memory never shrinks: after a run that filled it, a fresh worker gives it back.
+    if (workerLost || end.result?.recycle || worn || report.outcome === 'memory') {
       this.#replace()
     } else {
       this.#state = 'idle'

@@ -162,6 +162,36 @@ describe('Python runs', () => {
     })
   })
 
+  it('runs asyncio code, async test functions and IsolatedAsyncioTestCase', async () => {
+    const code = [
+      'import asyncio',
+      'async def fetch_all(n):',
+      '    queue = asyncio.Queue()',
+      '    async def produce():',
+      '        for i in range(n):',
+      '            await asyncio.sleep(0.01)',
+      '            await queue.put(i)',
+      '    asyncio.create_task(produce())',
+      '    return [await queue.get() for _ in range(n)]',
+      'print(asyncio.run(fetch_all(3)))',
+    ].join('\n')
+    const tests = [
+      'import unittest',
+      'async def test_plain():',
+      '    assert await fetch_all(2) == [0, 1]',
+      'class T(unittest.IsolatedAsyncioTestCase):',
+      '    async def test_case(self):',
+      '        self.assertEqual(await fetch_all(1), [0])',
+      '    async def test_wrong(self):',
+      '        self.assertEqual(await fetch_all(1), [1])',
+    ].join('\n')
+    const report = await py(code, tests)
+    expect(counts(report)).toEqual({ outcome: 'failed', ok: false, passed: 2, failed: 1, total: 3 })
+    expect(report.output).toMatch(/^\[0, 1, 2\]\n/)
+    const stuck = await py('import asyncio\nasyncio.run(asyncio.Event().wait())')
+    expect(stuck.error).toContain('the event loop would wait forever')
+  })
+
   it('gives input() an empty stdin', async () => {
     expect((await py('input()')).error).toContain('EOFError')
   })

@@ -1,7 +1,8 @@
 """Runs a solution, then its tests, in one fresh namespace, and counts the tests that ran.
 
 Tests may be ``unittest.TestCase`` classes (each test method counts), ``def test_*``
-functions (each counts) or plain asserts at the top level (together they count as one).
+functions, plain or ``async`` (each counts), or plain asserts at the top level (together
+they count as one).
 """
 
 # Runs in the harness namespace, after harden.py and state.py.
@@ -17,7 +18,8 @@ MAX_FRAMES = 40
 # that rebinds, say, ``unittest.TestResult.addFailure`` cannot fake the count.
 HARNESS_DEPS = frozenset({'builtins', 'unittest', 'traceback', 'linecache', 'inspect', 'json', 'ast', 'io',
                           'types', 'difflib', 'pprint', 'reprlib', 'collections', 'functools',
-                          'contextlib', 'warnings', 're', 'enum', 'sys', 'os', 'time', 'signal'})
+                          'contextlib', 'warnings', 're', 'enum', 'sys', 'os', 'time', 'signal', 'asyncio',
+                          'selectors'})
 
 
 def _harness_dep(name):
@@ -131,8 +133,7 @@ def _run_test_functions(functions, state):
         try:
             outcome = function()
             if inspect.iscoroutine(outcome):
-                outcome.close()
-                raise TypeError('async test functions are not supported')
+                asyncio.run(outcome)
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
