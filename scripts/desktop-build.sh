@@ -29,8 +29,9 @@ fi
 sidecar="$tauri_dir/binaries/edgecoder-node-$DESKTOP_TRIPLE"
 mkdir -p "$(dirname "$sidecar")"
 if [ ! -f "$sidecar" ] || [ "$node_pkg/bin/node" -nt "$sidecar" ]; then
-  # The registry's binary carries debug info: stripping it saves ~20 MB and changes nothing at run time.
-  strip --strip-debug -o "$sidecar" "$node_pkg/bin/node"
+  # The registry's binary carries its symbol table: ~18 MB that nothing needs at run time (native
+  # addons such as node-llama-cpp's link against the dynamic symbols, which stay).
+  strip -s -o "$sidecar" "$node_pkg/bin/node"
 fi
 
 desktop_say "building the app ($bundles) into $CARGO_TARGET_DIR"

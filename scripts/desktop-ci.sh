@@ -155,7 +155,7 @@ median="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[i
 
 # --- sizes ------------------------------------------------------------------------------------------
 deb_bytes=$(stat -c %s "$deb")
-installed_bytes=$(dpkg -L edgecoder 2>/dev/null | while read -r f; do [ -f "$f" ] && stat -c %s "$f"; done | awk '{s+=$1} END {print s+0}')
+installed_bytes=$(dpkg -L "$(dpkg-deb -f "$deb" Package)" 2>/dev/null | while read -r f; do [ -f "$f" ] && stat -c %s "$f"; done | awk '{s+=$1} END {print s+0}')
 shell_bytes=$(stat -c %s "$APP_BIN")
 node_bytes=$(stat -c %s /usr/bin/edgecoder-node)
 agent_bytes=$(du -sb "$AGENT_DIR" | cut -f1)

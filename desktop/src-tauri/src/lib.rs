@@ -8,6 +8,7 @@ mod supervisor;
 mod tray;
 mod tray_status;
 
+use std::sync::mpsc::{self, Sender};
 use std::sync::Mutex;
 use std::thread;
 use std::time::Duration;
@@ -26,6 +27,9 @@ const SNAPSHOT_EVENT: &str = "agent://snapshot";
 const LOG_EVENT: &str = "agent://log";
 const STATUS_POLL: Duration = Duration::from_secs(5);
 const API_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// Where tray updates are sent (see `start_tray_updates`).
+struct TrayFeed(Mutex<Sender<TrayNudge>>);
 
 /// The agent as the app holds it.
 struct Agent {
@@ -50,40 +54,53 @@ impl Agent {
 }
 
 /// Forwards the supervisor's reports to the window (events) and the tray.
-struct AppObserver(AppHandle);
+struct AppObserver {
+    app: AppHandle,
+    tray: Sender<TrayNudge>,
+}
 
 impl Observer for AppObserver {
     fn snapshot(&self, snapshot: &Snapshot) {
-        let _ = self.0.emit(SNAPSHOT_EVENT, snapshot);
-        refresh_tray(&self.0, Some(snapshot));
+        let _ = self.app.emit(SNAPSHOT_EVENT, snapshot);
+        let _ = self.tray.send(TrayNudge::Snapshot(snapshot.clone()));
     }
     fn log(&self, line: &LogLine) {
-        let _ = self.0.emit(LOG_EVENT, line);
+        let _ = self.app.emit(LOG_EVENT, line);
     }
 }
 
-fn refresh_tray(app: &AppHandle, snapshot: Option<&Snapshot>) {
-    let (Some(tray), Some(agent)) = (app.try_state::<Tray<Wry>>(), app.try_state::<Agent>()) else {
-        return;
-    };
-    let owned;
-    let snapshot = match snapshot {
-        Some(s) => s,
-        None => match agent.snapshot() {
-            Some(s) => {
-                owned = s;
-                &owned
+/// Something the tray should reflect: a new supervisor state, or fresh `/status` numbers.
+enum TrayNudge {
+    Snapshot(Snapshot),
+    Status,
+}
+
+/// Tray calls wait for the main thread. They run on a thread of their own so the supervisor
+/// never waits on the main thread, which itself waits on the supervisor while quitting.
+fn start_tray_updates(app: AppHandle) -> Sender<TrayNudge> {
+    let (tx, rx) = mpsc::channel::<TrayNudge>();
+    thread::spawn(move || {
+        let mut snapshot: Option<Snapshot> = None;
+        while let Ok(first) = rx.recv() {
+            // Only the newest state matters; skip what queued up meanwhile.
+            for nudge in std::iter::once(first).chain(rx.try_iter()) {
+                if let TrayNudge::Snapshot(s) = nudge {
+                    snapshot = Some(s);
+                }
             }
-            None => return,
-        },
-    };
-    let status = agent.status.lock().unwrap().clone();
-    let state = TrayState::of(snapshot, status.as_ref());
-    let _ = tray.show(state, &status_line(snapshot, status.as_ref()));
+            let (Some(snap), Some(tray)) = (&snapshot, app.try_state::<Tray<Wry>>()) else {
+                continue;
+            };
+            let status = app.state::<Agent>().status.lock().unwrap().clone();
+            let state = TrayState::of(snap, status.as_ref());
+            let _ = tray.show(state, &status_line(snap, status.as_ref()));
+        }
+    });
+    tx
 }
 
 /// Reads `/status` for the tray every few seconds; the window has its own live feed.
-fn poll_status(app: AppHandle) {
+fn poll_status(app: AppHandle, tray: Sender<TrayNudge>) {
     thread::spawn(move || loop {
         let agent = app.state::<Agent>();
         let status = agent.live_api().and_then(|api| {
@@ -91,12 +108,15 @@ fn poll_status(app: AppHandle) {
             serde_json::from_str::<AgentStatus>(&r.body).ok()
         });
         *agent.status.lock().unwrap() = status;
-        refresh_tray(&app, None);
+        if tray.send(TrayNudge::Status).is_err() {
+            return;
+        }
         thread::sleep(STATUS_POLL);
     });
 }
 
 fn toggle_contributing(app: AppHandle) {
+    let tray = app.state::<TrayFeed>().0.lock().unwrap().clone();
     thread::spawn(move || {
         let agent = app.state::<Agent>();
         let Some(api) = agent.live_api() else { return };
@@ -113,7 +133,7 @@ fn toggle_contributing(app: AppHandle) {
                 if let Some(s) = agent.status.lock().unwrap().as_mut() {
                     s.contributing = Some(paused);
                 }
-                refresh_tray(&app, None);
+                let _ = tray.send(TrayNudge::Status);
             }
             Ok(r) => log_note(
                 &app,
@@ -254,14 +274,19 @@ pub fn run() {
                 status: Mutex::new(None),
                 api_url: launch.api_url(),
             });
+            let tray = start_tray_updates(handle.clone());
+            app.manage(TrayFeed(Mutex::new(tray.clone())));
             let supervisor = Supervisor::start(
                 Box::new(move || launch.command()),
                 Options::default(),
-                AppObserver(handle.clone()),
+                AppObserver {
+                    app: handle.clone(),
+                    tray: tray.clone(),
+                },
             );
             *app.state::<Agent>().supervisor.lock().unwrap() = Some(supervisor);
 
-            poll_status(handle.clone());
+            poll_status(handle.clone(), tray);
             exit_on_signals(handle);
             Ok(())
         })
