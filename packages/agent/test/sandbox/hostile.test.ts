@@ -225,6 +225,8 @@ attempt('proxy', lambda: core.create_proxy(print).constructor('return process.pi
     const report = await py(code)
     expect(report.output).not.toContain('ESCAPED')
     expect(report.output.match(/refused/g)?.length).toBe(3)
+    // the import blocker it removed is back for the next run
+    expect((await py('import js')).error).toContain('ModuleNotFoundError')
     await expectHealthy('python')
   })
 

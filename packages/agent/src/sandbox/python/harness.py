@@ -209,7 +209,7 @@ def run(code, tests):
     namespace.clear()
     try:
         restore(PRISTINE)
-        reset_process_state(LIMITS)
+        reset_process_state(BASELINE)
     except BaseException:
         state['recycle'] = True
     if state.pop('memory') and state['status'] != 'interrupted':

@@ -66,21 +66,29 @@ def restore(snapshot, only=None, prune=True):
             del sys.modules[name]
 
 
-def reset_process_state(limits):
+def reset_process_state(baseline):
     sys.settrace(None)
     sys.setprofile(None)
-    sys.setrecursionlimit(limits['recursion'])
-    sys.set_int_max_str_digits(limits['int_digits'])
+    sys.setrecursionlimit(baseline['recursion'])
+    sys.set_int_max_str_digits(baseline['int_digits'])
     gc.enable()
     os.environ.clear()
     os.chdir(HOME)
-    warnings.filters[:] = limits['warnings']
+    # Lists changed in place keep their identity, so the module restore cannot see them.
+    warnings.filters[:] = baseline['warnings']
+    sys.meta_path[:] = baseline['meta_path']
+    sys.path[:] = baseline['path']
+    sys.path_hooks[:] = baseline['path_hooks']
+    sys.path_importer_cache.clear()
     empty_scratch_dirs()
     gc.collect()
 
 
-LIMITS = {
+BASELINE = {
     'recursion': sys.getrecursionlimit(),
     'int_digits': sys.get_int_max_str_digits(),
     'warnings': list(warnings.filters),
+    'meta_path': list(sys.meta_path),
+    'path': list(sys.path),
+    'path_hooks': list(sys.path_hooks),
 }
