@@ -25,9 +25,24 @@ export function clientOptions(values: { 'api-url'?: string; 'data-dir'?: string 
   return { apiUrl: apiUrl.replace(/\/$/, ''), token }
 }
 
-/** The one HTTP client of the CLI: JSON in, JSON out, the API's error shape turned into a message. */
-export async function call<T>(opts: ClientOptions, method: string, path: string, body?: unknown): Promise<T> {
-  const headers: Record<string, string> = {}
+export interface RequestOptions {
+  signal?: AbortSignal
+  /** Extra headers (accept, last-event-id). */
+  headers?: Record<string, string>
+}
+
+/**
+ * The one HTTP client of the CLI: sends JSON with the token, turns "no agent" and the API's
+ * error shape into a ClientError, and hands back the response for JSON or a stream.
+ */
+export async function request(
+  opts: ClientOptions,
+  method: string,
+  path: string,
+  body?: unknown,
+  ro: RequestOptions = {},
+): Promise<Response> {
+  const headers: Record<string, string> = { ...ro.headers }
   if (opts.token) headers.authorization = `Bearer ${opts.token}`
   if (body !== undefined) headers['content-type'] = 'application/json'
   let res: Response
@@ -36,9 +51,10 @@ export async function call<T>(opts: ClientOptions, method: string, path: string,
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
-      signal: AbortSignal.timeout(30_000),
+      signal: ro.signal ?? AbortSignal.timeout(30_000),
     })
   } catch (err) {
+    if (ro.signal?.aborted) throw err
     const cause = (err as { cause?: { code?: string } }).cause?.code
     throw new ClientError(
       cause === 'ECONNREFUSED'
@@ -46,16 +62,25 @@ export async function call<T>(opts: ClientOptions, method: string, path: string,
         : `cannot reach the agent at ${opts.apiUrl}: ${(err as Error).message}`,
     )
   }
+  if (!res.ok) {
+    const text = await res.text()
+    let message = text
+    try {
+      const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error
+      if (e) message = `${e.code ?? ''}: ${e.message ?? text}`
+    } catch {}
+    throw new ClientError(`${res.status} ${message}`.trim())
+  }
+  return res
+}
+
+/** A JSON call to the agent. */
+export async function call<T>(opts: ClientOptions, method: string, path: string, body?: unknown): Promise<T> {
+  const res = await request(opts, method, path, body)
   const text = await res.text()
-  let json: unknown
   try {
-    json = text ? JSON.parse(text) : undefined
+    return (text ? JSON.parse(text) : undefined) as T
   } catch {
     throw new ClientError(`the agent answered ${res.status} with a body that is not JSON`)
   }
-  if (!res.ok) {
-    const e = (json as { error?: { message?: string; code?: string } } | undefined)?.error
-    throw new ClientError(`${res.status} ${e?.code ?? ''}: ${e?.message ?? text}`.trim())
-  }
-  return json as T
 }

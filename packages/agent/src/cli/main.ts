@@ -4,6 +4,7 @@ import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
 import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { modelsCommand } from './models.ts'
 import { startCommand } from './start.ts'
 import { taskCommand } from './tasks.ts'
 
@@ -17,6 +18,7 @@ Usage:
   edgecoder config set <key> <v>   change one (e.g. maxConcurrentTasks 4, powerPolicy schedule:22-6)
   edgecoder submit <kind> ...      submit a code, run or chat task and follow it (edgecoder submit --help)
   edgecoder tasks [--status S]     recent tasks (--submitter, --limit, --json)
+  edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
 
@@ -30,6 +32,7 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   if (command === 'start') return startCommand(rest)
   if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
+  if (command === 'models') return modelsCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0

@@ -1,4 +1,4 @@
-import { ClientError, type ClientOptions } from './client.ts'
+import { ClientError, type ClientOptions, request } from './client.ts'
 
 /** One server-sent event as the CLI sees it. */
 export interface SseMessage {
@@ -18,24 +18,9 @@ export async function* readEvents(
   lastEventId?: string,
 ): AsyncGenerator<SseMessage> {
   const headers: Record<string, string> = { accept: 'text/event-stream' }
-  if (opts.token) headers.authorization = `Bearer ${opts.token}`
   if (lastEventId) headers['last-event-id'] = lastEventId
-  let res: Response
-  try {
-    res = await fetch(opts.apiUrl + path, { headers, signal })
-  } catch (err) {
-    if (signal.aborted) throw err
-    throw new ClientError(`cannot reach the agent at ${opts.apiUrl}: ${(err as Error).message}`)
-  }
-  if (!res.ok || !res.body) {
-    const text = await res.text()
-    let message = text
-    try {
-      const e = (JSON.parse(text) as { error?: { code?: string; message?: string } }).error
-      message = `${e?.code ?? ''}: ${e?.message ?? text}`
-    } catch {}
-    throw new ClientError(`${res.status} ${message}`.trim())
-  }
+  const res = await request(opts, 'GET', path, undefined, { signal, headers })
+  if (!res.body) throw new ClientError(`the agent sent no event stream for ${path}`)
   const decoder = new TextDecoder()
   let buf = ''
   for await (const chunk of res.body) {

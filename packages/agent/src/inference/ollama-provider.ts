@@ -216,6 +216,7 @@ export class OllamaProvider implements Provider {
     const res = await this.#post('/api/pull', { model, stream: true }, signal)
     if (!res.ok) throw new OllamaError(await errorText(res), res.status)
     const layers = new Map<string, { total: number; completed: number }>()
+    let shown = 0
     for await (const raw of readNdjson(res.body!, signal)) {
       const line = raw as {
         status?: string
@@ -229,7 +230,10 @@ export class OllamaProvider implements Provider {
         const prev = layers.get(line.digest)
         layers.set(line.digest, { total: line.total, completed: line.completed ?? prev?.completed ?? 0 })
       }
-      onProgress(summarisePull(line.status ?? '', layers))
+      // A layer announced late grows the total; the overall fraction still never moves backwards.
+      const p = summarisePull(line.status ?? '', layers)
+      if (p.fraction !== null) p.fraction = shown = Math.max(shown, p.fraction)
+      onProgress(p)
     }
     signal?.throwIfAborted()
   }
