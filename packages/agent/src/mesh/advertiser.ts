@@ -17,7 +17,8 @@ export interface AdvertiserInit {
   content: () => AdvertContent
   /** Peers this node knows now: the heartbeat stretches with them. */
   knownPeers: () => number
-  publish: (bytes: Uint8Array) => Promise<void>
+  /** `urgent` for a change, which should reach everyone at once; heartbeats may take the slow path. */
+  publish: (bytes: Uint8Array, urgent: boolean) => Promise<void>
   log: Logger
 }
 
@@ -30,6 +31,7 @@ export class Advertiser {
   #timer: NodeJS.Timeout | undefined
   #running = false
   #chain: Promise<void> = Promise.resolve()
+  #changed = false
   #latest: Uint8Array | undefined
   #intervalMs: number
 
@@ -59,7 +61,9 @@ export class Advertiser {
 
   /** Something in the advert changed: publish soon. */
   changed(): void {
-    if (this.#running) this.#schedule(ADVERT_COALESCE_MS)
+    if (!this.#running) return
+    this.#changed = true
+    this.#schedule(ADVERT_COALESCE_MS)
   }
 
   /** Resolves once adverts queued so far have gone out. */
@@ -78,6 +82,8 @@ export class Advertiser {
   async #publishNow(): Promise<void> {
     if (!this.#running) return
     const { peerId, version, key, sequence, log } = this.#init
+    const urgent = this.#changed
+    this.#changed = false
     this.#intervalMs = heartbeatFor(this.#init.baseHeartbeatMs, this.#init.knownPeers())
     // Jitter keeps nodes started together from heartbeating in lockstep; never later than promised.
     this.#schedule(Math.round(this.#intervalMs * (0.85 + Math.random() * 0.1)))
@@ -94,7 +100,7 @@ export class Advertiser {
       }
       const bytes = await signAdvert(body, key)
       this.#latest = bytes
-      await this.#init.publish(bytes)
+      await this.#init.publish(bytes, urgent)
     } catch (err) {
       log.warn({ err }, 'advert not published')
     }

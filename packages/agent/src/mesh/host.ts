@@ -5,7 +5,7 @@ import { autoNAT } from '@libp2p/autonat'
 import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
-import { type GossipSub, gossipsub } from '@libp2p/gossipsub'
+import { type GossipSub, gossipsub, type PublishResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
@@ -31,7 +31,15 @@ const MAX_GOSSIP_DATA = 64 * 1024
 export interface MeshGossip extends GossipSub {
   getScore(peerId: string): number
   getMeshPeers(topic: string): string[]
+  publish(topic: string, data?: Uint8Array, opts?: { floodPublish?: boolean }): Promise<PublishResult>
 }
+
+/**
+ * Mesh degree. Every peer in a node's gossip mesh sends it a copy of each advert, so the degree
+ * sets the duplicates; 4 keeps four independent paths while holding duplicates (and idle bytes)
+ * the same in a mesh of 20 as in one of 5. Adverts are few and small: no need for more.
+ */
+const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 8, Dscore: 2, Dout: 2, Dlazy: 4 }
 
 /** What the address manager says about one of our addresses (AutoNAT marks them verified). */
 export interface SelfAddress {
@@ -98,6 +106,9 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
       dcutr: dcutr(),
       autonat: autoNAT(),
       pubsub: gossipsub({
+        ...GOSSIP_DEGREE,
+        // Heartbeats go through the mesh; the advertiser floods changes itself, per publish.
+        floodPublish: false,
         allowedTopics: [ADVERT_TOPIC],
         allowPublishToZeroTopicPeers: true,
         maxInboundDataLength: MAX_GOSSIP_DATA,

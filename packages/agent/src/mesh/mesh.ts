@@ -22,14 +22,13 @@ import { DEFAULT_PROVIDERS, type MeshProviders, powerStateOf, rolesFor, slotsOf 
 import type { MeshOptions } from './options.ts'
 import { AdvertSequence, PeerCache } from './peer-cache.ts'
 import { PeerTable } from './peer-table.ts'
-import { isRelayed, type Reachability, rankAddresses, reachabilityOf } from './reachability.ts'
+import { advertAddrs, isRelayed, type Reachability, rankAddresses, reachabilityOf } from './reachability.ts'
 import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
 import { meshStats } from './stats.ts'
 
 const SNAPSHOT_TIMEOUT_MS = 10_000
 /** AutoNAT needs a few peers and a little time before "no public address confirmed" means private. */
 const AUTONAT_GRACE_MS = 120_000
-const ADVERT_ADDRS = 8
 
 export interface MeshInit {
   options: MeshOptions
@@ -191,6 +190,10 @@ export class Mesh {
       { maxInboundStreams: 4 },
     )
     host.addEventListener('peer:identify', (e) => this.#onIdentify(e.detail))
+    // The advert sent at start reached no one; the first peer to subscribe gets a fresh one.
+    host.services.pubsub.addEventListener('subscription-change', () => {
+      if (host.services.pubsub.getSubscribers(ADVERT_TOPIC).length === 1) this.#advertiser?.changed()
+    })
     host.addEventListener('connection:open', (e) => this.#onConnection(e.detail, 'open'))
     host.addEventListener('connection:close', (e) => this.#onConnection(e.detail, 'close'))
     await host.start()
@@ -206,8 +209,9 @@ export class Mesh {
       sequence: this.#sequence,
       content: () => this.#content(),
       knownPeers: () => this.peers.counts().online + this.peers.counts().suspect,
-      publish: async (bytes) => {
-        await host.services.pubsub.publish(ADVERT_TOPIC, bytes)
+      // A change goes straight to every connected peer; a heartbeat travels the gossip mesh.
+      publish: async (bytes, urgent) => {
+        await host.services.pubsub.publish(ADVERT_TOPIC, bytes, { floodPublish: urgent })
       },
       log: this.#log,
     })
@@ -257,7 +261,7 @@ export class Mesh {
       queueDepth: p.queueDepth(),
       load: Math.round(Math.max(0, p.load()) * 100) / 100,
       power: powerStateOf(s, new Date()),
-      addrs: this.addresses().slice(0, ADVERT_ADDRS),
+      addrs: advertAddrs(this.addresses()),
     }
   }
 

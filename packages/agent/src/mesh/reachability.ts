@@ -1,5 +1,5 @@
 import { BlockList } from 'node:net'
-import type { Multiaddr } from '@multiformats/multiaddr'
+import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { SelfAddress } from './host.ts'
 
 export type Reachability = 'public' | 'private' | 'unknown'
@@ -60,4 +60,20 @@ export function rankAddresses(addrs: Multiaddr[]): string[] {
     isRelayed(s) ? 3 : isPublicAddr(a) ? 0 : s.startsWith('/ip4/127.') || s.startsWith('/ip6/::1/') ? 2 : 1
   const ranked = addrs.map((a) => ({ s: a.toString(), r: rank(a, a.toString()) })).sort((x, y) => x.r - y.r)
   return [...new Set(ranked.map((x) => x.s))]
+}
+
+/**
+ * The addresses an advert carries (they must fit its 4 KB): a few direct ones, and relayed ones
+ * only when no direct address is public, since then a relay may be the only way in.
+ */
+export function advertAddrs(ranked: string[]): string[] {
+  const direct = ranked.filter((a) => !isRelayed(a)).slice(0, 4)
+  const anyPublic = direct.some((a) => {
+    try {
+      return isPublicAddr(multiaddr(a))
+    } catch {
+      return false
+    }
+  })
+  return anyPublic ? direct : [...direct, ...ranked.filter(isRelayed).slice(0, 2)]
 }
