@@ -5,8 +5,14 @@ import { type AgentProcess, type StartOptions, startAgent } from './harness.ts'
 export const HEARTBEAT_MS = 1000
 export const EVICT_AFTER_HEARTBEATS = 3
 
-/** Flags every mesh test agent gets: loopback only, short heartbeat. */
+/**
+ * Flags every mesh test agent gets: loopback only, short heartbeat, and coordinator mode, which
+ * leaves the sandbox and model cold: the mesh behaves the same, and five agents warming Pyodide
+ * at once on two cores would only slow the heartbeats these tests time.
+ */
 export const MESH_ARGS = [
+  '--mode',
+  'coordinator',
   '--p2p-host',
   '127.0.0.1',
   '--advert-interval-ms',
