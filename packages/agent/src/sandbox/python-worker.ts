@@ -24,7 +24,7 @@ const control = new Int32Array(init.control)
 const post = (message: WorkerMessage): void => port.postMessage(message)
 
 /** A Python callable as Pyodide hands it to JavaScript. */
-type PyRun = ((code: string, tests: string) => string) & { destroy?: () => void }
+type PyRun = (code: string, tests: string) => string
 
 async function load(): Promise<PyRun> {
   const here = dirname(fileURLToPath(import.meta.url))

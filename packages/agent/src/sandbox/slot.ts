@@ -128,6 +128,7 @@ export class WorkerSlot {
     const { promise, resolve, reject } = Promise.withResolvers<void>()
     worker.on('message', (message: WorkerMessage) => {
       if (message.type === 'ready') {
+        if (this.#state === 'stopped') return
         this.#failures = 0
         this.#state = 'idle'
         worker.unref()
@@ -266,7 +267,7 @@ export class WorkerSlot {
             'sandbox worker failed to start',
           )
           this.#settings.onStartFailure(error as Error)
-          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** this.#failures)))
+          await new Promise((r) => setTimeout(r, Math.min(30_000, 500 * 2 ** this.#failures)).unref())
         }
       }
     })()

@@ -29,9 +29,9 @@ import unittest
 import warnings
 
 # Loaded now so that runs find them warm and get them back unmodified after every run.
-import abc, bisect, collections, collections.abc, contextlib, copy, dataclasses  # noqa: E401
-import datetime, decimal, enum, fractions, functools, heapq, itertools, math  # noqa: E401
-import operator, random, re, statistics, string, textwrap, typing  # noqa: E401
+import abc, bisect, collections, collections.abc, contextlib, copy, dataclasses
+import datetime, decimal, enum, fractions, functools, heapq, itertools, math
+import operator, random, re, statistics, string, textwrap, typing
 
 HOME = '/home/sandbox'
 MAX_RECURSION_LIMIT = 100_000
