@@ -8,6 +8,7 @@ import type {
   Slots,
 } from '@edgecoder/protocol'
 import { policyAllowsWork } from '../settings/index.ts'
+import type { AdvertContent } from './advertiser.ts'
 
 /**
  * Where the advert's live figures come from. The parts that know them (inference, the task
@@ -49,4 +50,24 @@ export function powerStateOf(s: OrchestrationSettings, now: Date): PowerState {
 export function slotsOf(providers: MeshProviders, s: OrchestrationSettings): Slots {
   const slots = providers.slots()
   return slots ?? { total: s.maxConcurrentTasks, free: s.maxConcurrentTasks }
+}
+
+/** What this node advertises now, from its mode, settings and the providers' live figures. */
+export function localAdvert(
+  mode: RuntimeMode,
+  s: OrchestrationSettings,
+  p: MeshProviders,
+  addrs: string[],
+): AdvertContent {
+  return {
+    region: s.region,
+    roles: rolesFor(mode, s),
+    models: p.models(),
+    provider: p.provider(),
+    slots: slotsOf(p, s),
+    queueDepth: p.queueDepth(),
+    load: Math.round(Math.max(0, p.load()) * 100) / 100,
+    power: powerStateOf(s, new Date()),
+    addrs,
+  }
 }

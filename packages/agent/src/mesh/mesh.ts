@@ -1,6 +1,7 @@
 import {
   ADVERT_TOPIC,
   type Coordinator,
+  type MeshPeer,
   type MeshStats,
   type OrchestrationSettings,
   type RuntimeMode,
@@ -13,16 +14,23 @@ import type { NodeIdentity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
 import type { SettingsStore } from '../settings/index.ts'
 import type { Store } from '../store/index.ts'
-import { type AdvertContent, Advertiser } from './advertiser.ts'
+import { Advertiser } from './advertiser.ts'
 import { Connectivity } from './connectivity.ts'
 import { GossipCounters } from './gossip-counters.ts'
 import { createHost, type MeshHost } from './host.ts'
 import { AdvertIntake } from './intake.ts'
-import { DEFAULT_PROVIDERS, type MeshProviders, powerStateOf, rolesFor, slotsOf } from './local-advert.ts'
+import { DEFAULT_PROVIDERS, localAdvert, type MeshProviders, rolesFor } from './local-advert.ts'
 import type { MeshOptions } from './options.ts'
 import { AdvertSequence, PeerCache } from './peer-cache.ts'
 import { PeerTable } from './peer-table.ts'
-import { advertAddrs, isRelayed, type Reachability, rankAddresses, reachabilityOf } from './reachability.ts'
+import {
+  advertAddrs,
+  linkOf,
+  type Reachability,
+  rankAddresses,
+  reachabilityOf,
+  relaysOf,
+} from './reachability.ts'
 import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
 import { meshStats } from './stats.ts'
 
@@ -62,7 +70,7 @@ export class Mesh {
   #abort = new AbortController()
   #ticker: NodeJS.Timeout | undefined
   #hostStartedAt = 0
-  #since = new Date()
+  readonly #since = new Date()
   #lifecycle: Promise<void> = Promise.resolve()
   readonly #onSettings = (_s: OrchestrationSettings, keys: string[]) => {
     if (keys.includes('meshToken')) this.#lifecycle = this.#lifecycle.then(() => this.#restartHost())
@@ -76,15 +84,14 @@ export class Mesh {
     this.#cache = new PeerCache(init.store)
     this.#sequence = new AdvertSequence(init.store)
     this.peers = new PeerTable({ evictAfterHeartbeats: init.options.evictAfterHeartbeats })
+    const remember = (p: MeshPeer) => this.#cache.remember({ ...p, lastSeen: Date.now() })
     this.peers.on('joined', (p) => {
       init.events.publish('peer-joined', p)
-      this.#cache.remember({ peerId: p.peerId, addrs: p.addrs, roles: p.roles, lastSeen: Date.now() })
+      remember(p)
     })
     this.peers.on('updated', (p, what) => {
       init.events.publish('peer-updated', { ...p, change: what })
-      if (what === 'advert') {
-        this.#cache.remember({ peerId: p.peerId, addrs: p.addrs, roles: p.roles, lastSeen: Date.now() })
-      }
+      if (what === 'advert') remember(p)
     })
     this.peers.on('left', (peerId, reason) => init.events.publish('peer-left', { peerId, reason }))
   }
@@ -131,12 +138,7 @@ export class Mesh {
 
   /** Relays holding a reservation for this node. */
   relayReservations(): number {
-    const relays = new Set<string>()
-    for (const a of this.addresses()) {
-      const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(a)?.[1]
-      if (relay !== undefined) relays.add(relay)
-    }
-    return relays.size
+    return relaysOf(this.addresses()).size
   }
 
   /** Coordinators this node knows, itself included when it is one: what `--discovery-url` reads. */
@@ -207,7 +209,13 @@ export class Mesh {
       version,
       baseHeartbeatMs: options.heartbeatMs,
       sequence: this.#sequence,
-      content: () => this.#content(),
+      content: () =>
+        localAdvert(
+          this.#init.mode,
+          this.#init.settings.get(),
+          this.#providers,
+          advertAddrs(this.addresses()),
+        ),
       knownPeers: () => this.peers.counts().online + this.peers.counts().suspect,
       // A change goes straight to every connected peer; a heartbeat travels the gossip mesh.
       publish: async (bytes, urgent) => {
@@ -249,22 +257,6 @@ export class Mesh {
     await this.#startHost()
   }
 
-  #content(): AdvertContent {
-    const s = this.#init.settings.get()
-    const p = this.#providers
-    return {
-      region: s.region,
-      roles: rolesFor(this.#init.mode, s),
-      models: p.models(),
-      provider: p.provider(),
-      slots: slotsOf(p, s),
-      queueDepth: p.queueDepth(),
-      load: Math.round(Math.max(0, p.load()) * 100) / 100,
-      power: powerStateOf(s, new Date()),
-      addrs: advertAddrs(this.addresses()),
-    }
-  }
-
   #snapshot(): Uint8Array[] {
     const own = this.#advertiser?.latest
     const others = this.peers.snapshot().map((a) => a.bytes)
@@ -293,14 +285,11 @@ export class Mesh {
     if (what === 'close') this.#linkPeer(peerId)
   }
 
+  /** Records how the peer is reached now; true while a connection to it is open. */
   #linkPeer(peerId: string, measuredRtt?: number): boolean {
-    const conns =
-      this.#host?.getConnections(peerIdFromString(peerId)).filter((c) => c.status === 'open') ?? []
-    const direct = conns.find((c) => c.limits === undefined && !isRelayed(c.remoteAddr))
-    const best = direct ?? conns[0]
-    const rtt = measuredRtt ?? best?.rtt ?? null
-    this.peers.link(peerId, best === undefined ? null : direct ? 'direct' : 'relayed', rtt)
-    return best !== undefined
+    const link = linkOf(this.#host?.getConnections(peerIdFromString(peerId)) ?? [])
+    this.peers.link(peerId, link.connection, measuredRtt ?? link.rttMs)
+    return link.connection !== null
   }
 
   #tick(): void {

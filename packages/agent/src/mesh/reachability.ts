@@ -1,4 +1,5 @@
 import { BlockList } from 'node:net'
+import type { Connection } from '@libp2p/interface'
 import { type Multiaddr, multiaddr } from '@multiformats/multiaddr'
 import type { SelfAddress } from './host.ts'
 
@@ -76,4 +77,26 @@ export function advertAddrs(ranked: string[]): string[] {
     }
   })
   return anyPublic ? direct : [...direct, ...ranked.filter(isRelayed).slice(0, 2)]
+}
+
+/** The relays holding a reservation for this node, read from its relayed addresses. */
+export function relaysOf(addrs: string[]): Set<string> {
+  const relays = new Set<string>()
+  for (const a of addrs) {
+    const relay = /\/p2p\/([^/]+)\/p2p-circuit/.exec(a)?.[1]
+    if (relay !== undefined) relays.add(relay)
+  }
+  return relays
+}
+
+/** How a peer is reached through its open connections: directly if any is, else through a relay. */
+export function linkOf(conns: Connection[]): {
+  connection: 'direct' | 'relayed' | null
+  rttMs: number | null
+} {
+  const open = conns.filter((c) => c.status === 'open')
+  const direct = open.find((c) => c.limits === undefined && !isRelayed(c.remoteAddr))
+  const best = direct ?? open[0]
+  if (best === undefined) return { connection: null, rttMs: null }
+  return { connection: direct ? 'direct' : 'relayed', rttMs: best.rtt ?? null }
 }
