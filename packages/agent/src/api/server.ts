@@ -78,11 +78,12 @@ export async function buildApi(opts: ApiServerOptions, routes: RouteModule[]): P
     if (hasZodFastifySchemaValidationErrors(err)) {
       const first = err.validation[0]
       const where = err.validationContext ?? 'body'
-      const field = first?.instancePath ? `${where}${first.instancePath.replaceAll('/', '.')}` : where
+      const pathOf = (p: string | undefined) => `${where}${(p ?? '').replaceAll('/', '.')}`.replace(/\.$/, '')
+      const field = pathOf(first?.instancePath)
       return reply.code(400).send(
         errorBody('invalid_request', `${field}: ${first?.message ?? 'invalid'}`, {
           issues: err.validation.map((v) => ({
-            path: `${where}${v.instancePath.replaceAll('/', '.')}`,
+            path: pathOf(v.instancePath),
             message: v.message,
           })),
         }),
