@@ -24,7 +24,20 @@ async function agentRun(): Promise<{ readyMs: number; rssMb: number }> {
   const t0 = performance.now()
   const proc = spawn(
     process.execPath,
-    ['--disable-warning=ExperimentalWarning', join(ROOT, 'packages/agent/src/cli/main.ts'), 'start', '--data-dir', dataDir, '--api-port', '0', '--p2p-port', '0', '--no-mdns', '--log-level', 'warn'],
+    [
+      '--disable-warning=ExperimentalWarning',
+      join(ROOT, 'packages/agent/src/cli/main.ts'),
+      'start',
+      '--data-dir',
+      dataDir,
+      '--api-port',
+      '0',
+      '--p2p-port',
+      '0',
+      '--no-mdns',
+      '--log-level',
+      'warn',
+    ],
     { stdio: ['ignore', 'pipe', 'inherit'] },
   )
   // The ready line carries the ephemeral port; readiness is then confirmed over HTTP.

@@ -1,6 +1,6 @@
 export * from './canonical.ts'
 export * from './errors.ts'
+export * from './mesh.ts'
 export * from './runtime.ts'
 export * from './settings.ts'
 export * from './tasks.ts'
-export * from './mesh.ts'
