@@ -28,11 +28,9 @@ if [ ! -x "$node_pkg/bin/node" ]; then
 fi
 sidecar="$tauri_dir/binaries/edgecoder-node-$DESKTOP_TRIPLE"
 mkdir -p "$(dirname "$sidecar")"
-if [ ! -f "$sidecar" ] || [ "$node_pkg/bin/node" -nt "$sidecar" ]; then
-  # The registry's binary carries its symbol table: ~18 MB that nothing needs at run time (native
-  # addons such as node-llama-cpp's link against the dynamic symbols, which stay).
-  strip -s -o "$sidecar" "$node_pkg/bin/node"
-fi
+# The registry's binary carries its symbol table: ~18 MB that nothing needs at run time (native
+# addons such as node-llama-cpp's link against the dynamic symbols, which stay).
+strip -s -o "$sidecar" "$node_pkg/bin/node"
 
 desktop_say "building the app ($bundles) into $CARGO_TARGET_DIR"
 start=$(date +%s)

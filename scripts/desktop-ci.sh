@@ -4,16 +4,19 @@
 # a kill -9 of the agent (the app must restart it), a graceful quit (no agent may be left).
 # Exits non-zero on the first failure, saying which check failed.
 #
-# usage: scripts/desktop-ci.sh [--skip-tests] [--runs N]
-#   --runs N   launches measured for the launch-to-Dashboard time (default 3)
+# usage: scripts/desktop-ci.sh [--skip-tests] [--installed] [--runs N]
+#   --installed  check the app as installed now (no tests, build or dpkg -i)
+#   --runs N     launches measured for the launch-to-Dashboard time (default 3)
 # Results (screenshot, logs, summary.json) go to $DESKTOP_CI_OUT (default /tmp/edgecoder-desktop-ci).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 skip_tests=0
+installed=0
 runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-tests) skip_tests=1 ;;
+    --installed) installed=1 skip_tests=1 ;;
     --runs) runs="$2"; shift ;;
     *) desktop_fail "unknown argument $1" ;;
   esac
@@ -33,9 +36,13 @@ if [ "$skip_tests" = 0 ]; then
   "$desktop_root/scripts/desktop-test.sh"
 fi
 
-deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
-desktop_say "installing $deb"
-dpkg -i "$deb" >&2 || desktop_fail "dpkg -i $deb"
+if [ "$installed" = 0 ]; then
+  deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
+  desktop_say "installing $deb"
+  dpkg -i "$deb" >&2 || desktop_fail "dpkg -i $deb"
+else
+  deb="$(ls -t "$CARGO_TARGET_DIR"/release/bundle/deb/*.deb | head -n 1)"
+fi
 [ -x "$APP_BIN" ] || desktop_fail "$APP_BIN missing after install"
 
 # --- helpers -------------------------------------------------------------------------------
@@ -46,7 +53,7 @@ alive() { kill -0 "$1" 2>/dev/null; }
 installed_agents() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q "$AGENT_DIR/packages/agent/src/cli/main.ts start" && echo "${p#/proc/}"
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$AGENT_DIR/packages/agent/src/cli/main.ts start" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -62,11 +69,13 @@ wait_for() { # seconds, description, command...
 
 work="$(mktemp -d /tmp/edgecoder-desktop-ci.XXXXXX)"
 xvfb_pid=""
+bus_pid=""
 app_pid=""
 cleanup() {
   local p
   [ -n "$app_pid" ] && alive "$app_pid" && kill -KILL "$app_pid" 2>/dev/null
   for p in $(installed_agents); do kill -KILL "$p" 2>/dev/null || true; done
+  [ -n "$bus_pid" ] && kill "$bus_pid" 2>/dev/null
   [ -n "$xvfb_pid" ] && kill "$xvfb_pid" 2>/dev/null
   rm -rf "$work"
   return 0
@@ -87,15 +96,34 @@ export DISPLAY="$display"
 wait_for 10 "Xvfb on $display (see $out/xvfb.log)" test -S "/tmp/.X11-unix/X${display#:}"
 alive "$xvfb_pid" || desktop_fail "Xvfb did not start (see $out/xvfb.log)"
 
+# A session bus like a desktop's, minus service activation: nothing (portals, accessibility)
+# gets spawned behind our back and outlives the check.
+cat >"$work/session-bus.conf" <<'XML'
+<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:tmpdir=/tmp</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+XML
+bus_info="$(dbus-daemon --config-file="$work/session-bus.conf" --fork --print-address=1 --print-pid=1)" ||
+  desktop_fail "could not start a D-Bus session bus"
+export DBUS_SESSION_BUS_ADDRESS="$(sed -n 1p <<<"$bus_info")"
+bus_pid="$(sed -n 2p <<<"$bus_info")"
+export NO_AT_BRIDGE=1
+
 launch() { # log file
-  if command -v dbus-run-session >/dev/null 2>&1; then
-    dbus-run-session -- "$APP_BIN" >"$1" 2>&1 &
-  else
-    "$APP_BIN" >"$1" 2>&1 &
-  fi
+  "$APP_BIN" >"$1" 2>&1 &
   app_pid=$!
 }
 dashboard_ms() { sed -n 's/.*dashboard shows a running agent \([0-9]*\) ms after launch.*/\1/p' "$1" | head -n 1; }
+dashboard_seen() { [ -n "$(dashboard_ms "$1")" ]; }
 quit_app() {
   kill -TERM "$app_pid"
   wait_for 20 "the app to quit after SIGTERM" bash -c "! kill -0 $app_pid 2>/dev/null"
@@ -108,7 +136,12 @@ t0=$(now_ms)
 launch "$out/app.log"
 wait_for 120 "the app's agent to answer on $API (app log: $out/app.log)" healthy
 api_ms=$(($(now_ms) - t0))
-wait_for 60 "the Dashboard to show a running agent (app log: $out/app.log)" test -n "$(dashboard_ms "$out/app.log")"
+# The window's page (origin tauri://localhost) can read the API only if the agent allows it.
+curl -fsS -o /dev/null -D "$out/cors-headers.txt" -H 'Origin: tauri://localhost' "$API/status" ||
+  desktop_fail "GET /status with Origin tauri://localhost was refused"
+grep -qi '^access-control-allow-origin: tauri://localhost' "$out/cors-headers.txt" ||
+  desktop_fail "the agent sends no Access-Control-Allow-Origin for tauri://localhost, so the app's window cannot read its API (headers: $out/cors-headers.txt)"
+wait_for 60 "the Dashboard to show a running agent (app log: $out/app.log)" dashboard_seen "$out/app.log"
 first_dashboard_ms="$(dashboard_ms "$out/app.log")"
 agent_pid="$(cat "$data_dir/agent.pid")"
 [ "$(ps -o ppid= -p "$agent_pid" | tr -d ' ')" != "" ] || desktop_fail "agent pid $agent_pid from agent.pid is not running"
@@ -146,7 +179,7 @@ echo "app: quit cleanly; no agent left" >&2
 times=("$first_dashboard_ms")
 for i in $(seq 2 "$runs"); do
   launch "$out/app-run$i.log"
-  wait_for 120 "the Dashboard on launch $i" test -n "$(dashboard_ms "$out/app-run$i.log")"
+  wait_for 120 "the Dashboard on launch $i" dashboard_seen "$out/app-run$i.log"
   times+=("$(dashboard_ms "$out/app-run$i.log")")
   quit_app
   [ -z "$(installed_agents)" ] || desktop_fail "agent left after launch $i"
