@@ -363,3 +363,32 @@ describe('CLI client', () => {
     expect(r.stderr).toContain(`no agent answers at http://127.0.0.1:${port}`)
   })
 })
+
+describe('the UI for headless nodes', () => {
+  it('serves the built UI at /ui with a strict CSP and never a file outside it', async () => {
+    const { existsSync } = await import('node:fs')
+    const a = await startAgent()
+    const built = existsSync(join(import.meta.dirname, '../../desktop/dist/index.html'))
+    const redirect = await a.api('/ui', { redirect: 'manual' })
+    expect(redirect.status).toBe(302)
+    const index = await a.api('/ui/')
+    if (built) {
+      expect(index.status).toBe(200)
+      expect(index.headers.get('content-type')).toMatch(/text\/html/)
+      expect(index.headers.get('content-security-policy')).toMatch(/connect-src 'self'/)
+    } else {
+      expect(index.status).toBe(404)
+      expect((await errorOf(index)).code).toBe('ui_not_built')
+    }
+    for (const evil of [
+      '/ui/../../package.json',
+      '/ui/..%2f..%2fpackage.json',
+      '/ui/%2e%2e/%2e%2e/README.md',
+      '/ui//etc/passwd',
+    ]) {
+      const r = await a.api(evil)
+      expect(r.status, evil).toBe(404)
+      expect(await r.text()).not.toMatch(/edgecoder-agent|root:x:0/)
+    }
+  })
+})

@@ -1,5 +1,6 @@
 import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
 import {
   APP_ORIGINS,
@@ -15,6 +16,7 @@ import {
   orchestrationRoutes,
   type RouteModule,
   taskRoutes,
+  uiRoutes,
   type ZodApp,
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
@@ -45,6 +47,8 @@ export interface Part {
 type NodeState = 'idle' | 'starting' | 'started' | 'closing' | 'closed'
 
 const STATUS_INTERVAL_MS = 5_000
+/** The built desktop UI, served at /ui for headless nodes (a checkout or the app's bundled agent). */
+const UI_DIST = fileURLToPath(new URL('../../../desktop/dist', import.meta.url))
 
 /**
  * The unified agent: wires identity, store, settings, API and (as they land) mesh, tasks and
@@ -134,6 +138,7 @@ export class EdgeNode {
         modelRoutes(this.models),
         openAiRoutes(this.models),
         ollamaRoutes(this.models),
+        uiRoutes(UI_DIST),
       )
 
       await this.#startApi(routes)
