@@ -1,6 +1,7 @@
 export * from './canonical.ts'
 export * from './errors.ts'
 export * from './mesh.ts'
+export * from './routing.ts'
 export * from './runtime.ts'
 export * from './settings.ts'
 export * from './tasks.ts'

@@ -155,6 +155,54 @@ export const TaskResult = z.object({
 })
 export type TaskResult = z.infer<typeof TaskResult>
 
+/** What happened to a task on its way to an executor; `chosen` carries the reasons for the choice. */
+export const RouteEvent = z.enum([
+  'chosen',
+  'accepted',
+  'declined',
+  'lost',
+  'stalled',
+  'completed',
+  'failed',
+  'cancelled',
+])
+export type RouteEvent = z.infer<typeof RouteEvent>
+
+/** One step of a task's route (the delegation history): a choice, an answer or a loss, with its reasons. */
+export const RouteHop = z.object({
+  at: z.string(),
+  /** The run of the task this step belongs to. */
+  attempt: z.number().int().min(1),
+  /** The executor concerned: this node itself or a peer. */
+  peerId: z.string(),
+  local: z.boolean(),
+  /** The relay the stream to the executor went through, when it was reachable only that way. */
+  via: z.string().nullable(),
+  event: RouteEvent,
+  reasons: z.array(z.string().max(256)).max(16),
+  /** The executor's score when it was chosen. */
+  score: z.number().nullable(),
+})
+export type RouteHop = z.infer<typeof RouteHop>
+
+/** Where a task runs (or ran): this node, or a peer with the id of its copy there. */
+export const TaskExecutorRef = z.object({
+  peerId: z.string(),
+  local: z.boolean(),
+  attempt: z.number().int().min(1),
+  /** The id of the executor's copy of the task; null when it ran here. */
+  taskId: z.string().nullable(),
+})
+export type TaskExecutorRef = z.infer<typeof TaskExecutorRef>
+
+/** On an executor, the task it runs for a peer: who submitted it, under which id, which attempt. */
+export const TaskOrigin = z.object({
+  peerId: z.string(),
+  taskId: z.string(),
+  attempt: z.number().int().min(1),
+})
+export type TaskOrigin = z.infer<typeof TaskOrigin>
+
 /** A task as the store keeps it and the API returns it. */
 export const TaskRecord = z.object({
   id: z.string(),
@@ -171,6 +219,12 @@ export const TaskRecord = z.object({
   startedAt: z.string().nullable(),
   finishedAt: z.string().nullable(),
   updatedAt: z.string(),
+  /** Where the task runs or ran last; null while it waits for its first placement. */
+  executor: TaskExecutorRef.nullable(),
+  /** Every choice, answer and loss on its way to an executor, oldest first. */
+  route: z.array(RouteHop),
+  /** Set when a peer submitted the task and this node runs it. */
+  origin: TaskOrigin.nullable(),
 })
 export type TaskRecord = z.infer<typeof TaskRecord>
 
@@ -193,8 +247,19 @@ export type TaskListQuery = z.infer<typeof TaskListQuery>
 export const TaskList = z.object({ tasks: z.array(TaskRecord), nextCursor: z.string().nullable() })
 export type TaskList = z.infer<typeof TaskList>
 
-/** The SSE event names of `GET /tasks/:id/events`, each also on the node's bus as `task-<name>`. */
-export const TaskEventType = z.enum(['queued', 'started', 'token', 'attempt', 'test-result', 'done'])
+/**
+ * The SSE event names of `GET /tasks/:id/events`, each also on the node's bus as `task-<name>`.
+ * `routed` carries one step of the route (a {@link RouteHop}).
+ */
+export const TaskEventType = z.enum([
+  'queued',
+  'routed',
+  'started',
+  'token',
+  'attempt',
+  'test-result',
+  'done',
+])
 export type TaskEventType = z.infer<typeof TaskEventType>
 
 /** One event of a task's life; `seq` counts from 1 per task, so a client can tell replay from live. */

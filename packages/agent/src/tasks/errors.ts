@@ -43,3 +43,24 @@ export class EngineStoppingError extends Error {
 export class TaskCancelledError extends Error {
   override name = 'TaskCancelledError'
 }
+
+/**
+ * The task left its executor without a verdict (the peer declined it, died or stalled): it goes
+ * back to the front of the queue and is placed again. `cause` says what happened.
+ */
+export class TaskDisplacedError extends Error {
+  override name = 'TaskDisplacedError'
+}
+
+/** A peer's task this node can't take now; `reason` is the decline the peer gets. */
+export class AdoptionRefusedError extends Error {
+  override name = 'AdoptionRefusedError'
+  readonly reason: 'busy' | 'paused' | 'stopping' | 'not-worker'
+  readonly retryAfterMs: number | null
+
+  constructor(reason: AdoptionRefusedError['reason'], message: string, retryAfterMs: number | null = null) {
+    super(message)
+    this.reason = reason
+    this.retryAfterMs = retryAfterMs
+  }
+}

@@ -36,12 +36,13 @@ export class TaskExecutor {
   }
 }
 
-/** Turns a runner's progress into the task's events (`token`, `attempt`, `test-result`). */
+/** Turns a runner's progress into the task's events (`token`, `attempt`, `test-result`, `routed`). */
 export function progressEvents(events: TaskEventLog, task: TaskRecord): TaskProgress {
   const run = task.runs
   return {
     token: (text, phase, attempt) => events.record(task.id, 'token', { text, phase, attempt }),
     attempt: (a) => events.record(task.id, 'attempt', { run, ...a }),
     testResult: (attempt, report) => events.record(task.id, 'test-result', { run, attempt, ...report }),
+    routed: (hop, executor) => events.hop(task.id, hop, executor),
   }
 }

@@ -47,12 +47,18 @@ export class FairShareQueue<T extends QueueEntry> {
     return this.#flows.get(submitter)?.size ?? 0
   }
 
+  /** Waiting entries per submitter. */
+  *flowSizes(): Iterable<[string, number]> {
+    for (const [submitter, flow] of this.#flows) yield [submitter, flow.size]
+  }
+
   /** Submitters with waiting entries. */
   get submitters(): number {
     return this.#flows.size
   }
 
-  push(entry: T): void {
+  /** Queues an entry behind its submitter's others; `front` puts it first (a task sent back to wait). */
+  push(entry: T, front = false): void {
     let flow = this.#flows.get(entry.submitter)
     if (!flow) {
       flow = {
@@ -63,19 +69,24 @@ export class FairShareQueue<T extends QueueEntry> {
       }
       this.#flows.set(entry.submitter, flow)
     }
-    flow.lanes[entry.priority].push(entry)
+    if (front) flow.lanes[entry.priority].unshift(entry)
+    else flow.lanes[entry.priority].push(entry)
     flow.size++
     this.#size++
   }
 
   /** The entry `pop()` would return, without taking it. */
-  peek(): T | undefined {
-    const best = this.#nextFlow()
+  peek(eligible?: (entry: T) => boolean): T | undefined {
+    const best = this.#nextFlow(eligible)
     return best ? head(best[1]) : undefined
   }
 
-  pop(): T | undefined {
-    const best = this.#nextFlow()
+  /**
+   * Takes the next entry in fair order. With `eligible`, submitters whose next entry can't be
+   * served now are passed over, so one that waits for a busy node holds up no one else.
+   */
+  pop(eligible?: (entry: T) => boolean): T | undefined {
+    const best = this.#nextFlow(eligible)
     if (!best) return undefined
     const [submitter, flow] = best
     const entry = head(flow)!
@@ -117,11 +128,13 @@ export class FairShareQueue<T extends QueueEntry> {
     return false
   }
 
-  #nextFlow(): [string, Flow<T>] | undefined {
+  #nextFlow(eligible?: (entry: T) => boolean): [string, Flow<T>] | undefined {
     let best: [string, Flow<T>] | undefined
     let bestFinish = Number.POSITIVE_INFINITY
     for (const [submitter, flow] of this.#flows) {
-      const finish = flow.start + 1 / PRIORITY_WEIGHT[head(flow)!.priority]
+      const first = head(flow)!
+      if (eligible && !eligible(first)) continue
+      const finish = flow.start + 1 / PRIORITY_WEIGHT[first.priority]
       if (finish < bestFinish || (finish === bestFinish && best && flow.since < best[1].since)) {
         best = [submitter, flow]
         bestFinish = finish

@@ -1,19 +1,30 @@
 export { CODE_LOOP_DEFAULTS, CodeLoop, type CodeLoopOptions } from './code-loop.ts'
 export {
+  AdoptionRefusedError,
   EngineStoppingError,
   InvalidTransitionError,
   NoModelError,
   QueueFullError,
   SubmissionRefusedError,
   TaskCancelledError,
+  TaskDisplacedError,
   TaskFinishedError,
   TaskNotFoundError,
 } from './errors.ts'
-export { NO_MODEL_MESSAGE, TaskExecutor } from './executor.ts'
+export { NO_MODEL_MESSAGE, progressEvents, TaskExecutor } from './executor.ts'
 export { extractCode, testedNames } from './extract-code.ts'
 export { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
-export type { TaskOutcome, TaskProgress } from './outcome.ts'
-export type { ModelReply, ModelRequest, SandboxRequest, TaskModel, TaskSandbox } from './ports.ts'
+export { emptyResult, type TaskOutcome, type TaskProgress } from './outcome.ts'
+export type {
+  ModelReply,
+  ModelRequest,
+  Placement,
+  RemoteRun,
+  SandboxRequest,
+  TaskModel,
+  TaskRouter,
+  TaskSandbox,
+} from './ports.ts'
 export {
   TASK_ENGINE_DEFAULTS,
   TaskEngine,

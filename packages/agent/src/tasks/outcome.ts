@@ -1,4 +1,12 @@
-import type { TaskAttempt, TaskError, TaskRecord, TaskResult, TestReport } from '@edgecoder/protocol'
+import type {
+  RouteHop,
+  TaskAttempt,
+  TaskError,
+  TaskExecutorRef,
+  TaskRecord,
+  TaskResult,
+  TestReport,
+} from '@edgecoder/protocol'
 import { NoModelError } from './errors.ts'
 
 /** What running a task produced; the engine adds the queue and run durations. */
@@ -15,6 +23,8 @@ export interface TaskProgress {
   token(text: string, phase: 'plan' | 'code' | 'chat', attempt: number | null): void
   attempt(a: Omit<TaskAttempt, 'report' | 'sandboxMs'>): void
   testResult(attempt: number | null, report: TestReport): void
+  /** A step of the task's route; `executor` when the task now runs there. */
+  routed(hop: RouteHop, executor?: TaskExecutorRef): void
 }
 
 export function emptyResult(): Omit<TaskResult, 'durations'> {

@@ -1,4 +1,12 @@
-import type { ChatMessage, TaskLanguage, TestReport } from '@edgecoder/protocol'
+import type {
+  ChatMessage,
+  RouteHop,
+  TaskExecutorRef,
+  TaskLanguage,
+  TaskRecord,
+  TestReport,
+} from '@edgecoder/protocol'
+import type { TaskOutcome, TaskProgress } from './outcome.ts'
 
 /** A run of code against tests, as the sandbox takes it. */
 export interface SandboxRequest {
@@ -38,4 +46,27 @@ export interface TaskModel {
     req: ModelRequest,
     opts?: { signal?: AbortSignal; onToken?: (token: string) => void },
   ): Promise<ModelReply>
+}
+
+/** Runs a task on a peer, reporting its progress here; throws `TaskDisplacedError` when the peer lets it go. */
+export type RemoteRun = (
+  task: TaskRecord,
+  progress: TaskProgress,
+  signal: AbortSignal,
+) => Promise<TaskOutcome>
+
+/** Where the next run of a task goes; `hop` is the choice with its reasons, for the task's route. */
+export type Placement =
+  | { where: 'local'; hop: RouteHop | null; executor: TaskExecutorRef | null }
+  | { where: 'remote'; hop: RouteHop; run: RemoteRun }
+
+/** What the engine asks of routing: where a waiting task should run now. */
+export interface TaskRouter {
+  /**
+   * The place for the task's next run, or null when every node able to run it is busy.
+   * `localFree`: this node executes tasks and has a free slot. Must not change any state.
+   */
+  place(task: TaskRecord, localFree: boolean): Placement | null
+  /** Calls `fn` when room may have opened somewhere (a peer's advert, a backoff ending); returns the unsubscribe. */
+  onCapacity(fn: () => void): () => void
 }

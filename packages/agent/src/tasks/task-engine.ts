@@ -1,27 +1,28 @@
-import type { TaskError, TaskListQuery, TaskRecord, TaskResult, TaskSpec } from '@edgecoder/protocol'
+import type { TaskListQuery, TaskOrigin, TaskRecord, TaskSpec } from '@edgecoder/protocol'
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeMetrics } from '../metrics.ts'
-import type { SettingsStore } from '../settings/index.ts'
+import { policyAllowsWork, type SettingsStore } from '../settings/index.ts'
 import type { Store } from '../store/index.ts'
 import type { CodeLoopOptions } from './code-loop.ts'
 import {
+  AdoptionRefusedError,
   EngineStoppingError,
-  InvalidTransitionError,
   QueueFullError,
   SubmissionRefusedError,
   TaskCancelledError,
   TaskFinishedError,
 } from './errors.ts'
-import { progressEvents, TaskExecutor } from './executor.ts'
+import { TaskExecutor } from './executor.ts'
 import { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
-import { cancelledError, doneData, failureOf, type TaskOutcome } from './outcome.ts'
-import type { TaskModel, TaskSandbox } from './ports.ts'
+import { cancelledError } from './outcome.ts'
+import type { Placement, TaskModel, TaskRouter, TaskSandbox } from './ports.ts'
 import { TaskEventLog } from './task-events.ts'
+import { TaskRuns } from './task-runs.ts'
 import { type TaskCounts, TaskStore } from './task-store.ts'
 
 export interface TaskEngineOptions {
-  /** False on a coordinator: tasks wait in the queue for routing and never run here. */
+  /** False on a coordinator: tasks never run here; they wait for routing to place them on a peer. */
   executes: boolean
   /** False on a worker: the local API may not submit. */
   acceptsLocal: boolean
@@ -29,6 +30,8 @@ export interface TaskEngineOptions {
   maxQueued: number
   /** How long a cancelled task may take to let go of the model and sandbox before it is marked cancelled anyway. */
   cancelGraceMs: number
+  /** Runs a task may have before it is failed for want of an executor that finishes it. */
+  maxRuns: number
   codeLoop: Partial<CodeLoopOptions>
 }
 
@@ -37,6 +40,7 @@ export const TASK_ENGINE_DEFAULTS: TaskEngineOptions = {
   acceptsLocal: true,
   maxQueued: 1_000,
   cancelGraceMs: 5_000,
+  maxRuns: 8,
   codeLoop: {},
 }
 
@@ -48,18 +52,31 @@ export interface TaskEngineModules {
   model: TaskModel | null
   log: Logger
   metrics?: NodeMetrics
+  /** Places tasks on peers; without one every task runs here. */
+  router?: TaskRouter | null
+}
+
+interface Entry extends QueueEntry {
+  task: TaskRecord
 }
 
 interface Running {
   controller: AbortController
   done: Promise<void>
+  local: boolean
 }
 
+const LOCAL: Placement = { where: 'local', hop: null, executor: null }
+
+/** The flow a peer's tasks share in the queue; a space can't appear in a submitter name, so none collides. */
+const peerFlow = (peerId: string) => `peer ${peerId}`
+
 /**
- * The task engine: accepts tasks, keeps them in SQLite and in a fair-share queue, and runs as
- * many at once as `maxConcurrentTasks` allows while the node is contributing. Both settings are
- * followed at run time. Nothing accepted is lost: tasks found running at start were interrupted
- * and go back to the queue.
+ * The task engine: accepts tasks (from the local API, and from peers through routing), keeps them
+ * in SQLite and in one fair-share queue, and starts each where it should run: here, while this
+ * node has a free slot (`maxConcurrentTasks`, followed at run time), or on the peer the router
+ * picks. Nothing accepted is lost: tasks found running at start were interrupted and go back to
+ * the queue; a task a peer lets go of goes back to the front of it.
  */
 export class TaskEngine {
   readonly name = 'tasks'
@@ -67,12 +84,13 @@ export class TaskEngine {
   readonly events: TaskEventLog
   readonly #opts: TaskEngineOptions
   readonly #m: TaskEngineModules
-  readonly #executor: TaskExecutor
-  readonly #queue = new FairShareQueue<QueueEntry>()
+  readonly #runs: TaskRuns
+  readonly #queue = new FairShareQueue<Entry>()
   readonly #running = new Map<string, Running>()
+  readonly #listeners = new Set<() => void>()
+  #localRunning = 0
   #started = false
-  /** Moving average of run times, for the Retry-After of a full queue. */
-  #avgRunMs = 1_000
+  #unsubscribe: (() => void) | undefined
   readonly #onSettings = () => this.#pump()
 
   constructor(opts: Partial<TaskEngineOptions>, modules: TaskEngineModules) {
@@ -80,22 +98,29 @@ export class TaskEngine {
     this.#m = modules
     this.store = new TaskStore(modules.store)
     this.events = new TaskEventLog(this.store, modules.bus)
-    this.#executor = new TaskExecutor(this.#opts.codeLoop, modules)
+    this.#runs = new TaskRuns(this.#opts, {
+      ...modules,
+      store: this.store,
+      events: this.events,
+      executor: new TaskExecutor(this.#opts.codeLoop, modules),
+      requeue: (task, front) => {
+        this.#queue.push(this.#entry(task), front)
+        this.#changed()
+      },
+    })
   }
 
   async start(): Promise<void> {
+    // A peer's task interrupted here was rerun elsewhere by its submitter long ago.
+    for (const id of this.store.activeAdopted()) this.#runs.abandon(id, 'the executor restarted')
     for (const id of this.store.idsWithStatus('running')) {
-      let ev: ReturnType<TaskEventLog['make']> | undefined
-      this.store.requeue(
-        id,
-        (t) => (ev = this.events.make(id, 'queued', { reason: 'interrupted', runs: t.runs })),
-      )
-      this.events.publish(ev!)
+      this.#runs.requeue(id, 'interrupted', 'none')
       this.#m.log.warn({ taskId: id }, 'task was interrupted by a stop or crash: queued again')
     }
     for (const id of this.store.idsWithStatus('queued')) this.#queue.push(this.#entry(this.store.get(id)))
     this.#started = true
     this.#m.settings.on('change', this.#onSettings)
+    this.#unsubscribe = this.#m.router?.onCapacity(() => this.#pump())
     if (this.#queue.size > 0) this.#m.log.info({ queued: this.#queue.size }, 'resuming queued tasks')
     this.#pump()
   }
@@ -104,6 +129,7 @@ export class TaskEngine {
   async stop(): Promise<void> {
     this.#started = false
     this.#m.settings.off('change', this.#onSettings)
+    this.#unsubscribe?.()
     for (const r of this.#running.values())
       r.controller.abort(new EngineStoppingError('the node is stopping'))
     await Promise.allSettled([...this.#running.values()].map((r) => r.done))
@@ -120,15 +146,35 @@ export class TaskEngine {
         `the task queue is full (${this.#opts.maxQueued} waiting); try again later`,
         this.retryAfterSec(),
       )
-    let ev: ReturnType<TaskEventLog['make']> | undefined
-    const task = this.store.create(spec, (t) => {
-      ev = this.events.make(t.id, 'queued', { kind: t.kind, submitter: t.submitter, priority: t.priority })
-      return ev
-    })
-    this.#queue.push(this.#entry(task))
-    this.events.publish(ev!)
-    this.#pump()
-    return task
+    return this.#accept(spec)
+  }
+
+  /**
+   * Takes a peer's task to run here. The same attempt offered twice is the same task (its copy is
+   * returned); a peer may keep at most `maxConcurrentTasks` tasks waiting here, so one that floods
+   * can't crowd out the others, who share the slots fairly with this node's own submitters.
+   * @throws AdoptionRefusedError when this node can't take it now
+   */
+  adopt(spec: TaskSpec, origin: TaskOrigin): TaskRecord {
+    const known = this.store.adopted(origin)
+    if (known) return known
+    const s = this.#m.settings.get()
+    if (!this.#opts.executes)
+      throw new AdoptionRefusedError('not-worker', 'this node is a coordinator: it runs no tasks')
+    if (!this.#started) throw new AdoptionRefusedError('stopping', 'this node is stopping')
+    if (!policyAllowsWork(s, new Date(), false))
+      throw new AdoptionRefusedError(
+        'paused',
+        'this node is not taking work now (paused or outside its hours)',
+      )
+    const waiting = this.#queue.sizeOf(peerFlow(origin.peerId))
+    if (waiting >= s.maxConcurrentTasks || this.#queue.size >= this.#opts.maxQueued)
+      throw new AdoptionRefusedError(
+        'busy',
+        `${waiting} of your tasks already wait here`,
+        this.retryAfterSec() * 1000,
+      )
+    return this.#accept(spec, origin)
   }
 
   get(id: string): TaskRecord {
@@ -139,12 +185,13 @@ export class TaskEngine {
     return this.store.list(q)
   }
 
-  /** Cancels a waiting or running task; a running one is aborted (model and sandbox let go). */
+  /** Cancels a waiting or running task; a running one is aborted (model and sandbox let go, or the peer told). */
   async cancel(id: string, signal?: AbortSignal): Promise<TaskRecord> {
     const task = this.store.get(id)
     if (task.status === 'queued') {
       this.#queue.remove(id)
-      return this.#finish(id, 'queued', 'cancelled', null, cancelledError(), 0)
+      this.#changed()
+      return this.#runs.finish(id, 'queued', 'cancelled', null, cancelledError(), 0)
     }
     const running = this.#running.get(id)
     if (task.status === 'running' && running) {
@@ -160,7 +207,7 @@ export class TaskEngine {
       const now = this.store.get(id)
       if (now.status !== 'running') return now
       this.#m.log.warn({ taskId: id }, 'task did not let go within the grace period: marked cancelled anyway')
-      return this.#finish(id, 'running', 'cancelled', null, cancelledError(), 0)
+      return this.#runs.finish(id, 'running', 'cancelled', null, cancelledError(), 0)
     }
     throw new TaskFinishedError(`task ${id} is already ${task.status}`)
   }
@@ -177,120 +224,99 @@ export class TaskEngine {
     return this.#running.size
   }
 
-  /** Seconds a refused submitter should wait: the queue ahead of it at the recent pace. */
-  retryAfterSec(): number {
-    const s = this.#m.settings.get()
-    if (!this.#opts.executes || !s.contributing) return 60
-    const sec = (this.#avgRunMs * (this.#queue.size + 1)) / s.maxConcurrentTasks / 1000
-    return Math.min(600, Math.max(1, Math.ceil(sec)))
+  /** Tasks running on this node's own slots (tasks running on peers are not counted). */
+  get localRunning(): number {
+    return this.#localRunning
   }
 
-  #entry(t: TaskRecord): QueueEntry {
-    return { id: t.id, submitter: t.submitter, priority: t.priority }
+  /** Peers' tasks waiting for a slot here: what this node's advert calls its queue. */
+  get adoptedWaiting(): number {
+    let n = 0
+    for (const [flow, size] of this.#queue.flowSizes()) if (flow.startsWith('peer ')) n += size
+    return n
+  }
+
+  /** Calls `fn` whenever the local load (running or waiting tasks) changes; returns the unsubscribe. */
+  onLoad(fn: () => void): () => void {
+    this.#listeners.add(fn)
+    return () => this.#listeners.delete(fn)
+  }
+
+  /** Seconds a refused submitter should wait: the queue ahead of it at the recent pace. */
+  retryAfterSec(): number {
+    return this.#runs.retryAfterSec(this.#queue.size, this.#opts.executes)
+  }
+
+  #accept(spec: TaskSpec, origin?: TaskOrigin): TaskRecord {
+    let ev: ReturnType<TaskEventLog['make']> | undefined
+    const task = this.store.create(
+      spec,
+      (t) => {
+        ev = this.events.make(t.id, 'queued', {
+          kind: t.kind,
+          submitter: t.submitter,
+          priority: t.priority,
+          ...(origin ? { origin } : {}),
+        })
+        return ev
+      },
+      origin,
+    )
+    this.#queue.push(this.#entry(task))
+    this.events.publish(ev!)
+    this.#changed()
+    this.#pump()
+    return task
+  }
+
+  #entry(t: TaskRecord): Entry {
+    const submitter = t.origin ? peerFlow(t.origin.peerId) : t.submitter
+    return { id: t.id, submitter, priority: t.priority, task: t }
+  }
+
+  #localFree(): boolean {
+    const s = this.#m.settings.get()
+    return this.#opts.executes && s.contributing && this.#localRunning < s.maxConcurrentTasks
+  }
+
+  /** A peer's task runs here or nowhere; the router places the rest. */
+  #place(e: Entry, localFree: boolean): Placement | null {
+    if (e.task.origin || !this.#m.router) return localFree ? LOCAL : null
+    return this.#m.router.place(e.task, localFree)
   }
 
   #pump(): void {
-    if (!this.#started || !this.#opts.executes) return
-    const s = this.#m.settings.get()
-    if (!s.contributing) return
-    while (this.#running.size < s.maxConcurrentTasks && this.#queue.size > 0) {
-      const entry = this.#queue.pop()!
-      let ev: ReturnType<TaskEventLog['make']> | undefined
-      let task: TaskRecord
-      try {
-        task = this.store.start(entry.id, (t) => (ev = this.events.make(t.id, 'started', { runs: t.runs })))
-      } catch (err) {
-        if (err instanceof TaskFinishedError || err instanceof InvalidTransitionError) continue
-        throw err
-      }
-      this.events.publish(ev!)
-      const controller = new AbortController()
-      const done = this.#run(task, controller.signal).finally(() => {
-        this.#running.delete(task.id)
-        this.#pump()
+    if (!this.#started) return
+    for (;;) {
+      const localFree = this.#localFree()
+      const placements = new Map<string, Placement>()
+      const entry = this.#queue.pop((e) => {
+        const p = this.#place(e, localFree)
+        if (p) placements.set(e.id, p)
+        return p !== null
       })
-      this.#running.set(task.id, { controller, done })
+      if (!entry) return
+      this.#begin(entry, placements.get(entry.id)!)
     }
   }
 
-  async #run(task: TaskRecord, signal: AbortSignal): Promise<void> {
-    const t0 = performance.now()
-    let outcome: TaskOutcome
-    try {
-      outcome = await this.#executor.execute(task, progressEvents(this.events, task), signal)
-    } catch (err) {
-      const reason = signal.aborted ? signal.reason : err
-      if (reason instanceof EngineStoppingError) {
-        this.#requeue(task.id)
-        return
-      }
-      const runMs = performance.now() - t0
-      if (reason instanceof TaskCancelledError) {
-        this.#finish(task.id, 'running', 'cancelled', null, cancelledError(), runMs)
-        return
-      }
-      const error = failureOf(reason)
-      const level = error.code === 'execution_failed' ? 'error' : 'warn'
-      this.#m.log[level]({ err: reason, taskId: task.id, code: error.code }, 'task failed')
-      this.#finish(task.id, 'running', 'failed', null, error, runMs)
-      return
-    }
-    const runMs = performance.now() - t0
-    this.#avgRunMs = this.#avgRunMs * 0.8 + runMs * 0.2
-    const { status, error, result, modelMs, sandboxMs } = outcome
-    this.#finish(
-      task.id,
-      'running',
-      status,
-      { ...result, durations: { queuedMs: 0, runMs, modelMs, sandboxMs } },
-      error,
-      runMs,
-    )
+  #begin(entry: Entry, placement: Placement): void {
+    const local = placement.where === 'local'
+    const task = this.#runs.begin(entry.id, placement)
+    if (!task) return
+    const controller = new AbortController()
+    if (local) this.#localRunning++
+    const done = this.#runs.run(task, placement, controller.signal).finally(() => {
+      this.#running.delete(task.id)
+      if (local) this.#localRunning--
+      this.#changed()
+      this.#pump()
+    })
+    this.#running.set(task.id, { controller, done, local })
+    this.#changed()
   }
 
-  /** Writes a final status with its `done` event; a task another path already finished is left as it is. */
-  #finish(
-    id: string,
-    from: 'queued' | 'running',
-    status: 'succeeded' | 'failed' | 'cancelled',
-    result: TaskResult | null,
-    error: TaskError | null,
-    runMs: number,
-  ): TaskRecord {
-    const before = this.store.get(id)
-    if (result) {
-      const queuedMs = before.startedAt ? Date.parse(before.startedAt) - Date.parse(before.createdAt) : 0
-      result = { ...result, durations: { ...result.durations, queuedMs, runMs: Math.round(runMs) } }
-    }
-    let ev: ReturnType<TaskEventLog['make']> | undefined
-    try {
-      const task = this.store.finish(
-        id,
-        status,
-        result,
-        error,
-        (t) => (ev = this.events.make(id, 'done', doneData(t))),
-        from,
-      )
-      this.events.publish(ev!)
-      this.#m.metrics?.tasksFinished.inc({ kind: task.kind, status })
-      return task
-    } catch (err) {
-      if (err instanceof TaskFinishedError || err instanceof InvalidTransitionError) return this.store.get(id)
-      throw err
-    }
-  }
-
-  #requeue(id: string): void {
-    let ev: ReturnType<TaskEventLog['make']> | undefined
-    try {
-      this.store.requeue(
-        id,
-        (t) => (ev = this.events.make(id, 'queued', { reason: 'node stopping', runs: t.runs })),
-      )
-      this.events.publish(ev!)
-    } catch (err) {
-      if (!(err instanceof TaskFinishedError)) throw err
-    }
+  #changed(): void {
+    for (const fn of this.#listeners) fn()
   }
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import type { TaskEvent, TaskEventType } from '@edgecoder/protocol'
+import type { RouteHop, TaskEvent, TaskEventType, TaskExecutorRef } from '@edgecoder/protocol'
 import type { EventBus } from '../events.ts'
 import type { TaskStore } from './task-store.ts'
 
@@ -53,6 +53,14 @@ export class TaskEventLog {
     } else {
       this.#store.appendEvent(ev)
     }
+    this.publish(ev)
+    return ev
+  }
+
+  /** Appends a step to the task's route (and, with `executor`, where it runs now), as a `routed` event. */
+  hop(taskId: string, hop: RouteHop, executor?: TaskExecutorRef): TaskEvent {
+    const ev = this.make(taskId, 'routed', { ...hop, executor: executor ?? null })
+    this.#store.addHop(taskId, hop, ev, executor)
     this.publish(ev)
     return ev
   }

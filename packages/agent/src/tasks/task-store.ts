@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type {
+  RouteHop,
   TaskError,
   TaskEvent,
+  TaskExecutorRef,
   TaskListQuery,
+  TaskOrigin,
   TaskRecord,
   TaskResult,
   TaskSpec,
@@ -10,55 +13,10 @@ import type {
 } from '@edgecoder/protocol'
 import type { Store } from '../store/index.ts'
 import { InvalidTransitionError, TaskFinishedError, TaskNotFoundError } from './errors.ts'
+import { TASK_MIGRATIONS, type TaskRow, toRecord } from './task-rows.ts'
 
-const MIGRATIONS = {
-  module: 'tasks',
-  steps: [
-    `CREATE TABLE tasks (
-       seq INTEGER PRIMARY KEY AUTOINCREMENT,
-       id TEXT NOT NULL UNIQUE,
-       kind TEXT NOT NULL,
-       submitter TEXT NOT NULL,
-       priority TEXT NOT NULL,
-       status TEXT NOT NULL,
-       spec TEXT NOT NULL,
-       result TEXT,
-       error TEXT,
-       runs INTEGER NOT NULL DEFAULT 0,
-       created_at TEXT NOT NULL,
-       started_at TEXT,
-       finished_at TEXT,
-       updated_at TEXT NOT NULL
-     );
-     CREATE INDEX tasks_by_status ON tasks (status, seq);
-     CREATE INDEX tasks_by_submitter ON tasks (submitter, seq);
-     CREATE TABLE task_events (
-       task_id TEXT NOT NULL REFERENCES tasks (id) ON DELETE CASCADE,
-       seq INTEGER NOT NULL,
-       type TEXT NOT NULL,
-       at TEXT NOT NULL,
-       data TEXT NOT NULL,
-       PRIMARY KEY (task_id, seq)
-     ) WITHOUT ROWID;`,
-  ],
-}
-
-interface Row {
-  seq: number
-  id: string
-  kind: TaskRecord['kind']
-  submitter: string
-  priority: TaskRecord['priority']
-  status: TaskStatus
-  spec: string
-  result: string | null
-  error: string | null
-  runs: number
-  created_at: string
-  started_at: string | null
-  finished_at: string | null
-  updated_at: string
-}
+/** Steps of a route kept per task: a task bounced more often than this keeps its latest steps. */
+const ROUTE_LENGTH = 64
 
 /** Counts by status, for `/status` and the queue gauges. */
 export type TaskCounts = Record<TaskStatus, number>
@@ -73,20 +31,35 @@ export class TaskStore {
 
   constructor(store: Store) {
     this.#store = store
-    store.migrate(MIGRATIONS)
+    store.migrate(TASK_MIGRATIONS)
   }
 
-  /** Accepts a task: persisted as `queued` before anyone is told its id. */
-  create(spec: TaskSpec, event?: (t: TaskRecord) => TaskEvent): TaskRecord {
+  /**
+   * Accepts a task: persisted as `queued` before anyone is told its id. `origin` marks a task a
+   * peer submitted; one origin (peer, task, attempt) is stored at most once.
+   */
+  create(spec: TaskSpec, event?: (t: TaskRecord) => TaskEvent, origin?: TaskOrigin): TaskRecord {
     const now = new Date().toISOString()
     const id = randomUUID()
     return this.#store.transaction(() => {
       this.#store.db
         .prepare(
-          `INSERT INTO tasks (id, kind, submitter, priority, status, spec, runs, created_at, updated_at)
-           VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?)`,
+          `INSERT INTO tasks (id, kind, submitter, priority, status, spec, runs, created_at, updated_at,
+             origin_peer, origin_task, origin_attempt)
+           VALUES (?, ?, ?, ?, 'queued', ?, 0, ?, ?, ?, ?, ?)`,
         )
-        .run(id, spec.kind, spec.submitter, spec.priority, JSON.stringify(spec), now, now)
+        .run(
+          id,
+          spec.kind,
+          spec.submitter,
+          spec.priority,
+          JSON.stringify(spec),
+          now,
+          now,
+          origin?.peerId ?? null,
+          origin?.taskId ?? null,
+          origin?.attempt ?? null,
+        )
       const task = this.get(id)
       if (event) this.#append(event(task))
       return task
@@ -94,7 +67,7 @@ export class TaskStore {
   }
 
   get(id: string): TaskRecord {
-    const row = this.#store.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as Row | undefined
+    const row = this.#store.db.prepare('SELECT * FROM tasks WHERE id = ?').get(id) as TaskRow | undefined
     if (!row) throw new TaskNotFoundError(`no task ${id}`)
     return toRecord(row)
   }
@@ -148,6 +121,41 @@ export class TaskStore {
     )
   }
 
+  /** This node's copy of a peer's task attempt, if it took it. */
+  adopted(origin: TaskOrigin): TaskRecord | undefined {
+    const row = this.#store.db
+      .prepare('SELECT * FROM tasks WHERE origin_peer = ? AND origin_task = ? AND origin_attempt = ?')
+      .get(origin.peerId, origin.taskId, origin.attempt) as TaskRow | undefined
+    return row && toRecord(row)
+  }
+
+  /** Ids of peers' tasks not finished yet, oldest first. */
+  activeAdopted(): string[] {
+    return (
+      this.#store.db
+        .prepare(
+          "SELECT id FROM tasks WHERE origin_peer IS NOT NULL AND status IN ('queued', 'running') ORDER BY seq",
+        )
+        .all() as { id: string }[]
+    ).map((r) => r.id)
+  }
+
+  /**
+   * Appends a step to the task's route, with its `routed` event; `executor` (when given) is
+   * where the task runs from now on.
+   */
+  addHop(id: string, hop: RouteHop, event: TaskEvent, executor?: TaskExecutorRef): TaskRecord {
+    return this.#store.transaction(() => {
+      const task = this.get(id)
+      const route = [...task.route, hop].slice(-ROUTE_LENGTH)
+      this.#store.db
+        .prepare('UPDATE tasks SET route = ?, executor = COALESCE(?, executor), updated_at = ? WHERE id = ?')
+        .run(JSON.stringify(route), executor ? JSON.stringify(executor) : null, hop.at, id)
+      this.#append(event)
+      return this.get(id)
+    })
+  }
+
   /** Ids of tasks in a status, oldest first. */
   idsWithStatus(status: TaskStatus): string[] {
     return (
@@ -172,7 +180,7 @@ export class TaskStore {
       .prepare(
         `SELECT * FROM tasks ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq DESC LIMIT ?`,
       )
-      .all(...args, q.limit + 1) as unknown as Row[]
+      .all(...args, q.limit + 1) as unknown as TaskRow[]
     const page = rows.slice(0, q.limit)
     const more = rows.length > q.limit
     return { tasks: page.map(toRecord), nextCursor: more ? String(page.at(-1)!.seq) : null }
@@ -236,23 +244,5 @@ export class TaskStore {
     this.#store.db
       .prepare('INSERT INTO task_events (task_id, seq, type, at, data) VALUES (?, ?, ?, ?, ?)')
       .run(ev.taskId, ev.seq, ev.type, ev.at, JSON.stringify(ev.data))
-  }
-}
-
-function toRecord(r: Row): TaskRecord {
-  return {
-    id: r.id,
-    kind: r.kind,
-    submitter: r.submitter,
-    priority: r.priority,
-    status: r.status,
-    spec: JSON.parse(r.spec),
-    result: r.result === null ? null : JSON.parse(r.result),
-    error: r.error === null ? null : JSON.parse(r.error),
-    runs: r.runs,
-    createdAt: r.created_at,
-    startedAt: r.started_at,
-    finishedAt: r.finished_at,
-    updatedAt: r.updated_at,
   }
 }
