@@ -103,16 +103,25 @@ fn start_tray_updates(app: AppHandle) -> Sender<TrayNudge> {
 fn poll_status(app: AppHandle, tray: Sender<TrayNudge>) {
     thread::spawn(move || loop {
         let agent = app.state::<Agent>();
-        let status = agent.live_api().and_then(|api| {
-            let r = http::get(&format!("{api}/status"), API_TIMEOUT).ok()?;
-            serde_json::from_str::<AgentStatus>(&r.body).ok()
-        });
+        let status = agent.live_api().and_then(|api| read_status(&api));
         *agent.status.lock().unwrap() = status;
         if tray.send(TrayNudge::Status).is_err() {
             return;
         }
         thread::sleep(STATUS_POLL);
     });
+}
+
+/// `/status`, with `contributing` from the settings route when the status body lacks it.
+fn read_status(api: &str) -> Option<AgentStatus> {
+    let r = http::get(&format!("{api}/status"), API_TIMEOUT).ok()?;
+    let mut status: AgentStatus = serde_json::from_str(&r.body).ok()?;
+    if status.contributing.is_none() {
+        let settings = http::get(&format!("{api}/orchestration/settings"), API_TIMEOUT).ok()?;
+        let v: serde_json::Value = serde_json::from_str(&settings.body).ok()?;
+        status.contributing = v.get("contributing").and_then(serde_json::Value::as_bool);
+    }
+    Some(status)
 }
 
 fn toggle_contributing(app: AppHandle) {

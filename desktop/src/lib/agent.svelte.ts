@@ -101,7 +101,10 @@ export class AgentConnection {
     const restarted = s.ready?.pid !== this.supervisor?.ready?.pid
     this.supervisor = s
     // A new agent process means a new stream; EventSource would retry, but only after a delay.
-    if (s.phase === 'running' && restarted) this.#connect()
+    if (s.phase === 'running' && restarted) {
+      this.lastError = null
+      this.#connect()
+    }
   }
 
   #connect(): void {

@@ -31,6 +31,10 @@ describe('nodeState', () => {
     expect(nodeState(snap('starting'), false, null, null)).toBe('starting')
     expect(nodeState(snap('restarting'), true, settings(true), null)).toBe('restarting')
   })
+  it('says unreachable when the process runs but its API cannot be read', () => {
+    expect(nodeState(snap('running'), false, null, null)).toBe('starting')
+    expect(nodeState(snap('running'), false, null, 'the agent is not answering')).toBe('unreachable')
+  })
   it('says unreachable in a plain browser when the API does not answer', () => {
     expect(nodeState(null, false, null, 'the agent did not answer')).toBe('unreachable')
     expect(nodeState(null, false, null, null)).toBe('connecting')

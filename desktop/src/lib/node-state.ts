@@ -20,6 +20,6 @@ export function nodeState(
   if (supervisor && supervisor.phase !== 'running')
     return supervisor.phase === 'stopping' ? 'stopped' : supervisor.phase
   if (live) return settings?.contributing === false ? 'paused' : 'running'
-  if (supervisor?.phase === 'running') return 'starting'
-  return lastError ? 'unreachable' : 'connecting'
+  if (lastError) return 'unreachable'
+  return supervisor?.phase === 'running' ? 'starting' : 'connecting'
 }
