@@ -157,16 +157,25 @@ spread="$(convert "$out/desktop-window.png" -colorspace Gray -format '%[fx:stand
 [ "${spread:-0}" -gt 20 ] || desktop_fail "the window looks blank (grey-level spread $spread/1000): $out/desktop-window.png"
 echo "app: screenshot $out/desktop-window.png" >&2
 
-# --- 3. kill -9 the agent; the app restarts it ------------------------------------------------
+# --- 3. a second launch hands over to the first and exits ----------------------------------------
+"$APP_BIN" >"$out/second-instance.log" 2>&1 &
+second=$!
+wait_for 15 "the second instance to exit" bash -c "! kill -0 $second 2>/dev/null"
+alive "$app_pid" || desktop_fail "the first instance died when a second one started"
+grep -q "already running" "$out/second-instance.log" || desktop_fail "the second instance did not defer to the first (see $out/second-instance.log)"
+echo "app: a second launch deferred to the running one" >&2
+
+# --- 4. kill -9 the agent; the app restarts it ------------------------------------------------
 desktop_say "kill -9 agent $agent_pid"
 kill -KILL "$agent_pid"
 t_kill=$(now_ms)
-new_agent() { local p; p="$(cat "$data_dir/agent.pid" 2>/dev/null)"; [ -n "$p" ] && [ "$p" != "$agent_pid" ] && alive "$p" && healthy; }
+new_agent_after() { local p; p="$(cat "$data_dir/agent.pid" 2>/dev/null)"; [ -n "$p" ] && [ "$p" != "$1" ] && alive "$p" && healthy; }
+new_agent() { new_agent_after "$agent_pid"; }
 wait_for 60 "the app to restart its agent after kill -9" new_agent
 new_pid="$(cat "$data_dir/agent.pid")"
 echo "app: restarted the agent as pid $new_pid in $(($(now_ms) - t_kill)) ms" >&2
 
-# --- 4. graceful quit: no agent left ------------------------------------------------------------
+# --- 5. graceful quit: no agent left ------------------------------------------------------------
 desktop_say "quitting the app (SIGTERM)"
 quit_app
 alive "$new_pid" && desktop_fail "agent pid $new_pid still runs after the app quit"
@@ -175,7 +184,22 @@ left="$(installed_agents)"
 healthy && desktop_fail "something still answers on $API after quit"
 echo "app: quit cleanly; no agent left" >&2
 
-# --- 5. launch-to-Dashboard time over more launches ----------------------------------------------
+# --- 6. an agent left running on the app's data dir is stopped at the next launch -----------------
+desktop_say "leaving an orphan agent behind, then launching the app"
+/usr/bin/edgecoder-node --disable-warning=ExperimentalWarning "$AGENT_DIR/packages/agent/src/cli/main.ts" \
+  start --mode all-in-one --data-dir "$data_dir" --api-host 127.0.0.1 --api-port 4301 >"$out/orphan.log" 2>&1 &
+orphan=$!
+wait_for 60 "the orphan agent to answer" healthy
+launch "$out/app-orphan.log"
+wait_for 30 "the app to stop the orphan agent (pid $orphan)" bash -c "! kill -0 $orphan 2>/dev/null"
+wait "$orphan" 2>/dev/null || true
+wait_for 60 "the app's own agent after the orphan" new_agent_after "$orphan"
+grep -q "left from an earlier run" "$out/app-orphan.log" || desktop_fail "the app did not report the orphan (see $out/app-orphan.log)"
+quit_app
+[ -z "$(installed_agents)" ] || desktop_fail "agent left after the orphan check"
+echo "app: stopped an orphan agent at launch and started its own" >&2
+
+# --- 7. launch-to-Dashboard time over more launches ----------------------------------------------
 times=("$first_dashboard_ms")
 for i in $(seq 2 "$runs"); do
   launch "$out/app-run$i.log"
