@@ -15,6 +15,9 @@ desktop_ensure_npm
 app="$desktop_root/desktop"
 tauri_dir="$app/src-tauri"
 
+desktop_say "building the UI"
+(cd "$app" && npm run build >&2)
+
 desktop_say "staging the agent"
 node "$app/tools/stage-agent.mjs" "$desktop_root" "$tauri_dir/resources/agent" >&2
 

@@ -5,21 +5,19 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AgentProcess } from './agent-process.ts'
-import { serveUi } from './ui-server.ts'
 
 const APP_DIR = resolve(import.meta.dirname, '..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 let agent: AgentProcess
-let ui: Awaited<ReturnType<typeof serveUi>>
 let browser: BrowserContext
 let profile: string
 let page: Page
 
 beforeAll(async () => {
   await build({ root: APP_DIR, logLevel: 'warn' })
+  // The agent serves the built UI at /ui, as on a headless node: page and API share one origin.
   agent = await AgentProcess.start()
-  ui = await serveUi(join(APP_DIR, 'dist'), agent.apiUrl)
   profile = mkdtempSync(join(tmpdir(), 'edgecoder-chromium-'))
   browser = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
@@ -35,12 +33,11 @@ beforeAll(async () => {
     ],
   })
   page = browser.pages()[0] ?? (await browser.newPage())
-  await page.goto(ui.url)
+  await page.goto(`${agent.apiUrl}/ui/`)
 })
 
 afterAll(async () => {
   await browser?.close()
-  await ui?.close()
   await agent?.stop()
   if (profile) rmSync(profile, { recursive: true, force: true })
 })
