@@ -375,12 +375,15 @@ impl Worker {
                 .ok()
                 .map(|d| d.as_millis() as u64);
         });
+        let note = format!(
+            "edgecoder-desktop: {problem}; restarting in {} ms",
+            delay.as_millis()
+        );
+        // Also on the app's own stderr: the journal keeps why the node restarted.
+        eprintln!("{note}");
         self.log(LogLine {
             stream: Stream::Stderr,
-            text: format!(
-                "edgecoder-desktop: {problem}; restarting in {} ms",
-                delay.as_millis()
-            ),
+            text: note,
         });
         let deadline = Instant::now() + delay;
         loop {
