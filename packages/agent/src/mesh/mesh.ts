@@ -7,7 +7,7 @@ import {
   type RuntimeMode,
 } from '@edgecoder/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { Connection, IdentifyResult } from '@libp2p/interface'
+import type { Connection, IdentifyResult, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { EventBus } from '../events.ts'
 import type { NodeIdentity } from '../identity.ts'
@@ -72,6 +72,8 @@ export class Mesh {
   #hostStartedAt = 0
   readonly #since = new Date()
   #lifecycle: Promise<void> = Promise.resolve()
+  /** Protocols other parts serve on the host; registered again whenever the host restarts. */
+  readonly #protocols = new Map<string, { handler: StreamHandler; options: StreamHandlerOptions }>()
   readonly #onSettings = (_s: OrchestrationSettings, keys: string[]) => {
     if (keys.includes('meshToken')) this.#lifecycle = this.#lifecycle.then(() => this.#restartHost())
     else this.#advertiser?.changed()
@@ -112,6 +114,12 @@ export class Mesh {
     this.#abort.abort()
     await this.#lifecycle
     await this.#stopHost()
+  }
+
+  /** Serves a protocol on the host, now and after every restart of it (a new mesh token). */
+  async handle(protocol: string, handler: StreamHandler, options: StreamHandlerOptions = {}): Promise<void> {
+    this.#protocols.set(protocol, { handler, options })
+    await this.#host?.handle(protocol, handler, options)
   }
 
   /** Hands the mesh live figures for the advert (models, slots, queue, load); publishes them. */
@@ -191,6 +199,7 @@ export class Mesh {
         ),
       { maxInboundStreams: 4 },
     )
+    for (const [protocol, h] of this.#protocols) await host.handle(protocol, h.handler, h.options)
     host.addEventListener('peer:identify', (e) => this.#onIdentify(e.detail))
     // The advert sent at start reached no one; the first peer to subscribe gets a fresh one.
     host.services.pubsub.addEventListener('subscription-change', () => {
