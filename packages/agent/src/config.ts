@@ -51,6 +51,8 @@ const AgentConfig = z.object({
   llamaThreads: z.coerce.number().int().min(1).max(512).optional(),
   /** Tasks that may wait in the queue; one more is answered 429. */
   maxQueuedTasks: z.coerce.number().int().min(1).max(1_000_000),
+  /** How often executors report on tasks this node sent them; three missed reports mean a stall. */
+  taskHeartbeatMs: z.coerce.number().int().min(100).max(60_000),
   /** Settings given explicitly at start; they override what the store remembers. */
   overrides: z.object({
     meshToken: MeshToken.nullable().optional(),
@@ -146,6 +148,11 @@ export const START_FLAGS = {
     env: 'EDGECODER_MAX_QUEUED_TASKS',
     help: 'tasks that may wait; beyond it submissions get 429 (default: 1000)',
   },
+  'task-heartbeat-ms': {
+    type: 'string',
+    env: 'EDGECODER_TASK_HEARTBEAT_MS',
+    help: 'heartbeat asked of executors running this node’s tasks; 3 missed = stalled, rerun elsewhere (2000)',
+  },
   'parent-pid': {
     type: 'string',
     env: 'EDGECODER_PARENT_PID',
@@ -209,6 +216,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     bodyLimitBytes: 1024 * 1024,
     modelPath: model === undefined ? null : resolve(expandHome(model)),
     maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
+    taskHeartbeatMs: flag('task-heartbeat-ms') ?? 2000,
     provider: flag('provider') ?? 'auto',
     ollamaHost: flag('ollama-host') ?? 'http://127.0.0.1:11434',
     openAiBaseUrl: flag('openai-base-url') ?? null,
@@ -248,6 +256,7 @@ const FIELD_TO_FLAG: Record<string, string> = {
   maxConcurrentTasks: 'max-concurrent-tasks',
   modelPath: 'model',
   maxQueuedTasks: 'max-queued-tasks',
+  taskHeartbeatMs: 'task-heartbeat-ms',
   provider: 'provider',
   ollamaHost: 'ollama-host',
   openAiBaseUrl: 'openai-base-url',

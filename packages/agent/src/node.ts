@@ -26,6 +26,7 @@ import { type ModelInfo, ModelManager } from './inference/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
+import { createRouting, type Routing, routingOptions } from './routing/index.ts'
 import { SandboxPool } from './sandbox/index.ts'
 import { SettingsStore } from './settings/index.ts'
 import { DataDirLock, Store } from './store/index.ts'
@@ -69,6 +70,7 @@ export class EdgeNode {
   models!: ModelManager
   #modelList: ModelInfo[] = []
   tasks!: TaskEngine
+  routing!: Routing
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
   apiUrl = ''
@@ -131,13 +133,28 @@ export class EdgeNode {
       })
       await this.#startPart(this.mesh)
       routes.push(meshRoutes(this.mesh))
+      this.routing = createRouting(
+        {
+          options: routingOptions({ heartbeatMs: config.taskHeartbeatMs }),
+          identity: this.identity,
+          mesh: this.mesh,
+          store: this.store,
+          settings: this.settings,
+          executes: config.mode !== 'coordinator',
+          localModels: () => this.#modelList.map((m) => m.name),
+          log,
+        },
+        () => this.tasks,
+      )
 
       await this.#startTasks()
+      // The IDE endpoints answer from the local model when it is the one asked for, else from a peer's.
+      const chat = this.routing.chat(this.models)
       routes.push(
         taskRoutes(this.tasks),
         modelRoutes(this.models),
-        openAiRoutes(this.models),
-        ollamaRoutes(this.models),
+        openAiRoutes(chat),
+        ollamaRoutes(chat),
         uiRoutes(UI_DIST),
       )
 
@@ -165,8 +182,9 @@ export class EdgeNode {
   }
 
   /**
-   * The sandbox, the local model (when given) and the task engine. A coordinator never runs
-   * tasks, so its sandbox stays cold; a worker runs tasks but takes none from its local API.
+   * The sandbox, the local model (when given), the task engine and the task protocol. A
+   * coordinator never runs tasks, so its sandbox stays cold; a worker runs tasks but takes none
+   * from its local API.
    */
   async #startTasks(): Promise<void> {
     const { config, log } = this
@@ -198,9 +216,21 @@ export class EdgeNode {
         model: this.models,
         log: log.child({ part: 'tasks' }),
         metrics: this.metrics,
+        router: this.routing.router,
       },
     )
     await this.#startPart(this.tasks)
+    // Started after the engine, stopped before it: streams close before their tasks wind down.
+    await this.#startPart(this.routing.service(this.tasks))
+    const tasks = this.tasks
+    this.mesh.setProviders({
+      slots: () => {
+        const total = this.settings.get().maxConcurrentTasks
+        return { total, free: Math.max(0, total - tasks.localRunning) }
+      },
+      queueDepth: () => tasks.adoptedWaiting,
+    })
+    tasks.onLoad(() => this.mesh.advertChanged())
   }
 
   /**

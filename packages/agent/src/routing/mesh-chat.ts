@@ -1,0 +1,164 @@
+import { randomUUID } from 'node:crypto'
+import { ChatTaskSpec, type TaskResult } from '@edgecoder/protocol'
+import type { ChatBackend } from '../api/routes/chat-backend.ts'
+import {
+  type ChatOptions,
+  type ChatRequest,
+  type ChatResult,
+  InferenceError,
+  InvalidChatRequestError,
+  type ModelInfo,
+  ModelNotFoundError,
+} from '../inference/index.ts'
+import { OfferDeclinedError, RemoteInferenceError } from './errors.ts'
+import type { RoutingOptions } from './options.ts'
+import type { MeshRouter } from './router.ts'
+import { needsOf } from './scoring.ts'
+
+export interface MeshChatInit {
+  options: RoutingOptions
+  /** This node's own models (the model manager). */
+  local: ChatBackend
+  router: MeshRouter
+}
+
+/** Errors a peer reports about the request itself: another peer would say the same. */
+const FINAL_CODES = new Set(['invalid_request', 'context_overflow'])
+
+/**
+ * The IDE endpoints' backend: a request for a model this node has is answered here; one for a
+ * model only peers have goes to the best of them as a chat task over the task protocol, its
+ * tokens streamed back as they come. A peer that declines or is lost before the first token is
+ * replaced by the next best; after it, the request fails (tokens already sent can't be taken back).
+ */
+export class MeshChatBackend implements ChatBackend {
+  readonly #init: MeshChatInit
+
+  constructor(init: MeshChatInit) {
+    this.#init = init
+  }
+
+  /** This node's models, then the mesh's that it lacks. */
+  async listModels(): Promise<ModelInfo[]> {
+    const local = await this.#localModels()
+    const have = new Set(local.map((m) => m.name))
+    const remote = this.#init.router
+      .meshModels()
+      .filter((m) => !have.has(m.name))
+      .map((m) => ({ ...m, sizeBytes: 0, path: null }))
+    return [...local, ...remote]
+  }
+
+  async chat(req: ChatRequest, opts: ChatOptions = {}): Promise<ChatResult> {
+    const local = await this.#localModels()
+    const here = req.model === undefined ? local.length > 0 : local.some((m) => m.name === req.model)
+    if (here) return this.#init.local.chat(req, opts)
+    return this.#remote(req, opts, local)
+  }
+
+  async #localModels(): Promise<ModelInfo[]> {
+    // A provider that is down has no models to offer; the mesh may still have them.
+    return this.#init.local.listModels().catch(() => [])
+  }
+
+  async #remote(req: ChatRequest, opts: ChatOptions, local: ModelInfo[]): Promise<ChatResult> {
+    const { options, router } = this.#init
+    const spec = this.#spec(req)
+    const needs = needsOf(spec)
+    const tried = new Set<string>()
+    const signal = opts.signal ?? new AbortController().signal
+    const t0 = performance.now()
+    let firstTokenAt: number | null = null
+    let lastError: Error | null = null
+    for (let i = 0; i < options.chatTries; i++) {
+      const best = router.pick(needs, { localFree: false, ignoreCapacity: true, skip: tried })
+      if (best.best === null) {
+        if (best.capable === 0 && tried.size === 0) {
+          const names = [...local.map((m) => m.name), ...router.meshModels().map((m) => m.name)]
+          throw new ModelNotFoundError(req.model ?? '(any)', names)
+        }
+        break
+      }
+      const peerId = best.best.candidate.peerId
+      tried.add(peerId)
+      router.history.placed(peerId)
+      try {
+        const r = await router.client.run({
+          peerId,
+          addrs: router.peerAddrs(peerId),
+          taskId: randomUUID(),
+          attempt: 1,
+          spec,
+          signal,
+          onEvent: (e) => {
+            if (e.type !== 'token' || e.text === '') return
+            firstTokenAt ??= performance.now()
+            opts.onToken?.(e.text)
+          },
+        })
+        router.history.finished(peerId)
+        if (r.status === 'succeeded' && r.result) return chatResult(r.result, t0, firstTokenAt, spec.model)
+        const code = r.error?.code ?? r.status
+        lastError = new RemoteInferenceError(code, r.error?.message ?? `the peer ended the chat: ${r.status}`)
+        if (FINAL_CODES.has(code) || firstTokenAt !== null) throw lastError
+      } catch (err) {
+        if (signal.aborted || err instanceof InferenceError) throw err
+        lastError = err as Error
+        if (err instanceof OfferDeclinedError)
+          router.backoff(peerId, err.retryAfterMs ?? options.declineBackoffMs)
+        else {
+          router.history.lost(peerId)
+          router.backoff(peerId, options.lostBackoffMs)
+        }
+        if (firstTokenAt !== null)
+          throw new RemoteInferenceError(
+            'peer_lost',
+            `the peer answering was lost mid-answer: ${lastError.message}`,
+          )
+      } finally {
+        router.history.released(peerId)
+      }
+    }
+    throw new RemoteInferenceError(
+      'no_executor',
+      `no peer with ${req.model ?? 'a model'} could answer: ${lastError?.message ?? 'none reachable'}`,
+    )
+  }
+
+  /** The request as a chat task; fields the task protocol can't carry (top_p) are dropped. */
+  #spec(req: ChatRequest): ChatTaskSpec {
+    const parsed = ChatTaskSpec.safeParse({
+      kind: 'chat',
+      messages: req.messages,
+      model: req.model,
+      maxTokens: Math.min(8192, Math.max(1, req.maxTokens ?? this.#init.options.chatMaxTokens)),
+      temperature: req.temperature,
+      seed: req.seed !== undefined && req.seed >= 0 ? req.seed : undefined,
+      stop: req.stop?.filter((s) => s.length > 0 && s.length <= 64).slice(0, 8),
+      submitter: 'ide',
+      priority: 'high',
+    })
+    if (parsed.success) return parsed.data
+    const issue = parsed.error.issues[0]
+    throw new InvalidChatRequestError(
+      `the request can't be sent to a peer: ${issue?.path.join('.')}: ${issue?.message}`,
+    )
+  }
+}
+
+function chatResult(r: TaskResult, t0: number, firstTokenAt: number | null, model?: string): ChatResult {
+  const end = performance.now()
+  const completion = r.tokens.completion
+  const decodeSec = firstTokenAt === null ? 0 : (end - firstTokenAt) / 1000
+  return {
+    text: r.text ?? '',
+    model: r.model ?? model ?? '',
+    promptTokens: r.tokens.prompt,
+    completionTokens: completion,
+    finishReason:
+      r.finishReason === 'length' ? 'length' : r.finishReason === 'cancelled' ? 'cancelled' : 'stop',
+    timeToFirstTokenMs: firstTokenAt === null ? null : Math.round(firstTokenAt - t0),
+    durationMs: Math.round(end - t0),
+    tokensPerSecond: completion > 1 && decodeSec > 0 ? (completion - 1) / decodeSec : 0,
+  }
+}

@@ -1,0 +1,232 @@
+import {
+  type DeclineReason,
+  type ExecutorFrame,
+  FINAL_STATUSES,
+  SubmitterFrame,
+  type TaskEvent,
+  type TaskOfferBody,
+  type TaskSpec,
+  type TaskWireEvent,
+  type TestReport,
+} from '@edgecoder/protocol'
+import type { Connection, Stream, StreamHandler } from '@libp2p/interface'
+import type { Logger } from '../logger.ts'
+import { AdoptionRefusedError, type TaskEngine } from '../tasks/index.ts'
+import { FrameChannel, type ReadFrame } from './frames.ts'
+import type { OfferNonces } from './nonces.ts'
+import { checkOffer } from './offers.ts'
+import type { RoutingOptions } from './options.ts'
+
+export interface TaskServiceInit {
+  options: RoutingOptions
+  selfId: string
+  engine: TaskEngine
+  nonces: OfferNonces
+  /** Why this node can't run the spec (a model it lacks), or null when it can. */
+  unableToRun: (spec: TaskSpec) => string | null
+  /** Serves `TASK_PROTOCOL` with the handler on the node's libp2p host. */
+  register: (handler: StreamHandler) => Promise<void>
+  log: Logger
+}
+
+type Channel = FrameChannel<SubmitterFrame, ExecutorFrame>
+const noop = () => {}
+
+/**
+ * The executor's side of the task protocol. An offer that is malformed, misaddressed, forged,
+ * expired or replayed is declined and changes nothing; an accepted one becomes a task in this
+ * node's fair queue, whose progress streams back until its result. A stream that ends before the
+ * result means the submitter gave up: the task is cancelled here.
+ */
+export class TaskService {
+  readonly name = 'task-service'
+  readonly #init: TaskServiceInit
+  /** The stream currently reporting on each of this node's copies (a retried offer takes over). */
+  readonly #attached = new Map<string, Channel>()
+  readonly #open = new Set<Channel>()
+  #stopping = false
+
+  constructor(init: TaskServiceInit) {
+    this.#init = init
+  }
+
+  /** The libp2p stream handler for `TASK_PROTOCOL`. */
+  readonly handle = (stream: Stream, connection: Connection): void => {
+    const io: Channel = new FrameChannel(stream, SubmitterFrame)
+    this.#open.add(io)
+    this.#serve(io, connection.remotePeer.toString())
+      .catch((err: Error) => {
+        this.#init.log.debug({ err: err.message }, 'task stream ended badly')
+        io.abort(err)
+      })
+      .finally(() => this.#open.delete(io))
+  }
+
+  async start(): Promise<void> {
+    this.#stopping = false
+    await this.#init.register(this.handle)
+  }
+
+  /** Drops every stream; the tasks they carried are the engine's to wind down. */
+  async stop(): Promise<void> {
+    this.#stopping = true
+    for (const io of this.#open) io.abort(new Error('the executor is stopping'))
+  }
+
+  async #serve(io: Channel, sender: string): Promise<void> {
+    const { options, engine } = this.#init
+    const frames = io.frames()
+    const timeout = setTimeout(() => io.abort(new Error('no offer')), options.answerTimeoutMs)
+    const first = await frames.next().finally(() => clearTimeout(timeout))
+    if (first.done) return
+    const offer = await this.#admit(io, first.value, sender)
+    if (offer === null) return
+    let taskId: string
+    try {
+      const origin = { peerId: offer.origin, taskId: offer.taskId, attempt: offer.attempt }
+      taskId = engine.adopt(offer.spec, origin).id
+    } catch (err) {
+      if (!(err instanceof AdoptionRefusedError)) throw err
+      return this.#decline(io, offer, err.reason, err.message, err.retryAfterMs)
+    }
+    this.#attached.get(taskId)?.abort(new Error('another stream took over this task'))
+    this.#attached.set(taskId, io)
+    await io.send({ type: 'accept', taskId: offer.taskId, attempt: offer.attempt, executorTaskId: taskId })
+    const report = this.#report(io, offer, taskId)
+    try {
+      for await (const f of frames) {
+        if (!f.ok || f.frame.type !== 'cancel') break
+        await engine.cancel(taskId).catch(noop)
+      }
+    } finally {
+      report.stop()
+      // The submitter left before the result: it reruns the task elsewhere, so this copy stops.
+      if (this.#attached.get(taskId) === io) {
+        this.#attached.delete(taskId)
+        if (!report.finished && !this.#stopping) await engine.cancel(taskId).catch(noop)
+      }
+    }
+  }
+
+  /** Checks the first frame; answers a decline and returns null when the offer is not taken. */
+  async #admit(io: Channel, first: ReadFrame<SubmitterFrame>, sender: string): Promise<TaskOfferBody | null> {
+    const { options, selfId, nonces, unableToRun } = this.#init
+    if (!first.ok || first.frame.type !== 'offer') {
+      const raw = first.ok ? undefined : first.error
+      await this.#decline(io, null, 'malformed', raw ?? 'the first frame must be an offer', null)
+      return null
+    }
+    const now = Date.now()
+    const check = await checkOffer((first.raw as { offer: unknown }).offer, {
+      self: selfId,
+      sender,
+      now,
+      maxSkewMs: options.maxClockSkewMs,
+    })
+    if (!check.ok) {
+      this.#init.log.warn({ peer: sender, reason: check.reason, why: check.message }, 'task offer refused')
+      await this.#decline(io, null, check.reason, check.message, null)
+      return null
+    }
+    const offer = check.offer
+    if (!nonces.claim(offer.origin, offer.nonce, offer.expiresAt, now)) {
+      this.#init.log.warn({ peer: sender, taskId: offer.taskId }, 'replayed task offer refused')
+      await this.#decline(io, offer, 'replayed', 'this offer was received before', null)
+      return null
+    }
+    if (this.#stopping) {
+      await this.#decline(io, offer, 'stopping', 'this node is stopping', null)
+      return null
+    }
+    const unable = unableToRun(offer.spec)
+    if (unable !== null) {
+      await this.#decline(io, offer, 'no-model', unable, null)
+      return null
+    }
+    return offer
+  }
+
+  async #decline(
+    io: Channel,
+    offer: TaskOfferBody | null,
+    reason: DeclineReason,
+    message: string,
+    retryAfterMs: number | null,
+  ): Promise<void> {
+    const ids = offer ? { taskId: offer.taskId, attempt: offer.attempt } : { taskId: 'unknown', attempt: 1 }
+    await io.send({ type: 'decline', ...ids, reason, message, retryAfterMs }).catch(noop)
+    await io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
+  }
+
+  /** Streams heartbeats and progress of the copy to the submitter, then its result. */
+  #report(io: Channel, offer: TaskOfferBody, taskId: string): { stop: () => void; finished: boolean } {
+    const { engine } = this.#init
+    const state = { finished: false, stop: noop }
+    const send = (f: ExecutorFrame) => void io.send(f).catch(noop)
+    const finish = () => {
+      if (state.finished) return
+      state.finished = true
+      state.stop()
+      const t = engine.get(taskId)
+      if (!FINAL_STATUSES.includes(t.status)) return
+      const status = t.status as 'succeeded' | 'failed' | 'cancelled'
+      send({
+        type: 'result',
+        taskId: offer.taskId,
+        attempt: offer.attempt,
+        status,
+        result: t.result,
+        error: t.error,
+      })
+      void io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
+    }
+    let running = engine.get(taskId).status === 'running'
+    const unsubscribe = engine.events.subscribe(taskId, (ev) => {
+      if (ev.type === 'done') return finish()
+      if (ev.type === 'started') {
+        running = true
+        send({ type: 'heartbeat', state: 'running' })
+      }
+      const wire = toWire(ev)
+      if (wire !== null) send({ type: 'event', event: wire })
+    })
+    const beat = setInterval(
+      () => send({ type: 'heartbeat', state: running ? 'running' : 'queued' }),
+      offer.heartbeatMs,
+    )
+    state.stop = () => {
+      unsubscribe()
+      clearInterval(beat)
+    }
+    // A retried offer for a copy that already finished gets its result at once.
+    if (FINAL_STATUSES.includes(engine.get(taskId).status)) finish()
+    return state
+  }
+}
+
+/** A task event of the copy, as the submitter gets it; null for those it makes itself. */
+function toWire(ev: TaskEvent): TaskWireEvent | null {
+  switch (ev.type) {
+    case 'token': {
+      const d = ev.data as Extract<TaskWireEvent, { type: 'token' }>
+      return { type: 'token', text: d.text, phase: d.phase, attempt: d.attempt }
+    }
+    case 'attempt': {
+      const { n, response, code, tokens, modelMs } = ev.data as Extract<
+        TaskWireEvent,
+        { type: 'attempt' }
+      >['attempt']
+      return { type: 'attempt', attempt: { n, response, code, tokens, modelMs } }
+    }
+    case 'test-result': {
+      const {
+        run: _run,
+        attempt,
+        ...report
+      } = ev.data as { run: number; attempt: number | null } & TestReport
+      return { type: 'test-result', attempt, report }
+    }
+    default:
+      return null
+  }
+}

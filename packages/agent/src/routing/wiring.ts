@@ -1,0 +1,92 @@
+import { availableParallelism, loadavg } from 'node:os'
+import { TASK_PROTOCOL, type TaskSpec } from '@edgecoder/protocol'
+import type { ChatBackend } from '../api/routes/chat-backend.ts'
+import type { NodeIdentity } from '../identity.ts'
+import type { Logger } from '../logger.ts'
+import type { Mesh } from '../mesh/index.ts'
+import type { SettingsStore } from '../settings/index.ts'
+import type { Store } from '../store/index.ts'
+import { NO_MODEL_MESSAGE, type TaskEngine } from '../tasks/index.ts'
+import { MeshChatBackend } from './mesh-chat.ts'
+import { OfferNonces } from './nonces.ts'
+import type { RoutingOptions } from './options.ts'
+import { MeshRouter } from './router.ts'
+import { TaskClient } from './task-client.ts'
+import { TaskService } from './task-service.ts'
+
+export interface RoutingInit {
+  options: RoutingOptions
+  identity: NodeIdentity
+  mesh: Mesh
+  store: Store
+  settings: SettingsStore
+  /** False on a coordinator: it places tasks but never runs them. */
+  executes: boolean
+  /** Names of the models this node serves now. */
+  localModels: () => string[]
+  log: Logger
+}
+
+/** Streams one connection may carry on the task protocol: parked tasks and chats of a busy submitter. */
+const MAX_TASK_STREAMS = 64
+
+/** The routing parts of a node: the router the task engine places tasks with, the chat backend, the protocol service. */
+export interface Routing {
+  router: MeshRouter
+  /** The IDE endpoints' backend: `local` (the model manager) first, peers for what it lacks. */
+  chat(local: ChatBackend): MeshChatBackend
+  /** The executor side of the task protocol over `engine`; a Part, started after the engine. */
+  service(engine: TaskEngine): TaskService
+}
+
+/** Wires routing for a node. Until `engine` is bound, the router sees this node with no free slot. */
+export function createRouting(init: RoutingInit, engine: () => TaskEngine | undefined): Routing {
+  const { options, identity, mesh, settings, log } = init
+  const selfId = identity.peerId.toString()
+  const client = new TaskClient({ options, host: () => mesh.host, key: identity.privateKey, selfId })
+  const router = new MeshRouter({
+    options,
+    selfId,
+    executes: init.executes,
+    peers: mesh.peers,
+    settings,
+    client,
+    log: log.child({ part: 'routing' }),
+    local: () => {
+      const total = settings.get().maxConcurrentTasks
+      const e = engine()
+      return {
+        models: init.localModels(),
+        slots: { total, free: Math.max(0, total - (e?.localRunning ?? total)) },
+        queueDepth: e?.adoptedWaiting ?? 0,
+        load: loadavg()[0]! / availableParallelism(),
+      }
+    },
+  })
+  const unableToRun = (spec: TaskSpec): string | null => {
+    if (spec.kind === 'run') return null
+    const models = init.localModels()
+    if (spec.kind === 'chat' && spec.model !== undefined && !models.includes(spec.model))
+      return `this node has no model ${spec.model}`
+    return models.length === 0 ? NO_MODEL_MESSAGE : null
+  }
+  return {
+    router,
+    chat: (local) => new MeshChatBackend({ options, local, router }),
+    service: (e) =>
+      new TaskService({
+        options,
+        selfId,
+        engine: e,
+        nonces: new OfferNonces(init.store),
+        unableToRun,
+        register: (handler) =>
+          mesh.handle(TASK_PROTOCOL, handler, {
+            maxInboundStreams: MAX_TASK_STREAMS,
+            maxOutboundStreams: MAX_TASK_STREAMS,
+            runOnLimitedConnection: true,
+          }),
+        log: log.child({ part: 'routing' }),
+      }),
+  }
+}
