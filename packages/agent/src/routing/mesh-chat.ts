@@ -69,6 +69,7 @@ export class MeshChatBackend implements ChatBackend {
     const signal = opts.signal ?? new AbortController().signal
     const t0 = performance.now()
     let firstTokenAt: number | null = null
+    let streamed = ''
     let lastError: Error | null = null
     for (let i = 0; i < options.chatTries; i++) {
       const best = router.pick(needs, { localFree: false, ignoreCapacity: true, skip: tried })
@@ -93,11 +94,20 @@ export class MeshChatBackend implements ChatBackend {
           onEvent: (e) => {
             if (e.type !== 'token' || e.text === '') return
             firstTokenAt ??= performance.now()
+            streamed += e.text
             opts.onToken?.(e.text)
           },
         })
         router.history.finished(peerId)
-        if (r.status === 'succeeded' && r.result) return chatResult(r.result, t0, firstTokenAt, spec.model)
+        if (r.status === 'succeeded' && r.result) {
+          // Tokens the stream missed (a reply finished before it was followed) still reach the client.
+          const text = r.result.text ?? ''
+          if (text.length > streamed.length && text.startsWith(streamed)) {
+            firstTokenAt ??= performance.now()
+            opts.onToken?.(text.slice(streamed.length))
+          }
+          return chatResult(r.result, t0, firstTokenAt, spec.model)
+        }
         const code = r.error?.code ?? r.status
         lastError = new RemoteInferenceError(code, r.error?.message ?? `the peer ended the chat: ${r.status}`)
         if (FINAL_CODES.has(code) || firstTokenAt !== null) throw lastError

@@ -94,8 +94,11 @@ export class MeshRouter implements TaskRouter {
   }
 
   place(task: TaskRecord, localFree: boolean): Placement | null {
-    const { selfId } = this.#init
+    const { selfId, peers } = this.#init
     const attempt = task.runs + 1
+    const here = { peerId: selfId, local: true, attempt, taskId: null }
+    // Alone, there is nothing to choose between: the task runs here with no route to tell.
+    if (peers.size === 0) return localFree ? { where: 'local', hop: null, executor: here } : null
     const choice = this.pick(needsOf(task.spec), { localFree })
     const best = choice.best
     if (best === null) {

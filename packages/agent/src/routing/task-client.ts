@@ -122,6 +122,7 @@ export class TaskClient {
           throw new TaskProtocolError(`${short(req.peerId)} answered for another task or attempt`)
         if (frame.type === 'accept') {
           accepted = frame.executorTaskId
+          arm()
           req.onAccept?.({ executorTaskId: accepted, via })
         } else if (accepted === null) {
           throw new TaskProtocolError(`${short(req.peerId)} reported on a task it never accepted`)

@@ -180,8 +180,11 @@ export class TaskService {
       })
       void io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
     }
-    let running = engine.get(taskId).status === 'running'
-    const unsubscribe = engine.events.subscribe(taskId, (ev) => {
+    let running = false
+    let last = 0
+    const forward = (ev: TaskEvent) => {
+      if (ev.seq <= last || state.finished) return
+      last = ev.seq
       if (ev.type === 'done') return finish()
       if (ev.type === 'started') {
         running = true
@@ -189,7 +192,11 @@ export class TaskService {
       }
       const wire = toWire(ev)
       if (wire !== null) send({ type: 'event', event: wire })
-    })
+    }
+    // Subscribe before reading the history, holding live events back, so none falls in between:
+    // the copy may have started (and even finished) while the offer was being accepted.
+    let held: TaskEvent[] | null = []
+    const unsubscribe = engine.events.subscribe(taskId, (ev) => (held ? held.push(ev) : forward(ev)))
     const beat = setInterval(
       () => send({ type: 'heartbeat', state: running ? 'running' : 'queued' }),
       offer.heartbeatMs,
@@ -198,6 +205,10 @@ export class TaskService {
       unsubscribe()
       clearInterval(beat)
     }
+    for (const ev of engine.events.replay(taskId)) forward(ev)
+    const pending = held
+    held = null
+    for (const ev of pending) forward(ev)
     // A retried offer for a copy that already finished gets its result at once.
     if (FINAL_STATUSES.includes(engine.get(taskId).status)) finish()
     return state

@@ -44,10 +44,9 @@ export class TaskRuns {
   /** Records where the run goes and moves the task to `running`; undefined if it is no longer queued. */
   begin(id: string, placement: Placement): TaskRecord | undefined {
     const { store, events } = this.#m
-    if (placement.hop) {
-      const executor = placement.where === 'local' ? (placement.executor ?? undefined) : undefined
-      events.hop(id, placement.hop, executor)
-    }
+    const executor = placement.where === 'local' ? (placement.executor ?? undefined) : undefined
+    if (placement.hop) events.hop(id, placement.hop, executor)
+    else if (executor) store.setExecutor(id, executor)
     let ev: ReturnType<TaskEventLog['make']> | undefined
     try {
       const task = store.start(id, (t) => (ev = events.make(t.id, 'started', { runs: t.runs })))

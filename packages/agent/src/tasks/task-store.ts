@@ -156,6 +156,11 @@ export class TaskStore {
     })
   }
 
+  /** Where the task runs from now on, when no route step goes with it (this node, with no other choice). */
+  setExecutor(id: string, executor: TaskExecutorRef): void {
+    this.#store.db.prepare('UPDATE tasks SET executor = ? WHERE id = ?').run(JSON.stringify(executor), id)
+  }
+
   /** Ids of tasks in a status, oldest first. */
   idsWithStatus(status: TaskStatus): string[] {
     return (
