@@ -281,7 +281,12 @@ impl Worker {
             if let Some(status) = child.exited() {
                 self.drain_output(child.run(), &mut last_stderr);
                 let mut why = format!("agent {}", describe_exit(status));
-                if let Some(line) = last_stderr.as_deref().and_then(summarise_log_line) {
+                // A signal says it all; an exit code is explained by the agent's last error line.
+                let cause = status
+                    .code()
+                    .and(last_stderr.as_deref())
+                    .and_then(error_message);
+                if let Some(line) = cause {
                     why.push_str(": ");
                     why.push_str(&line);
                 }
@@ -431,10 +436,19 @@ impl Worker {
     }
 }
 
-/// The message of an NDJSON log line, or the line itself when it is plain text.
-fn summarise_log_line(line: &str) -> Option<String> {
+/// The message of an error-level NDJSON log line (pino level 50 and up), or a plain-text line
+/// (the CLI prints start-up failures as text); None for routine log lines.
+fn error_message(line: &str) -> Option<String> {
     let text = match serde_json::from_str::<serde_json::Value>(line) {
-        Ok(v) => v.get("msg").and_then(|m| m.as_str()).map(str::to_string)?,
+        Ok(v)
+            if v.get("level")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+                >= 50 =>
+        {
+            v.get("msg").and_then(|m| m.as_str()).map(str::to_string)?
+        }
+        Ok(_) => return None,
         Err(_) => line.to_string(),
     };
     let text = text.trim();
@@ -443,3 +457,24 @@ fn summarise_log_line(line: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod error_message_tests {
+    use super::error_message;
+
+    #[test]
+    fn keeps_errors_and_plain_text_but_not_routine_lines() {
+        assert_eq!(
+            error_message(r#"{"level":50,"msg":"store failed"}"#).as_deref(),
+            Some("store failed")
+        );
+        assert_eq!(
+            error_message(r#"{"level":40,"msg":"no model available yet"}"#),
+            None
+        );
+        assert_eq!(
+            error_message("edgecoder: API port 4301 on 127.0.0.1 is already in use").as_deref(),
+            Some("edgecoder: API port 4301 on 127.0.0.1 is already in use")
+        );
+    }
+}
