@@ -4,7 +4,12 @@ interface Seen {
   /** Moving share of tasks it finished rather than lost. */
   success: number
   backoffUntil: number
+  /** When the current backoff began. */
+  backoffSince: number
 }
+
+/** A fresh advert ends a backoff at least this old: the peer is alive and says how it is. */
+const FORGIVE_AFTER_MS = 1_000
 
 /** Weight of the latest outcome in the success rate: about the last ten tasks count. */
 const SUCCESS_WEIGHT = 0.2
@@ -20,7 +25,7 @@ export class ExecutorHistory {
   #get(peerId: string): Seen {
     let s = this.#peers.get(peerId)
     if (s === undefined) {
-      s = { inflight: 0, success: 1, backoffUntil: 0 }
+      s = { inflight: 0, success: 1, backoffUntil: 0, backoffSince: 0 }
       this.#peers.set(peerId, s)
     }
     return s
@@ -60,13 +65,19 @@ export class ExecutorHistory {
   /** Leaves the peer alone until `until`; returns the ms from now. */
   backoff(peerId: string, until: number, now: number): number {
     const s = this.#get(peerId)
+    if (s.backoffUntil <= now) s.backoffSince = now
     s.backoffUntil = Math.max(s.backoffUntil, until)
     return s.backoffUntil - now
   }
 
-  /** A peer came back (a fresh advert after it left): its old backoff no longer applies. */
-  forgive(peerId: string): void {
+  /**
+   * A fresh advert from the peer: a peer that stalled, restarted or was busy is back and its
+   * advert tells its room, so a backoff older than a second ends. True when one did.
+   */
+  heardFrom(peerId: string, now: number): boolean {
     const s = this.#peers.get(peerId)
-    if (s !== undefined) s.backoffUntil = 0
+    if (s === undefined || s.backoffUntil <= now || now - s.backoffSince < FORGIVE_AFTER_MS) return false
+    s.backoffUntil = 0
+    return true
   }
 }

@@ -67,15 +67,20 @@ export class MeshRouter implements TaskRouter {
   onCapacity(fn: () => void): () => void {
     if (this.#listeners.size === 0) {
       this.#init.peers.on('joined', this.#wake)
-      this.#init.peers.on('updated', this.#wake)
+      this.#init.peers.on('updated', this.#onUpdate)
     }
     this.#listeners.add(fn)
     return () => {
       this.#listeners.delete(fn)
       if (this.#listeners.size > 0) return
       this.#init.peers.off('joined', this.#wake)
-      this.#init.peers.off('updated', this.#wake)
+      this.#init.peers.off('updated', this.#onUpdate)
     }
+  }
+
+  readonly #onUpdate = (p: MeshPeer, what: string) => {
+    if (what === 'advert') this.history.heardFrom(p.peerId, Date.now())
+    this.#wake()
   }
 
   /** Candidates in view, this node first when it may take the task, and the choice among them. */

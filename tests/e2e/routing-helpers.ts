@@ -1,0 +1,101 @@
+import type { RouteHop, TaskRecord, TaskSpecInput } from '@edgecoder/protocol'
+import { type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
+import { describeTables, fullyMeshed } from './mesh-helpers.ts'
+import { getTask } from './tasks-helpers.ts'
+
+/** Heartbeat executors keep for the submitters in these tests: a stall shows within 2.5 s. */
+export const TASK_HEARTBEAT_MS = 500
+
+/**
+ * Flags of every routing test agent: loopback, the mesh tests' short advert heartbeat, short task
+ * heartbeats, one task at a time on each worker (its sandbox runs one Python program at a time
+ * anyway, so a slot is a real unit of capacity).
+ */
+export function routingArgs(mode: 'coordinator' | 'worker' | 'all-in-one', extra: string[] = []): string[] {
+  return [
+    '--mode',
+    mode,
+    '--p2p-host',
+    '127.0.0.1',
+    '--advert-interval-ms',
+    '1000',
+    '--evict-after-heartbeats',
+    '3',
+    '--task-heartbeat-ms',
+    String(TASK_HEARTBEAT_MS),
+    '--max-concurrent-tasks',
+    '1',
+    ...extra,
+  ]
+}
+
+export function startNode(
+  mode: 'coordinator' | 'worker' | 'all-in-one',
+  extra: string[] = [],
+  opts: Omit<StartOptions, 'args'> = {},
+): Promise<AgentProcess> {
+  return startAgent({ timeoutMs: 60_000, ...opts, args: routingArgs(mode, extra) })
+}
+
+/** Waits until every agent lists every other one online; fails with everyone's table. */
+export async function expectMeshed(agents: AgentProcess[], withinMs = 20_000): Promise<void> {
+  await waitFor(() => fullyMeshed(agents), withinMs, 200).catch(async () => {
+    throw new Error(`not meshed within ${withinMs} ms:\n${await describeTables(agents)}`)
+  })
+}
+
+/** A Python run task that sleeps (the sandbox thread blocks, the CPU stays free) and checks a tag. */
+export function sleepTask(seconds: number, tag: string, extra: Partial<TaskSpecInput> = {}): TaskSpecInput {
+  return {
+    kind: 'run',
+    language: 'python',
+    code: `import time\n\ndef work():\n    time.sleep(${seconds})\n    return ${JSON.stringify(tag)}\n`,
+    tests: `assert work() == ${JSON.stringify(tag)}`,
+    ...extra,
+  } as TaskSpecInput
+}
+
+/** The route steps of a task that are `event`. */
+export const hops = (t: TaskRecord, event: RouteHop['event']) => t.route.filter((h) => h.event === event)
+
+/** Waits until the task's route has a step `event` (numbered `nth`, from 1), and returns the task. */
+export function awaitHop(
+  agent: AgentProcess,
+  id: string,
+  event: RouteHop['event'],
+  nth = 1,
+  timeoutMs = 30_000,
+): Promise<TaskRecord> {
+  return waitFor(
+    async () => {
+      const t = await getTask(agent, id)
+      return hops(t, event).length >= nth ? t : undefined
+    },
+    timeoutMs,
+    50,
+  ) as Promise<TaskRecord>
+}
+
+/** Every task on an agent (all pages). */
+export async function allTasks(agent: AgentProcess): Promise<TaskRecord[]> {
+  const out: TaskRecord[] = []
+  let cursor: string | null = null
+  do {
+    const q: string = cursor ? `&cursor=${cursor}` : ''
+    const res = await agent.api(`/tasks?limit=200${q}`)
+    const page = (await res.json()) as { tasks: TaskRecord[]; nextCursor: string | null }
+    out.push(...page.tasks)
+    cursor = page.nextCursor
+  } while (cursor !== null)
+  return out
+}
+
+/** Jain's fairness index of the shares: 1 when equal, 1/n when one takes everything. */
+export function jain(xs: number[]): number {
+  const sum = xs.reduce((a, b) => a + b, 0)
+  const squares = xs.reduce((a, b) => a + b * b, 0)
+  return squares === 0 ? 1 : (sum * sum) / (xs.length * squares)
+}
+
+/** The short form of a peer id the route's reasons use. */
+export const shortId = (peerId: string) => `…${peerId.slice(-8)}`
