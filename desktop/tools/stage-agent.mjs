@@ -119,7 +119,8 @@ for (const dir of packages) {
 
 // The agent serves the built UI at /ui from <root>/desktop/dist; keep that layout when it is built.
 const uiDist = join(root, 'desktop', 'dist')
-if (existsSync(join(uiDist, 'index.html'))) cpSync(uiDist, join(out, 'desktop', 'dist'), { recursive: true, dereference: true })
+if (existsSync(join(uiDist, 'index.html')))
+  cpSync(uiDist, join(out, 'desktop', 'dist'), { recursive: true, dereference: true })
 
 // Workspace links become a re-export: a .js shim may live in node_modules, the .ts it loads not.
 for (const ws of WORKSPACES) {
