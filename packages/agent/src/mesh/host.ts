@@ -36,10 +36,11 @@ export interface MeshGossip extends GossipSub {
 
 /**
  * Mesh degree. Every peer in a node's gossip mesh sends it a copy of each advert, so the degree
- * sets the duplicates; 4 keeps four independent paths while holding duplicates (and idle bytes)
- * the same in a mesh of 20 as in one of 5. Adverts are few and small: no need for more.
+ * sets the duplicates: 4 (pruned back above 5) keeps four independent paths while holding
+ * duplicates, and idle bytes, about the same in a mesh of 20 as in one of 5, where every peer is
+ * in the mesh anyway. Adverts are few and small: no need for more.
  */
-const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 8, Dscore: 2, Dout: 2, Dlazy: 4 }
+const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 5, Dscore: 2, Dout: 2, Dlazy: 4 }
 
 /** What the address manager says about one of our addresses (AutoNAT marks them verified). */
 export interface SelfAddress {
