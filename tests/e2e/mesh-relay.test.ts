@@ -1,0 +1,42 @@
+import type { MeshPeer, RuntimeHealth } from '@edgecoder/protocol'
+import { afterAll, describe, expect, it } from 'vitest'
+import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
+import { describeTables, fullyMeshed, peersOf, startMeshAgent, tcpAddr } from './mesh-helpers.ts'
+
+afterAll(cleanupAgents)
+
+const runtime = async (a: AgentProcess) => (await (await a.api('/health/runtime')).json()) as RuntimeHealth
+
+describe('circuit relay', () => {
+  it('holds a reservation on a relay and admits a node that knows it only by its relayed address', async () => {
+    const seed = await startMeshAgent([])
+    const hidden = await startMeshAgent(['--bootstrap', tcpAddr(seed)])
+    // The node takes a reservation on the peer it joined through and advertises the relayed address.
+    const relayed = await waitFor(
+      async () => {
+        const rt = await runtime(hidden)
+        const viaSeed = rt.addresses.find(
+          (a) =>
+            a.includes(`/p2p/${seed.ready.peerId}/p2p-circuit/`) &&
+            a.startsWith('/ip4/') &&
+            !a.includes('/ws'),
+        )
+        return rt.relayReservations >= 1 ? viaSeed : undefined
+      },
+      15_000,
+      200,
+    )
+
+    // A newcomer told only the relayed address reaches the node through the seed, then finds the rest.
+    // (On loopback nothing stops a direct dial afterwards: this shows the relay works, not a real NAT.)
+    const newcomer = await startMeshAgent(['--bootstrap', relayed])
+    const mesh = [seed, hidden, newcomer]
+    await waitFor(() => fullyMeshed(mesh), 15_000, 200).catch(async () => {
+      throw new Error(`not meshed through the relay:\n${await describeTables(mesh)}`)
+    })
+    const link = (await peersOf(newcomer)).find((p) => p.peerId === hidden.ready.peerId) as MeshPeer
+    // On loopback DCUtR can upgrade the relayed connection to a direct one; either way it is known.
+    expect(['direct', 'relayed']).toContain(link.connection)
+    console.log(`mesh: newcomer reached the hidden node through the relay; connection now ${link.connection}`)
+  })
+})
