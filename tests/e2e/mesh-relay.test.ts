@@ -29,7 +29,7 @@ describe('circuit relay', () => {
 
     // A newcomer told only the relayed address reaches the node through the seed, then finds the rest.
     // (On loopback nothing stops a direct dial afterwards: this shows the relay works, not a real NAT.)
-    const newcomer = await startMeshAgent(['--bootstrap', relayed])
+    const newcomer = await startMeshAgent(['--bootstrap', relayed!])
     const mesh = [seed, hidden, newcomer]
     await waitFor(() => fullyMeshed(mesh), 15_000, 200).catch(async () => {
       throw new Error(`not meshed through the relay:\n${await describeTables(mesh)}`)
