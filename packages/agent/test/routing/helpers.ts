@@ -60,10 +60,10 @@ export class ExecutorNode {
   engine!: TaskEngine
   service!: TaskService
 
-  async start(): Promise<this> {
-    const h = await testHost()
-    this.host = h.host
-    this.peerId = h.peerId
+  /** Starts on a fresh mesh host, or on `host` (started) when given. */
+  async start(host?: MeshHost): Promise<this> {
+    this.host = host ?? (await testHost()).host
+    this.peerId = this.host.peerId.toString()
     await this.#startParts()
     return this
   }
