@@ -219,6 +219,19 @@ describe('bad input', () => {
     expect(evilRead.status).toBe(403)
     const app = await a.api('/status', { headers: { origin: 'tauri://localhost' } })
     expect(app.status).toBe(200)
+    expect(app.headers.get('access-control-allow-origin')).toBe('tauri://localhost')
+    const preflight = await a.api('/orchestration/settings', {
+      method: 'OPTIONS',
+      headers: { origin: 'tauri://localhost', 'access-control-request-method': 'PUT' },
+    })
+    expect(preflight.status).toBe(204)
+    expect(preflight.headers.get('access-control-allow-methods')).toContain('PUT')
+    const evilPreflight = await a.api('/orchestration/settings', {
+      method: 'OPTIONS',
+      headers: { origin: 'https://evil.example', 'access-control-request-method': 'PUT' },
+    })
+    expect(evilPreflight.headers.get('access-control-allow-origin')).toBeNull()
+    expect(evilRead.headers.get('access-control-allow-origin')).toBeNull()
     const s = (await (await a.api('/orchestration/settings')).json()) as { region: string | null }
     expect(s.region).toBeNull()
   })

@@ -64,6 +64,20 @@ export async function buildApi(opts: ApiServerOptions, routes: RouteModule[]): P
     for (const m of methods) known.push({ method: m, pattern })
   })
 
+  // The desktop app's webview is another origin: it may read responses (and open /events) only
+  // when told so; its state changes (PUT, POST, DELETE) need a preflight answer first.
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin
+    if (origin === undefined || !opts.guard.allowedOrigins.has(origin)) return
+    reply.raw.setHeader('access-control-allow-origin', origin)
+    reply.raw.setHeader('vary', 'origin')
+    if (req.method === 'OPTIONS') {
+      reply.raw.setHeader('access-control-allow-methods', 'GET, PUT, POST, DELETE')
+      reply.raw.setHeader('access-control-allow-headers', 'content-type, authorization, last-event-id')
+      reply.raw.setHeader('access-control-max-age', '600')
+      return reply.code(204).send()
+    }
+  })
   app.addHook('onRequest', async (req) => guardRequest(req, opts.guard))
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched'
