@@ -222,15 +222,7 @@ export class EdgeNode {
     await this.#startPart(this.tasks)
     // Started after the engine, stopped before it: streams close before their tasks wind down.
     await this.#startPart(this.routing.service(this.tasks))
-    const tasks = this.tasks
-    this.mesh.setProviders({
-      slots: () => {
-        const total = this.settings.get().maxConcurrentTasks
-        return { total, free: Math.max(0, total - tasks.localRunning) }
-      },
-      queueDepth: () => tasks.adoptedWaiting,
-    })
-    tasks.onLoad(() => this.mesh.advertChanged())
+    this.routing.advertise(this.tasks)
   }
 
   /**

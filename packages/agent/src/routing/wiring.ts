@@ -37,6 +37,8 @@ export interface Routing {
   chat(local: ChatBackend): MeshChatBackend
   /** The executor side of the task protocol over `engine`; a Part, started after the engine. */
   service(engine: TaskEngine): TaskService
+  /** Puts the engine's free slots and waiting peers' tasks in the node's advert, kept current. */
+  advertise(engine: TaskEngine): void
 }
 
 /** Wires routing for a node. Until `engine` is bound, the router sees this node with no free slot. */
@@ -72,6 +74,16 @@ export function createRouting(init: RoutingInit, engine: () => TaskEngine | unde
   }
   return {
     router,
+    advertise: (e) => {
+      mesh.setProviders({
+        slots: () => {
+          const total = settings.get().maxConcurrentTasks
+          return { total, free: Math.max(0, total - e.localRunning) }
+        },
+        queueDepth: () => e.adoptedWaiting,
+      })
+      e.onLoad(() => mesh.advertChanged())
+    },
     chat: (local) => new MeshChatBackend({ options, local, router }),
     service: (e) =>
       new TaskService({

@@ -2,11 +2,10 @@ import type { TaskListQuery, TaskOrigin, TaskRecord, TaskSpec } from '@edgecoder
 import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeMetrics } from '../metrics.ts'
-import { policyAllowsWork, type SettingsStore } from '../settings/index.ts'
+import type { SettingsStore } from '../settings/index.ts'
 import type { Store } from '../store/index.ts'
-import type { CodeLoopOptions } from './code-loop.ts'
+import { refuseAdoption } from './admission.ts'
 import {
-  AdoptionRefusedError,
   EngineStoppingError,
   QueueFullError,
   SubmissionRefusedError,
@@ -15,34 +14,14 @@ import {
 } from './errors.ts'
 import { TaskExecutor } from './executor.ts'
 import { FairShareQueue, type QueueEntry } from './fair-share-queue.ts'
+import { TASK_ENGINE_DEFAULTS, type TaskEngineOptions } from './options.ts'
 import { cancelledError } from './outcome.ts'
 import type { Placement, TaskModel, TaskRouter, TaskSandbox } from './ports.ts'
 import { TaskEventLog } from './task-events.ts'
 import { TaskRuns } from './task-runs.ts'
 import { type TaskCounts, TaskStore } from './task-store.ts'
 
-export interface TaskEngineOptions {
-  /** False on a coordinator: tasks never run here; they wait for routing to place them on a peer. */
-  executes: boolean
-  /** False on a worker: the local API may not submit. */
-  acceptsLocal: boolean
-  /** Tasks that may wait at once; one more is refused with a retry hint. */
-  maxQueued: number
-  /** How long a cancelled task may take to let go of the model and sandbox before it is marked cancelled anyway. */
-  cancelGraceMs: number
-  /** Runs a task may have before it is failed for want of an executor that finishes it. */
-  maxRuns: number
-  codeLoop: Partial<CodeLoopOptions>
-}
-
-export const TASK_ENGINE_DEFAULTS: TaskEngineOptions = {
-  executes: true,
-  acceptsLocal: true,
-  maxQueued: 1_000,
-  cancelGraceMs: 5_000,
-  maxRuns: 8,
-  codeLoop: {},
-}
+export { TASK_ENGINE_DEFAULTS, type TaskEngineOptions }
 
 export interface TaskEngineModules {
   store: Store
@@ -111,12 +90,7 @@ export class TaskEngine {
   }
 
   async start(): Promise<void> {
-    // A peer's task interrupted here was rerun elsewhere by its submitter long ago.
-    for (const id of this.store.activeAdopted()) this.#runs.abandon(id, 'the executor restarted')
-    for (const id of this.store.idsWithStatus('running')) {
-      this.#runs.requeue(id, 'interrupted', 'none')
-      this.#m.log.warn({ taskId: id }, 'task was interrupted by a stop or crash: queued again')
-    }
+    this.#runs.recover()
     for (const id of this.store.idsWithStatus('queued')) this.#queue.push(this.#entry(this.store.get(id)))
     this.#started = true
     this.#m.settings.on('change', this.#onSettings)
@@ -158,22 +132,15 @@ export class TaskEngine {
   adopt(spec: TaskSpec, origin: TaskOrigin): TaskRecord {
     const known = this.store.adopted(origin)
     if (known) return known
-    const s = this.#m.settings.get()
-    if (!this.#opts.executes)
-      throw new AdoptionRefusedError('not-worker', 'this node is a coordinator: it runs no tasks')
-    if (!this.#started) throw new AdoptionRefusedError('stopping', 'this node is stopping')
-    if (!policyAllowsWork(s, new Date(), false))
-      throw new AdoptionRefusedError(
-        'paused',
-        'this node is not taking work now (paused or outside its hours)',
-      )
-    const waiting = this.#queue.sizeOf(peerFlow(origin.peerId))
-    if (waiting >= s.maxConcurrentTasks || this.#queue.size >= this.#opts.maxQueued)
-      throw new AdoptionRefusedError(
-        'busy',
-        `${waiting} of your tasks already wait here`,
-        this.retryAfterSec() * 1000,
-      )
+    refuseAdoption({
+      executes: this.#opts.executes,
+      started: this.#started,
+      settings: this.#m.settings.get(),
+      waiting: this.#queue.sizeOf(peerFlow(origin.peerId)),
+      queued: this.#queue.size,
+      maxQueued: this.#opts.maxQueued,
+      retryAfterMs: () => this.retryAfterSec() * 1000,
+    })
     return this.#accept(spec, origin)
   }
 
@@ -249,19 +216,13 @@ export class TaskEngine {
 
   #accept(spec: TaskSpec, origin?: TaskOrigin): TaskRecord {
     let ev: ReturnType<TaskEventLog['make']> | undefined
-    const task = this.store.create(
-      spec,
-      (t) => {
-        ev = this.events.make(t.id, 'queued', {
-          kind: t.kind,
-          submitter: t.submitter,
-          priority: t.priority,
-          ...(origin ? { origin } : {}),
-        })
-        return ev
-      },
-      origin,
-    )
+    const data = {
+      kind: spec.kind,
+      submitter: spec.submitter,
+      priority: spec.priority,
+      ...(origin && { origin }),
+    }
+    const task = this.store.create(spec, (t) => (ev = this.events.make(t.id, 'queued', data)), origin)
     this.#queue.push(this.#entry(task))
     this.events.publish(ev!)
     this.#changed()

@@ -41,6 +41,18 @@ export class TaskRuns {
     this.#m = modules
   }
 
+  /**
+   * After a stop or crash: tasks found running go back to the queue; a peer's task interrupted
+   * here was rerun elsewhere by its submitter long ago, so its copy is given up.
+   */
+  recover(): void {
+    for (const id of this.#m.store.activeAdopted()) this.abandon(id, 'the executor restarted')
+    for (const id of this.#m.store.idsWithStatus('running')) {
+      this.requeue(id, 'interrupted', 'none')
+      this.#m.log.warn({ taskId: id }, 'task was interrupted by a stop or crash: queued again')
+    }
+  }
+
   /** Records where the run goes and moves the task to `running`; undefined if it is no longer queued. */
   begin(id: string, placement: Placement): TaskRecord | undefined {
     const { store, events } = this.#m
