@@ -132,6 +132,14 @@ function progressPrinter(kind: string, out: Out, err: Out): (ev: TaskEvent) => v
         return line(`started (run ${d.runs})`)
       case 'queued':
         return d.reason ? line(`queued again: ${d.reason}`) : undefined
+      case 'routed': {
+        const who = d.local ? 'this node' : `peer …${String(d.peerId).slice(-8)}`
+        const why = (d.reasons as string[])[0] ?? ''
+        if (d.event === 'chosen') return line(`routed to ${who}`)
+        if (d.event === 'accepted') return line(`${who} took it (${why})`)
+        if (d.event === 'completed') return undefined
+        return line(`${who}: ${d.event}${why ? ` (${why})` : ''}`)
+      }
       case 'token':
         // A chat's answer is the output; a code task's tokens are progress.
         if (kind === 'chat') process.stdout.write(String(d.text))

@@ -2,8 +2,8 @@ import type { ChatOptions, ChatRequest, ChatResult, ModelInfo } from '../../infe
 
 /**
  * What the IDE-facing endpoints (OpenAI and Ollama dialects) need: the models reachable from
- * this node and a way to run a chat on one. Served locally today; routing sends it to a peer
- * that has the model when this node doesn't.
+ * this node and a way to run a chat on one. Served locally when this node has the model; routing
+ * (`MeshChatBackend`) sends it to a peer that has it otherwise.
  */
 export interface ChatBackend {
   listModels(): Promise<ModelInfo[]>

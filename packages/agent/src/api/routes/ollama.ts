@@ -232,7 +232,12 @@ async function answer(
 
 function mapError(err: unknown): [number, string] {
   if (err instanceof ModelNotFoundError) return [404, `model '${err.model}' not found`]
-  if (err instanceof ContextOverflowError) return [400, err.message]
+  // A peer's overflow arrives by its code alone.
+  if (
+    err instanceof ContextOverflowError ||
+    (err instanceof InferenceError && err.code === 'context_overflow')
+  )
+    return [400, err.message]
   if (err instanceof InferenceError && err.code === 'invalid_request') return [400, err.message]
   if (err instanceof InferenceError) return [502, err.message]
   return [500, 'the node failed to answer; see its log']

@@ -190,7 +190,11 @@ function mapError(err: unknown): [number, ReturnType<typeof oaiError>] {
       ),
     ]
   }
-  if (err instanceof ContextOverflowError) {
+  // A peer's overflow arrives by its code alone.
+  if (
+    err instanceof ContextOverflowError ||
+    (err instanceof InferenceError && err.code === 'context_overflow')
+  ) {
     return [400, oaiError(err.message, 'invalid_request_error', 'messages', 'context_length_exceeded')]
   }
   if (err instanceof InferenceError && err.code === 'invalid_request') {
