@@ -29,11 +29,6 @@ export class TaskProtocolError extends Error {
   override name = 'TaskProtocolError'
 }
 
-/** No node in the mesh can take the request now. */
-export class NoExecutorError extends Error {
-  override name = 'NoExecutorError'
-}
-
 /** A peer could not serve a chat; `code` is the peer's, or `no_executor` when none could be reached. */
 export class RemoteInferenceError extends InferenceError {
   override name = 'RemoteInferenceError'

@@ -1,7 +1,6 @@
 export {
   ExecutorLostError,
   ExecutorStalledError,
-  NoExecutorError,
   OfferDeclinedError,
   RemoteInferenceError,
   TaskProtocolError,

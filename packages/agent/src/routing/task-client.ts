@@ -67,6 +67,10 @@ export class TaskClient {
   async run(req: OfferRequest): Promise<OfferResult> {
     const { options, key, selfId } = this.#init
     const stream = await this.#dial(req)
+    if (req.signal.aborted) {
+      stream.abort(req.signal.reason as Error)
+      throw req.signal.reason
+    }
     const io: Channel = new FrameChannel(stream, ExecutorFrame)
     const now = Date.now()
     const body = {
@@ -103,7 +107,8 @@ export class TaskClient {
     }
     let grace: NodeJS.Timeout | undefined
     const onAbort = () => {
-      void io.send({ type: 'cancel', reason: String((req.signal.reason as Error)?.message ?? 'cancelled') })
+      const reason = String((req.signal.reason as Error)?.message ?? 'cancelled')
+      io.send({ type: 'cancel', reason }).catch(() => io.abort(req.signal.reason as Error))
       grace = setTimeout(() => io.abort(req.signal.reason as Error), options.cancelGraceMs)
     }
     req.signal.addEventListener('abort', onAbort, { once: true })

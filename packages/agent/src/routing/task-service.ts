@@ -91,9 +91,10 @@ export class TaskService {
     }
     this.#attached.get(taskId)?.abort(new Error('another stream took over this task'))
     this.#attached.set(taskId, io)
-    await io.send({ type: 'accept', taskId: offer.taskId, attempt: offer.attempt, executorTaskId: taskId })
-    const report = this.#report(io, offer, taskId)
+    let report = { stop: noop, finished: false }
     try {
+      await io.send({ type: 'accept', taskId: offer.taskId, attempt: offer.attempt, executorTaskId: taskId })
+      report = this.#report(io, offer, taskId)
       for await (const f of frames) {
         if (!f.ok || f.frame.type !== 'cancel') break
         await engine.cancel(taskId).catch(noop)

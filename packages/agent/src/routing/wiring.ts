@@ -27,6 +27,9 @@ export interface RoutingInit {
   log: Logger
 }
 
+/** The most often load changes alone make the node publish a fresh advert. */
+const LOAD_ADVERT_MS = 200
+
 /** Streams one connection may carry on the task protocol: parked tasks and chats of a busy submitter. */
 const MAX_TASK_STREAMS = 64
 
@@ -82,7 +85,17 @@ export function createRouting(init: RoutingInit, engine: () => TaskEngine | unde
         },
         queueDepth: () => e.adoptedWaiting,
       })
-      e.onLoad(() => mesh.advertChanged())
+      // Load changes with every task: adverts follow at most every LOAD_ADVERT_MS, the last change
+      // included; between them submitters count their own placements.
+      let pending = false
+      e.onLoad(() => {
+        if (pending) return
+        pending = true
+        setTimeout(() => {
+          pending = false
+          mesh.advertChanged()
+        }, LOAD_ADVERT_MS).unref()
+      })
     },
     chat: (local) => new MeshChatBackend({ options, local, router }),
     service: (e) =>
