@@ -5,7 +5,8 @@ export default defineConfig({
     include: ['packages/*/test/**/*.test.ts', 'tests/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 60_000,
-    // Process-level tests start real agents; two cores are shared, so files run two at a time.
-    maxWorkers: 2,
+    // Process-level tests start real agents and time what they do: on two cores, two files of
+    // them side by side measure each other's load. Files run one at a time.
+    fileParallelism: false,
   },
 })
