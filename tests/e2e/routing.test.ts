@@ -236,4 +236,23 @@ describe('routing across six agents', () => {
       10_000,
     )
   })
+
+  it('finishes a task whose submitter was killed mid-run, once the submitter is back', async () => {
+    const id = await submitOk(c2, sleepTask(3, 'orphan'))
+    const placed = await awaitHop(c2, id, 'accepted')
+    const executor = byId(placed.executor!.peerId)
+    const dataDir = c2.dataDir
+    await c2.stop('SIGKILL')
+    // Its submitter gone, the executor drops the copy: the task is the submitter's to rerun.
+    await waitFor(
+      async () => (await getTask(executor, placed.executor!.taskId!)).status === 'cancelled',
+      10_000,
+    )
+    c2 = await startNode('coordinator', ['--bootstrap', tcpAddr(c1)], { dataDir })
+    const t = await waitForStatus(c2, id, undefined, 60_000)
+    expect(t).toMatchObject({ status: 'succeeded', runs: 2 })
+    const events = await readTaskEvents(c2, id)
+    expect(events.find((e) => e.type === 'queued' && e.seq > 1)?.data.reason).toBe('interrupted')
+    expect(events.filter((e) => e.type === 'done')).toHaveLength(1)
+  })
 })
