@@ -65,9 +65,11 @@ describe('routing across six agents', () => {
     const t = await waitForStatus(c1, id, undefined, 60_000)
     expect(t.status).toBe('succeeded')
     expect(t.result!.text!.length).toBeGreaterThan(0)
-    expect(t.executor).toMatchObject({ peerId: m.ready.peerId, local: false, attempt: 1 })
+    // On the model node, whatever the attempt (a start-up hiccup there may cost one).
+    expect(t.executor).toMatchObject({ peerId: m.ready.peerId, local: false })
+    expect(hops(t, 'chosen').every((h) => h.peerId === m.ready.peerId)).toBe(true)
     const [chosen] = hops(t, 'chosen')
-    expect(chosen).toMatchObject({ peerId: m.ready.peerId, local: false, attempt: 1 })
+    expect(chosen).toMatchObject({ local: false, attempt: 1 })
     expect(chosen!.reasons).toContain(`has a model (${MODEL})`)
     expect(chosen!.reasons.filter((r) => r.endsWith(': no model')).length).toBeGreaterThanOrEqual(3)
     expect(hops(t, 'accepted')[0]!.reasons).toEqual(['direct stream'])
@@ -76,7 +78,7 @@ describe('routing across six agents', () => {
     const copy = await getTask(m, t.executor!.taskId!)
     expect(copy).toMatchObject({
       status: 'succeeded',
-      origin: { peerId: c1.ready.peerId, taskId: id, attempt: 1 },
+      origin: { peerId: c1.ready.peerId, taskId: id, attempt: t.executor!.attempt },
     })
   })
 

@@ -88,6 +88,28 @@ describe('FairShareQueue', () => {
     expect(q.size).toBe(0)
     expect(q.submitters).toBe(0)
   })
+
+  it('passes over a submitter whose next entry can’t be served now, holding up no one else', () => {
+    const q = new FairShareQueue<QueueEntry>()
+    q.push(entry('waits', 0))
+    q.push(entry('other', 0))
+    q.push(entry('other', 1))
+    const servable = (e: QueueEntry) => e.submitter !== 'waits'
+    expect([q.pop(servable)?.id, q.pop(servable)?.id, q.pop(servable)?.id]).toEqual([
+      'other-0',
+      'other-1',
+      undefined,
+    ])
+    expect(q.peek()?.id).toBe('waits-0')
+    expect([...q.flowSizes()]).toEqual([['waits', 1]])
+  })
+
+  it('puts an entry sent back to wait first in its submitter’s line', () => {
+    const q = new FairShareQueue<QueueEntry>()
+    q.push(entry('a', 1))
+    q.push(entry('a', 0), true)
+    expect(drain(q)).toEqual(['a-0', 'a-1'])
+  })
 })
 
 function drain1(q: FairShareQueue<QueueEntry>): void {
