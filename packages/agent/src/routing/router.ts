@@ -112,13 +112,12 @@ export class MeshRouter implements TaskRouter {
       const hop = this.#hop(attempt, selfId, true, 'chosen', [
         'no node in view can run it: it runs here to say why',
       ])
-      return { where: 'local', hop, executor: { peerId: selfId, local: true, attempt, taskId: null } }
+      return { where: 'local', hop, executor: here }
     }
     const c = best.candidate
     const reasons = [...best.reasons, ...passedOver(choice)].slice(0, 16)
     const hop = { ...this.#hop(attempt, c.peerId, c.local, 'chosen', reasons), score: best.score }
-    if (c.local)
-      return { where: 'local', hop, executor: { peerId: selfId, local: true, attempt, taskId: null } }
+    if (c.local) return { where: 'local', hop, executor: here }
     const addrs = this.peerAddrs(c.peerId)
     return {
       where: 'remote',
