@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import { basename } from 'node:path'
-import { GgufFileType, readGgufFileInfo } from 'node-llama-cpp'
 import { ModelLoadError } from './errors.ts'
+import { llamaModule } from './llama-module.ts'
 import type { ModelInfo } from './types.ts'
 
 /** The request name of a GGUF file: its file name without the extension. */
@@ -10,9 +10,7 @@ export function modelNameFromPath(path: string): string {
 }
 
 /** `MOSTLY_Q4_K_M` -> `Q4_K_M`, `ALL_F32` -> `F32`; null for an absent or unknown file type. */
-export function quantizationName(fileType: number | undefined): string | null {
-  if (fileType === undefined) return null
-  const label = GgufFileType[fileType]
+export function quantizationName(label: string | undefined): string | null {
   return label === undefined ? null : label.replace(/^(MOSTLY|ALL)_/, '')
 }
 
@@ -39,6 +37,7 @@ export async function readModelInfo(path: string): Promise<ModelInfo> {
     key = `${st.size}:${st.mtimeMs}`
     const hit = cache.get(path)
     if (hit?.key === key) return hit.info
+    const { GgufFileType, readGgufFileInfo } = await llamaModule()
     const gguf = await readGgufFileInfo(path, {
       readTensorInfo: false,
       sourceType: 'filesystem',
@@ -52,7 +51,9 @@ export async function readModelInfo(path: string): Promise<ModelInfo> {
       sizeBytes: st.size,
       family: general.architecture ?? null,
       parameters: general.size_label ?? null,
-      quantization: quantizationName(general.file_type),
+      quantization: quantizationName(
+        general.file_type === undefined ? undefined : GgufFileType[general.file_type],
+      ),
       contextLength: typeof arch.context_length === 'number' ? arch.context_length : null,
       path,
     }

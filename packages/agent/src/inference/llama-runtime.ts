@@ -1,5 +1,6 @@
-import { getLlama, type Llama, LlamaLogLevel } from 'node-llama-cpp'
+import type { Llama, LlamaLogLevel } from 'node-llama-cpp'
 import { LlamaRuntimeUnavailableError } from './errors.ts'
+import { llamaModule } from './llama-module.ts'
 
 /**
  * The options every llama.cpp runtime in the agent is created with. They pin node-llama-cpp to
@@ -14,7 +15,7 @@ export function llamaRuntimeOptions(gpu: boolean) {
     gpu: gpu ? 'auto' : false,
     progressLogs: false,
     // llama.cpp warns about quirks of model files that do not affect us; errors still show.
-    logLevel: LlamaLogLevel.error,
+    logLevel: 'error' as LlamaLogLevel,
     // Each context sets its own thread count.
     maxThreads: 0,
   } as const
@@ -31,10 +32,12 @@ const runtimes = new Map<boolean, Promise<Llama>>()
 export function loadLlamaRuntime(gpu: boolean): Promise<Llama> {
   let runtime = runtimes.get(gpu)
   if (runtime === undefined) {
-    runtime = getLlama(llamaRuntimeOptions(gpu)).catch((err: unknown) => {
-      runtimes.delete(gpu)
-      throw new LlamaRuntimeUnavailableError(err)
-    })
+    runtime = llamaModule()
+      .then(({ getLlama }) => getLlama(llamaRuntimeOptions(gpu)))
+      .catch((err: unknown) => {
+        runtimes.delete(gpu)
+        throw new LlamaRuntimeUnavailableError(err)
+      })
     runtimes.set(gpu, runtime)
   }
   return runtime

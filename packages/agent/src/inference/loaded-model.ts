@@ -1,5 +1,6 @@
-import { type Llama, LlamaChat, type LlamaContext, type LlamaModel } from 'node-llama-cpp'
+import type { Llama, LlamaChat, LlamaContext, LlamaModel } from 'node-llama-cpp'
 import { ModelLoadError } from './errors.ts'
+import { llamaModule } from './llama-module.ts'
 import type { ModelInfo } from './types.ts'
 
 /** How a model is held in memory. */
@@ -50,6 +51,7 @@ export class LoadedModel {
         sequences: settings.sequences,
         threads: settings.threads,
       })
+      const { LlamaChat } = await llamaModule()
       const chats = Array.from(
         { length: settings.sequences },
         () => new LlamaChat({ contextSequence: context.getSequence(), chatWrapper: 'auto' }),

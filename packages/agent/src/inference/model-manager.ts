@@ -111,8 +111,11 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
    * Loads the provider's runtime (llama.cpp's binary, or a first call to the server) so that a
    * problem shows early. Separate from start: a node need not wait for it to be ready.
    */
-  warm(): Promise<void> {
-    return this.provider.start()
+  async warm(): Promise<void> {
+    // With nothing to serve yet, llama.cpp's binary (tens of MB) loads on the first pull instead.
+    if (this.provider instanceof EmbeddedLlamaProvider && (await this.provider.listModels()).length === 0)
+      return
+    await this.provider.start()
   }
 
   async stop(): Promise<void> {
