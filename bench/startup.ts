@@ -19,7 +19,7 @@ async function bareNode(): Promise<number> {
   return performance.now() - t0
 }
 
-async function agentRun(): Promise<{ readyMs: number; rssMb: number }> {
+async function agentRun(mode: string): Promise<{ readyMs: number; rssMb: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-bench-'))
   const t0 = performance.now()
   const proc = spawn(
@@ -35,6 +35,8 @@ async function agentRun(): Promise<{ readyMs: number; rssMb: number }> {
       '--p2p-port',
       '0',
       '--no-mdns',
+      '--mode',
+      mode,
       '--log-level',
       'warn',
     ],
@@ -63,12 +65,17 @@ async function agentRun(): Promise<{ readyMs: number; rssMb: number }> {
 const base: number[] = []
 const ready: number[] = []
 const rss: number[] = []
+const coordRss: number[] = []
 for (let i = 0; i < runs; i++) {
   base.push(await bareNode())
-  const r = await agentRun()
+  const r = await agentRun('all-in-one')
   ready.push(r.readyMs)
   rss.push(r.rssMb)
-  console.log(`run ${i + 1}: ready ${r.readyMs.toFixed(0)} ms, idle RSS ${r.rssMb.toFixed(1)} MB`)
+  // A coordinator runs no code, so its sandbox stays cold: the difference is the warm sandbox.
+  coordRss.push((await agentRun('coordinator')).rssMb)
+  console.log(
+    `run ${i + 1}: ready ${r.readyMs.toFixed(0)} ms, idle RSS ${r.rssMb.toFixed(1)} MB (coordinator ${coordRss.at(-1)!.toFixed(1)} MB)`,
+  )
 }
 const body = `Run: \`node bench/startup.ts ${runs} ${idleSec}\` on ${machine()}.
 
@@ -77,7 +84,8 @@ const body = `Run: \`node bench/startup.ts ${runs} ${idleSec}\` on ${machine()}.
 | \`edgecoder start\` → first 200 from \`/readyz\` | ${median(ready).toFixed(0)} ms | < 1000 ms |
 | bare \`node -e 0\` start to exit (baseline, same run) | ${median(base).toFixed(0)} ms | |
 | ratio start-up / bare node | ${(median(ready) / median(base)).toFixed(1)}× | |
-| idle RSS after ${idleSec} s | ${median(rss).toFixed(1)} MB | < 100 MB |
+| idle RSS after ${idleSec} s, all-in-one (sandbox warm) | ${median(rss).toFixed(1)} MB | < 100 MB |
+| idle RSS after ${idleSec} s, coordinator (sandbox cold) | ${median(coordRss).toFixed(1)} MB | |
 
 All runs (ready ms): ${ready.map((x) => x.toFixed(0)).join(', ')}; RSS MB: ${rss.map((x) => x.toFixed(1)).join(', ')}.`
 writeSection('Agent start-up', body)
