@@ -108,6 +108,21 @@ describe('task events', () => {
   })
 })
 
+describe('power policy', () => {
+  it('runs no task outside its scheduled hours and starts them when the window opens', async () => {
+    const a = await startAgent()
+    const h = new Date().getHours()
+    const outside = { mode: 'schedule', hours: { start: (h + 3) % 24, end: (h + 5) % 24 } }
+    await a.api('/orchestration/settings', { method: 'PUT', json: { powerPolicy: outside } })
+    const id = await submitOk(a, { kind: 'run', language: 'javascript', code: 'x = 1' })
+    await new Promise((r) => setTimeout(r, 1_000))
+    expect((await getTask(a, id)).status).toBe('queued')
+    const inside = { mode: 'schedule', hours: { start: h, end: (h + 2) % 24 } }
+    await a.api('/orchestration/settings', { method: 'PUT', json: { powerPolicy: inside } })
+    expect((await waitForStatus(a, id)).status).toBe('succeeded')
+  })
+})
+
 describe('cancel', () => {
   it('cancels a queued task: it never runs', async () => {
     const a = await startAgent()

@@ -3,6 +3,7 @@ import type { EventBus } from '../events.ts'
 import type { Logger } from '../logger.ts'
 import type { NodeMetrics } from '../metrics.ts'
 import type { SettingsStore } from '../settings/index.ts'
+import { policyAllowsWork } from '../settings/index.ts'
 import type { Store } from '../store/index.ts'
 import { refuseAdoption } from './admission.ts'
 import {
@@ -71,6 +72,7 @@ export class TaskEngine {
   #started = false
   #unsubscribe: (() => void) | undefined
   readonly #onSettings = () => this.#pump()
+  #policyTimer: NodeJS.Timeout | undefined
 
   constructor(opts: Partial<TaskEngineOptions>, modules: TaskEngineModules) {
     this.#opts = { ...TASK_ENGINE_DEFAULTS, ...opts }
@@ -97,11 +99,14 @@ export class TaskEngine {
     this.#unsubscribe = this.#m.router?.onCapacity(() => this.#pump())
     if (this.#queue.size > 0) this.#m.log.info({ queued: this.#queue.size }, 'resuming queued tasks')
     this.#pump()
+    // A schedule's window opens with no event to say so: look again every minute.
+    this.#policyTimer = setInterval(() => this.#pump(), 60_000).unref()
   }
 
   /** Stops taking work; running tasks are interrupted and go back to the queue for the next start. */
   async stop(): Promise<void> {
     this.#started = false
+    clearInterval(this.#policyTimer)
     this.#m.settings.off('change', this.#onSettings)
     this.#unsubscribe?.()
     for (const r of this.#running.values())
@@ -237,7 +242,13 @@ export class TaskEngine {
 
   #localFree(): boolean {
     const s = this.#m.settings.get()
-    return this.#opts.executes && s.contributing && this.#localRunning < s.maxConcurrentTasks
+    // The power policy governs this node's own compute too: outside its hours (or paused) the
+    // router places local tasks on peers, or they wait for the window to open.
+    return (
+      this.#opts.executes &&
+      policyAllowsWork(s, new Date(), false) &&
+      this.#localRunning < s.maxConcurrentTasks
+    )
   }
 
   /** A peer's task runs here or nowhere; the router places the rest. */
