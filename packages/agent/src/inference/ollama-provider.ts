@@ -1,17 +1,11 @@
 import { InferenceError, ModelNotFoundError } from './errors.ts'
 import { readNdjson } from './ndjson.ts'
+import { errorText, ProviderHttpError } from './provider-http.ts'
 import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
 
 /** Ollama answered with an error, or could not be reached. */
-export class OllamaError extends InferenceError {
+export class OllamaError extends ProviderHttpError {
   override name = 'OllamaError'
-  override readonly code = 'provider_error'
-  readonly status: number | null
-
-  constructor(message: string, status: number | null = null) {
-    super(message)
-    this.status = status
-  }
 }
 
 export interface OllamaProviderOptions {
@@ -299,13 +293,4 @@ export function summarisePull(
     totalBytes: total,
     fraction: total > 0 ? completed / total : null,
   }
-}
-
-async function errorText(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '')
-  try {
-    const j = JSON.parse(text) as { error?: unknown }
-    if (typeof j.error === 'string') return j.error
-  } catch {}
-  return `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`
 }

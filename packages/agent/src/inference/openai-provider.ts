@@ -1,17 +1,11 @@
 import { InferenceError, ModelNotFoundError } from './errors.ts'
+import { errorText, ProviderHttpError } from './provider-http.ts'
 import { readSseData } from './sse-reader.ts'
 import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
 
 /** The OpenAI-compatible server answered with an error, or could not be reached. */
-export class OpenAiCompatibleError extends InferenceError {
+export class OpenAiCompatibleError extends ProviderHttpError {
   override name = 'OpenAiCompatibleError'
-  override readonly code = 'provider_error'
-  readonly status: number | null
-
-  constructor(message: string, status: number | null = null) {
-    super(message)
-    this.status = status
-  }
 }
 
 export interface OpenAiCompatibleOptions {
@@ -172,14 +166,4 @@ export class OpenAiCompatibleProvider implements Provider {
       throw new OpenAiCompatibleError(`${this.baseUrl} is unreachable: ${err.message}`)
     })
   }
-}
-
-async function errorText(res: Response): Promise<string> {
-  const text = await res.text().catch(() => '')
-  try {
-    const j = JSON.parse(text) as { error?: { message?: string } | string }
-    if (typeof j.error === 'string') return j.error
-    if (j.error?.message) return j.error.message
-  } catch {}
-  return `HTTP ${res.status}${text ? `: ${text.slice(0, 200)}` : ''}`
 }
