@@ -6,11 +6,10 @@
  * every path, greedy, same token limit and thread count; paths alternate and never overlap.
  * Run: node bench/inference-api.ts [rounds=9] [maxTokens=48]
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from '../packages/agent/src/inference/index.ts'
+import { cleanupAgents, startAgent } from '../tests/e2e/harness.ts'
 import { machine, median, writeSection } from './results.ts'
 
 const rounds = Number(process.argv[2] ?? 9)
@@ -34,38 +33,8 @@ const modelPath =
 
 const prompt = (round: number) => `Task ${round}: list ${round + 3} fruits, one per line.`
 
-const procs: ChildProcess[] = []
-const dirs: string[] = []
 async function agent(args: string[]): Promise<string> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-bench-'))
-  dirs.push(dataDir)
-  const p = spawn(
-    process.execPath,
-    [
-      join(ROOT, 'packages/agent/src/cli/main.ts'),
-      'start',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      '0',
-      '--p2p-port',
-      '0',
-      '--no-mdns',
-      '--log-level',
-      'warn',
-      ...args,
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  procs.push(p)
-  return new Promise((resolve) => {
-    let buf = ''
-    p.stdout!.on('data', (d) => {
-      buf += d
-      const m = /EDGECODER_READY (.*)\n/.exec(buf)
-      if (m) resolve(JSON.parse(m[1]!).apiUrl)
-    })
-  })
+  return (await startAgent({ args, env: { EDGECODER_LOG_LEVEL: 'warn' } })).apiUrl
 }
 
 /** A streamed chat through an agent's OpenAI-compatible API, timed from the client's side. */
@@ -161,7 +130,5 @@ TTFT through the API is measured at the client, so it includes HTTP, JSON and SS
   console.log(body)
 } finally {
   await provider.stop()
-  for (const p of procs) p.kill('SIGTERM')
-  await new Promise((r) => setTimeout(r, 500))
-  for (const d of dirs) rmSync(d, { recursive: true, force: true })
+  await cleanupAgents()
 }

@@ -4,12 +4,10 @@
  * Run: node bench/startup.ts [runs=5] [idleSec=30]
  */
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
+import { cleanupAgents, startAgent } from '../tests/e2e/harness.ts'
 import { machine, median, writeSection } from './results.ts'
 
-const ROOT = join(import.meta.dirname, '..')
 const runs = Number(process.argv[2] ?? 5)
 const idleSec = Number(process.argv[3] ?? 30)
 
@@ -20,45 +18,15 @@ async function bareNode(): Promise<number> {
 }
 
 async function agentRun(mode: string): Promise<{ readyMs: number; rssMb: number }> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-bench-'))
   const t0 = performance.now()
-  const proc = spawn(
-    process.execPath,
-    [
-      '--disable-warning=ExperimentalWarning',
-      join(ROOT, 'packages/agent/src/cli/main.ts'),
-      'start',
-      '--data-dir',
-      dataDir,
-      '--api-port',
-      '0',
-      '--p2p-port',
-      '0',
-      '--no-mdns',
-      '--mode',
-      mode,
-      '--log-level',
-      'warn',
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
   // The ready line carries the ephemeral port; readiness is then confirmed over HTTP.
-  const apiUrl = await new Promise<string>((resolve) => {
-    let buf = ''
-    proc.stdout.on('data', (d) => {
-      buf += d
-      const m = /EDGECODER_READY (.*)\n/.exec(buf)
-      if (m) resolve(JSON.parse(m[1]!).apiUrl)
-    })
-  })
-  while ((await fetch(`${apiUrl}/readyz`)).status !== 200) await new Promise((r) => setTimeout(r, 5))
+  const a = await startAgent({ args: ['--mode', mode], env: { EDGECODER_LOG_LEVEL: 'warn' } })
+  while ((await a.api('/readyz')).status !== 200) await new Promise((r) => setTimeout(r, 5))
   const readyMs = performance.now() - t0
   await new Promise((r) => setTimeout(r, idleSec * 1000))
-  const status = readFileSync(`/proc/${proc.pid}/status`, 'utf8')
+  const status = readFileSync(`/proc/${a.proc.pid}/status`, 'utf8')
   const rssMb = Number(/VmRSS:\s+(\d+)/.exec(status)![1]) / 1024
-  proc.kill('SIGTERM')
-  await new Promise((r) => proc.on('exit', r))
-  rmSync(dataDir, { recursive: true, force: true })
+  await a.stop()
   return { readyMs, rssMb }
 }
 
@@ -88,5 +56,6 @@ const body = `Run: \`node bench/startup.ts ${runs} ${idleSec}\` on ${machine()}.
 | idle RSS after ${idleSec} s, coordinator (sandbox cold) | ${median(coordRss).toFixed(1)} MB | |
 
 All runs (ready ms): ${ready.map((x) => x.toFixed(0)).join(', ')}; RSS MB: ${rss.map((x) => x.toFixed(1)).join(', ')}.`
+await cleanupAgents()
 writeSection('Agent start-up', body)
 console.log(body)

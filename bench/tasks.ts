@@ -1,18 +1,8 @@
-/**
- * Task dispatch: trivial `run` tasks per second through the agent's API (POST /tasks, fair-share
- * queue, SQLite transitions, events, sandbox) against the same programs sent straight to a
- * SandboxPool in this process, with the same number in flight. Also the bare FairShareQueue.
- * Run: node bench/tasks.ts [runs=5] [tasks=200] [concurrency=2]
- */
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { SandboxPool } from '../packages/agent/src/sandbox/index.ts'
 import { FairShareQueue, type QueueEntry } from '../packages/agent/src/tasks/index.ts'
+import { type AgentProcess, cleanupAgents, startAgent } from '../tests/e2e/harness.ts'
 import { machine, median, percentile, writeSection } from './results.ts'
 
-const ROOT = join(import.meta.dirname, '..')
 const runs = Number(process.argv[2] ?? 5)
 const tasks = Number(process.argv[3] ?? 200)
 const concurrency = Number(process.argv[4] ?? 2)
@@ -23,40 +13,11 @@ const REQUEST = {
   tests: "test('answer', () => assert.equal(answer, 42))",
 }
 
-interface Agent {
-  apiUrl: string
-  stop: () => Promise<void>
-}
-
-async function startAgent(): Promise<Agent> {
-  const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-bench-'))
-  const proc = spawn(
-    process.execPath,
-    [
-      '--disable-warning=ExperimentalWarning',
-      join(ROOT, 'packages/agent/src/cli/main.ts'),
-      'start',
-      ...['--data-dir', dataDir, '--api-port', '0', '--p2p-port', '0', '--no-mdns', '--log-level', 'warn'],
-      ...['--max-concurrent-tasks', String(concurrency), '--max-queued-tasks', String(tasks * 2)],
-    ],
-    { stdio: ['ignore', 'pipe', 'inherit'] },
-  )
-  const apiUrl = await new Promise<string>((resolve) => {
-    let buf = ''
-    proc.stdout.on('data', (d) => {
-      buf += d
-      const m = /EDGECODER_READY (.*)\n/.exec(buf)
-      if (m) resolve(JSON.parse(m[1]!).apiUrl)
-    })
+function startBenchAgent() {
+  return startAgent({
+    args: ['--max-concurrent-tasks', String(concurrency), '--max-queued-tasks', String(tasks * 2)],
+    env: { EDGECODER_LOG_LEVEL: 'warn' },
   })
-  return {
-    apiUrl,
-    stop: async () => {
-      proc.kill('SIGTERM')
-      await new Promise((r) => proc.on('exit', r))
-      rmSync(dataDir, { recursive: true, force: true })
-    },
-  }
 }
 
 /** Counts `task-done` events on the node's `/events` stream; resolves once `n` have come. */
@@ -76,7 +37,7 @@ function awaitDone(apiUrl: string, n: number, signal: AbortSignal): Promise<numb
   })
 }
 
-async function throughApi(agent: Agent): Promise<{ rate: number; submitP50: number }> {
+async function throughApi(agent: AgentProcess): Promise<{ rate: number; submitP50: number }> {
   const ctrl = new AbortController()
   const done = awaitDone(agent.apiUrl, tasks, ctrl.signal)
   await new Promise((r) => setTimeout(r, 100))
@@ -131,7 +92,7 @@ function bareQueue(): number {
 
 const pool = new SandboxPool({ languages: ['javascript'] })
 await pool.start()
-const agent = await startAgent()
+const agent = await startBenchAgent()
 // Warm both paths (JIT, first SQLite pages, worker caches) before measuring.
 await direct(pool)
 await throughApi(agent)
@@ -148,6 +109,7 @@ for (let i = 0; i < runs; i++) {
   console.log(`run ${i + 1}: API ${a.rate.toFixed(1)} tasks/s, direct ${d.toFixed(1)} runs/s`)
 }
 await agent.stop()
+await cleanupAgents()
 await pool.stop()
 const queueRate = median([bareQueue(), bareQueue(), bareQueue()])
 
