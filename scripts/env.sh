@@ -26,7 +26,16 @@ edgecoder_ensure_node() {
   local dir="$EDGECODER_CACHE/node-$EDGECODER_NODE_VERSION"
   local bin="$dir/node_modules/node-$os-$arch/bin"
   if [ ! -x "$bin/node" ]; then
-    command -v npm >/dev/null 2>&1 || { echo "edgecoder: npm is needed once to fetch Node $EDGECODER_NODE_VERSION" >&2; return 1; }
+    if ! command -v npm >/dev/null 2>&1; then
+      # A bare Debian: its own npm (with an older Node) is enough to fetch Node 24 once.
+      if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "edgecoder: installing Debian's npm to fetch Node $EDGECODER_NODE_VERSION" >&2
+        (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends npm >/dev/null) || return 1
+      else
+        echo "edgecoder: npm is needed once to fetch Node $EDGECODER_NODE_VERSION (sudo apt-get install npm)" >&2
+        return 1
+      fi
+    fi
     echo "edgecoder: installing Node $EDGECODER_NODE_VERSION into $dir" >&2
     mkdir -p "$dir"
     (cd "$dir" && npm install --no-save --no-audit --no-fund --loglevel=error "node-$os-$arch@$EDGECODER_NODE_VERSION" >&2) || return 1
