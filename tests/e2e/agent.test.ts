@@ -236,6 +236,28 @@ describe('bad input', () => {
     expect(s.region).toBeNull()
   })
 
+  it('refuses requests addressed to another host name (DNS rebinding) while on loopback', async () => {
+    const a = await startAgent()
+    const { request } = await import('node:http')
+    const get = (host: string) =>
+      new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(`${a.apiUrl}/status`, { headers: { host } }, (res) => {
+          let body = ''
+          res.on('data', (d) => {
+            body += d
+          })
+          res.on('end', () => resolve({ status: res.statusCode!, body }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    const rebound = await get('evil.example:4301')
+    expect(rebound.status).toBe(403)
+    expect(JSON.parse(rebound.body).error.code).toBe('forbidden_host')
+    expect((await get(`localhost:${new URL(a.apiUrl).port}`)).status).toBe(200)
+    expect((await get(new URL(a.apiUrl).host)).status).toBe(200)
+  })
+
   it('exits 1 naming the bad setting when the config is invalid', async () => {
     for (const [args, name] of [
       [['--mode', 'superhero'], '--mode'],

@@ -311,7 +311,7 @@ export class EdgeNode {
         metrics: this.metrics,
         guard: {
           token: loopback ? null : this.apiToken.token,
-          allowedHosts: new Set(),
+          loopbackOnly: loopback,
           allowedOrigins: new Set(APP_ORIGINS),
         },
       },

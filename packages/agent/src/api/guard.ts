@@ -14,8 +14,11 @@ export const APP_ORIGINS = [
 export interface GuardOptions {
   /** Null when the API is on loopback: no token is asked for. */
   token: string | null
-  /** Host header values this API answers to (blocks DNS rebinding). Empty = any. */
-  allowedHosts: Set<string>
+  /**
+   * True when the API listens on loopback only: then it answers only requests addressed to a
+   * loopback name, so a web page can't reach it by rebinding its own DNS name to 127.0.0.1.
+   */
+  loopbackOnly: boolean
   allowedOrigins: Set<string>
 }
 
@@ -29,7 +32,7 @@ const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
  */
 export function guardRequest(req: FastifyRequest, opts: GuardOptions): void {
   const host = req.headers.host ?? ''
-  if (opts.allowedHosts.size > 0 && !opts.allowedHosts.has(host.toLowerCase())) {
+  if (opts.loopbackOnly && !isLoopbackName(host)) {
     throw new ApiError(403, 'forbidden_host', `requests for host "${host}" are not served here`)
   }
   const origin = req.headers.origin
@@ -64,4 +67,10 @@ function tokensEqual(a: string, b: string): boolean {
   const x = Buffer.from(a)
   const y = Buffer.from(b)
   return x.length === y.length && timingSafeEqual(x, y)
+}
+
+/** `localhost`, `127.x.x.x` or `[::1]`, with or without a port. */
+export function isLoopbackName(hostHeader: string): boolean {
+  const name = hostHeader.toLowerCase().replace(/:\d+$/, '')
+  return name === 'localhost' || name === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(name)
 }
