@@ -167,16 +167,24 @@ describe('cancel', () => {
 
 describe('queue capacity', () => {
   it('answers 429 with Retry-After when the queue is full, and accepts again once there is room', async () => {
-    const a = await startAgent({ args: ['--max-queued-tasks', '3'] })
+    const a = await startAgent({ args: ['--max-queued-tasks', '4'] })
     await a.api('/orchestration/settings', { method: 'PUT', json: { contributing: false } })
     const spec = { kind: 'run', language: 'python', code: 'x = 1' } as const
-    const ids = [await submitOk(a, spec), await submitOk(a, spec), await submitOk(a, spec)]
-    const full = await submit(a, spec)
+    const flood = { ...spec, submitter: 'flood' }
+    const ids = [await submitOk(a, flood), await submitOk(a, flood), await submitOk(a, flood)]
+    // Three quarters of the queue is the most one submitter may hold: the rest stays open.
+    const share = await submit(a, flood)
+    expect(share.status).toBe(429)
+    expect(share.body).toMatchObject({
+      error: { code: 'queue_full', message: expect.stringMatching(/flood/) },
+    })
+    expect((await submit(a, { ...spec, submitter: 'light' })).status).toBe(202)
+    const full = await submit(a, { ...spec, submitter: 'light' })
     expect(full.status).toBe(429)
     expect(Number(full.retryAfter)).toBeGreaterThanOrEqual(1)
     expect(full.body).toMatchObject({ error: { code: 'queue_full' } })
     const list = (await (await a.api('/tasks')).json()) as TaskList
-    expect(list.tasks).toHaveLength(3)
+    expect(list.tasks).toHaveLength(4)
     await a.api(`/tasks/${ids[0]}`, { method: 'DELETE' })
     expect((await submit(a, spec)).status).toBe(202)
   })

@@ -125,6 +125,14 @@ export class TaskEngine {
         `the task queue is full (${this.#opts.maxQueued} waiting); try again later`,
         this.retryAfterSec(),
       )
+    // One submitter may fill three quarters of the queue: a flood can't lock others out with 429s.
+    const share = Math.max(1, Math.floor(this.#opts.maxQueued * 0.75))
+    const mine = this.#queue.sizeOf(spec.submitter)
+    if (mine >= share)
+      throw new QueueFullError(
+        `submitter "${spec.submitter}" already has ${mine} tasks waiting, the most one submitter may hold here (${share} of ${this.#opts.maxQueued}); try again later`,
+        this.retryAfterSec(),
+      )
     return this.#accept(spec)
   }
 
