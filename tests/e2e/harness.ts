@@ -28,6 +28,8 @@ export interface StartOptions {
   args?: string[]
   env?: Record<string, string>
   timeoutMs?: number
+  /** Run the agent inside this network namespace (root only; see netns.ts). */
+  netns?: string
 }
 
 const live = new Set<AgentProcess>()
@@ -40,9 +42,14 @@ export function tempDataDir(prefix = 'edgecoder-test-'): string {
   return d
 }
 
-/** Spawns the CLI with Node (no shell wrapper, so signals reach the agent itself). */
-export function spawnCli(args: string[], env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--disable-warning=ExperimentalWarning', CLI, ...args], {
+/**
+ * Spawns the CLI with Node (no shell wrapper, so signals reach the agent itself). In a network
+ * namespace, `ip netns exec` execs Node in place, so the pid is still the agent's.
+ */
+export function spawnCli(args: string[], env: Record<string, string> = {}, netns?: string): ChildProcess {
+  const node = [process.execPath, '--disable-warning=ExperimentalWarning', CLI, ...args]
+  const [cmd, ...argv] = netns === undefined ? node : ['ip', 'netns', 'exec', netns, ...node]
+  return spawn(cmd!, argv, {
     cwd: REPO_ROOT,
     env: { ...process.env, EDGECODER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -73,6 +80,7 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
   const proc = spawnCli(
     ['start', '--data-dir', dataDir, '--api-port', '0', '--p2p-port', '0', '--no-mdns', ...(opts.args ?? [])],
     opts.env,
+    opts.netns,
   )
   let stderr = ''
   proc.stderr!.on('data', (d) => {

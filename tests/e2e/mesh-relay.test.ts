@@ -9,7 +9,8 @@ const runtime = async (a: AgentProcess) => (await (await a.api('/health/runtime'
 
 describe('circuit relay', () => {
   it('holds a reservation on a relay and admits a node that knows it only by its relayed address', async () => {
-    const seed = await startMeshAgent([])
+    // On loopback no address is public, so the relay service is switched on by hand.
+    const seed = await startMeshAgent(['--relay-service', 'on'])
     const hidden = await startMeshAgent(['--bootstrap', tcpAddr(seed)])
     // The node takes a reservation on the peer it joined through and advertises the relayed address.
     const relayed = await waitFor(

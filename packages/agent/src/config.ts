@@ -25,6 +25,8 @@ const AgentConfig = z.object({
   ),
   discoveryUrl: z.url().nullable(),
   mdns: z.boolean(),
+  /** Relay for peers behind NAT: auto = when this node has a public address. */
+  relayService: z.enum(['auto', 'on', 'off']),
   p2pHost: z.union([z.ipv4(), z.ipv6()]),
   announce: z.array(
     z.string().regex(/^\/[a-z0-9]/, 'an announce address is a multiaddr, e.g. /dns4/seed.example/tcp/4001'),
@@ -110,6 +112,11 @@ export const START_FLAGS = {
     help: 'URL serving GET /network/coordinators',
   },
   'no-mdns': { type: 'boolean', env: 'EDGECODER_NO_MDNS', help: 'do not look for peers on the LAN' },
+  'relay-service': {
+    type: 'string',
+    env: 'EDGECODER_RELAY_SERVICE',
+    help: 'relay for peers behind NAT: auto (when this node has a public address), on, off',
+  },
   'mesh-token': {
     type: 'string',
     env: 'EDGECODER_MESH_TOKEN',
@@ -207,6 +214,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     bootstrap: flag('bootstrap') ?? [],
     discoveryUrl: flag('discovery-url') ?? null,
     mdns: !(flag('no-mdns') ?? false),
+    relayService: flag('relay-service') ?? 'auto',
     p2pHost: flag('p2p-host') ?? '0.0.0.0',
     announce: flag('announce') ?? [],
     advertIntervalMs: flag('advert-interval-ms') ?? 10_000,

@@ -120,6 +120,7 @@ export class EdgeNode {
           bootstrap: config.bootstrap,
           discoveryUrl: config.discoveryUrl,
           mdns: config.mdns,
+          relayService: config.relayService,
           heartbeatMs: config.advertIntervalMs,
           evictAfterHeartbeats: config.evictAfterHeartbeats,
         }),

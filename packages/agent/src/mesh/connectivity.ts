@@ -6,9 +6,9 @@ import type { MeshHost } from './host.ts'
 import type { MeshOptions } from './options.ts'
 import type { PeerCache } from './peer-cache.ts'
 import type { PeerTable } from './peer-table.ts'
-import { isRelayed } from './reachability.ts'
 
-const DIAL_TIMEOUT_MS = 5_000
+/** Per peer: time for a direct address that drops packets (host.ts's per-address timeout) and then the relay. */
+const DIAL_TIMEOUT_MS = 10_000
 const DISCOVERY_TIMEOUT_MS = 5_000
 const DIALS_AT_ONCE = 8
 /** While alone, the node retries its entry points with this backoff. */
@@ -96,10 +96,9 @@ export class Connectivity {
       for (let t = queue.shift(); t !== undefined && !signal.aborted; t = queue.shift()) {
         try {
           const timeout = AbortSignal.any([signal, AbortSignal.timeout(DIAL_TIMEOUT_MS)])
-          // Direct addresses first: a relayed connection is limited and only a way in.
-          const sorted = [...t].sort((a, b) => Number(isRelayed(a)) - Number(isRelayed(b)))
+          // libp2p tries them in dial-order.ts's order: reachable direct ones, then relays.
           await this.#host.dial(
-            sorted.map((a) => multiaddr(a)),
+            t.map((a) => multiaddr(a)),
             { signal: timeout },
           )
           connected++

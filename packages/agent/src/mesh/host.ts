@@ -16,8 +16,10 @@ import { tcp } from '@libp2p/tcp'
 import { webSockets } from '@libp2p/websockets'
 import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
+import { cachedSubnets, dialOrder } from './dial-order.ts'
 import type { GossipCounters } from './gossip-counters.ts'
 import type { MeshOptions } from './options.ts'
+import { servesRelay } from './relay-service.ts'
 import { meshScoreParams, meshScoreThresholds } from './scoring.ts'
 import { swarmKeyFromToken } from './swarm-key.ts'
 
@@ -26,6 +28,16 @@ export const DHT_PROTOCOL = '/edgecoder/kad/1.0.0'
 const MDNS_SERVICE_TAG = '_edgecoder._udp.local'
 /** Gossip messages above this are dropped unread; adverts above 4 KB are read, refused and penalised. */
 const MAX_GOSSIP_DATA = 64 * 1024
+/**
+ * Per address tried. A live address answers within a few round trips even across continents;
+ * one that silently drops packets would otherwise hold up the next (maybe relayed) one for 6 s.
+ */
+const ADDRESS_DIAL_TIMEOUT_MS = 4_000
+/**
+ * What a relayed connection through this node may carry: enough for a long task's stream, yet
+ * bounded, so a relay is not an open proxy (libp2p's default, 128 KiB in 2 min, cuts tasks short).
+ */
+const RELAY_LIMITS = { defaultDurationLimit: 30 * 60_000, defaultDataLimit: BigInt(64 * 1024 * 1024) }
 
 /** The parts of gossipsub the mesh uses beyond its public interface. */
 export interface MeshGossip extends GossipSub {
@@ -97,13 +109,20 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
     streamMuxers: [yamux()],
     connectionProtector:
       init.meshToken === null ? undefined : preSharedKey({ psk: swarmKeyFromToken(init.meshToken) }),
-    connectionManager: { maxConnections: 200 },
+    connectionManager: {
+      maxConnections: 200,
+      addressSorter: dialOrder(cachedSubnets()),
+      addressDialTimeout: ADDRESS_DIAL_TIMEOUT_MS,
+    },
     peerDiscovery: peerDiscovery as never,
     services: {
       identify: identify(),
       ping: ping(),
       dht: kadDHT({ protocol: DHT_PROTOCOL, peerInfoMapper: passthroughMapper }),
-      relay: circuitRelayServer({ reservations: { maxReservations: 64 } }),
+      // Only a node others can dial is any use as a relay (see relay-service.ts).
+      ...(servesRelay(options)
+        ? { relay: circuitRelayServer({ reservations: { maxReservations: 64, ...RELAY_LIMITS } }) }
+        : {}),
       dcutr: dcutr(),
       autonat: autoNAT(),
       pubsub: gossipsub({

@@ -3,6 +3,7 @@ export { DiscoveryError, fetchCoordinators } from './discovery.ts'
 export { DHT_PROTOCOL, type MeshHost } from './host.ts'
 export { DEFAULT_PROVIDERS, type MeshProviders } from './local-advert.ts'
 export { Mesh, type MeshInit } from './mesh.ts'
+export { type OpenStreamOptions, openStream } from './open-stream.ts'
 export {
   HEARTBEATS_PER_INTERVAL,
   heartbeatFor,

@@ -197,7 +197,8 @@ export class Mesh {
         serveSnapshot(stream, this.#snapshot(), AbortSignal.timeout(SNAPSHOT_TIMEOUT_MS)).catch((err) =>
           this.#log.debug({ err: (err as Error).message }, 'snapshot not served'),
         ),
-      { maxInboundStreams: 4 },
+      // Small and read-only: served over a relayed connection too, so a NAT'd peer learns the mesh.
+      { maxInboundStreams: 4, runOnLimitedConnection: true },
     )
     for (const [protocol, h] of this.#protocols) await host.handle(protocol, h.handler, h.options)
     host.addEventListener('peer:identify', (e) => this.#onIdentify(e.detail))

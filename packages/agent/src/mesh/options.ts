@@ -19,6 +19,8 @@ export interface MeshOptions {
   maxClockSkewMs: number
   /** Connections the node keeps open by dialing peers it knows; more may come in. */
   targetConnections: number
+  /** Whether this node relays for peers behind NAT: `auto` when it has a public address. */
+  relayService: 'auto' | 'on' | 'off'
 }
 
 export const MESH_DEFAULTS = {
@@ -33,6 +35,7 @@ export const MESH_DEFAULTS = {
   maxAdvertAgeMs: 60_000,
   maxClockSkewMs: 30_000,
   targetConnections: 8,
+  relayService: 'auto',
 } satisfies MeshOptions
 
 /**

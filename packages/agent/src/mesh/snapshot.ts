@@ -1,6 +1,7 @@
 import { ADVERT_MAX_BYTES } from '@edgecoder/protocol'
 import type { Libp2p, PeerId, Stream } from '@libp2p/interface'
 import * as lp from 'it-length-prefixed'
+import { openStream } from './open-stream.ts'
 
 /**
  * A peer that connects asks for the adverts its new neighbour holds, so a joining node fills its
@@ -26,7 +27,7 @@ export async function serveSnapshot(
 
 /** Reads a peer's snapshot: the raw adverts, each still to be checked like any other. */
 export async function fetchSnapshot(host: Libp2p, peer: PeerId, signal: AbortSignal): Promise<Uint8Array[]> {
-  const stream = await host.dialProtocol(peer, SNAPSHOT_PROTOCOL, { signal })
+  const stream = await openStream(host, peer, SNAPSHOT_PROTOCOL, { signal })
   const onAbort = () => stream.abort(new Error('snapshot aborted'))
   signal.addEventListener('abort', onAbort, { once: true })
   const out: Uint8Array[] = []

@@ -9,7 +9,7 @@ import {
 } from '@edgecoder/protocol'
 import type { Connection, Libp2p, PrivateKey, Stream } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { multiaddr } from '@multiformats/multiaddr'
+import { openStream } from '../mesh/index.ts'
 import { ExecutorLostError, ExecutorStalledError, OfferDeclinedError, TaskProtocolError } from './errors.ts'
 import { FrameChannel } from './frames.ts'
 import { newNonce, signOffer } from './offers.ts'
@@ -163,19 +163,15 @@ export class TaskClient {
     }
   }
 
-  /** A stream to the peer: over an open connection if there is one, else to its advertised addresses. */
+  /** A stream to the peer: over an open connection if there is one (relayed too), else to its addresses. */
   async #dial(req: OfferRequest): Promise<Stream> {
     const host = this.#init.host()
     if (host === undefined) throw new ExecutorLostError('the mesh is not running')
     req.signal.throwIfAborted()
-    const peer = peerIdFromString(req.peerId)
-    const connected = host.getConnections(peer).some((c) => c.status === 'open')
-    // Direct addresses first: a relay is only the way in when nothing else answers.
-    const addrs = [...req.addrs].sort((a, b) => Number(isRelayed(a)) - Number(isRelayed(b)))
-    const target = connected || addrs.length === 0 ? peer : addrs.map((a) => multiaddr(a))
     const signal = AbortSignal.any([req.signal, AbortSignal.timeout(this.#init.options.answerTimeoutMs)])
     try {
-      return await host.dialProtocol(target, TASK_PROTOCOL, { signal, runOnLimitedConnection: true })
+      // libp2p orders the addresses (mesh/dial-order.ts): unreachable private ones after relays.
+      return await openStream(host, peerIdFromString(req.peerId), TASK_PROTOCOL, { signal, addrs: req.addrs })
     } catch (err) {
       if (req.signal.aborted) throw req.signal.reason
       throw new ExecutorLostError(`could not reach ${short(req.peerId)}: ${(err as Error).message}`)

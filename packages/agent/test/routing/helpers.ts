@@ -34,7 +34,7 @@ export async function testHost(): Promise<{ host: MeshHost; key: PrivateKey; pee
   const key = await generateKeyPair('Ed25519')
   const host = await createHost({
     privateKey: key,
-    options: meshOptions({ host: '127.0.0.1', port: 0, mdns: false }),
+    options: meshOptions({ host: '127.0.0.1', port: 0, mdns: false, relayService: 'on' }),
     meshToken: null,
     counters: new GossipCounters(),
     version: 'test',

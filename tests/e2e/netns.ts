@@ -1,0 +1,108 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { connect, createServer, type Server } from 'node:net'
+import { join } from 'node:path'
+import { createInterface } from 'node:readline'
+import { type AgentProcess, REPO_ROOT, type StartOptions, startAgent, tempDataDir } from './harness.ts'
+
+/**
+ * A small internet in network namespaces, made and removed by a test (root only): namespaces
+ * joined by veth pairs, with routing and NAT set up by `ip` and `iptables` inside them. Nothing
+ * touches the host's own namespace beyond creating the namespaces.
+ */
+export class NetLab {
+  readonly #prefix: string
+  readonly #namespaces: string[] = []
+  #links = 0
+  readonly #forwarders: { proc: ChildProcess; server: Server }[] = []
+
+  constructor() {
+    if (process.getuid?.() !== 0) {
+      throw new Error('the network-namespace tests need root (ip netns, veth, iptables); run them as root')
+    }
+    this.#prefix = `ec${process.pid % 100000}`
+  }
+
+  /** Creates a namespace with its loopback up; returns its full name. */
+  ns(name: string): string {
+    const full = `${this.#prefix}-${name}`
+    execFileSync('ip', ['netns', 'add', full])
+    this.#namespaces.push(full)
+    this.exec(full, 'ip link set lo up')
+    return full
+  }
+
+  /** Runs a shell command inside a namespace and returns its output. */
+  exec(ns: string, command: string): string {
+    return execFileSync('ip', ['netns', 'exec', ns, 'sh', '-c', command], { encoding: 'utf8' })
+  }
+
+  /** A veth pair between two namespaces, each end with an address (CIDR); returns the interface names. */
+  link(a: string, addrA: string, b: string, addrB: string): [string, string] {
+    const n = this.#links++
+    const ifA = `${this.#prefix}a${n}`.slice(-15)
+    const ifB = `${this.#prefix}b${n}`.slice(-15)
+    execFileSync('ip', ['link', 'add', ifA, 'netns', a, 'type', 'veth', 'peer', 'name', ifB, 'netns', b])
+    this.exec(a, `ip addr add ${addrA} dev ${ifA} && ip link set ${ifA} up`)
+    this.exec(b, `ip addr add ${addrB} dev ${ifB} && ip link set ${ifB} up`)
+    return [ifA, ifB]
+  }
+
+  /** Starts an agent inside a namespace, its API reachable from the test through a forwarder. */
+  async agent(ns: string, opts: StartOptions = {}): Promise<AgentProcess> {
+    const agent = await startAgent({ ...opts, netns: ns })
+    const port = new URL(agent.apiUrl).port
+    const socketPath = join(tempDataDir('edgecoder-ns-'), 'api.sock')
+    const proc = spawn(
+      'ip',
+      [
+        'netns',
+        'exec',
+        ns,
+        process.execPath,
+        join(REPO_ROOT, 'tests/e2e/fixtures/unix-to-tcp.mjs'),
+        socketPath,
+        port,
+      ],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    )
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: proc.stdout! }).once('line', () => resolve())
+      proc.once('exit', (code) => reject(new Error(`API forwarder in ${ns} exited (${code})`)))
+    })
+    const server = createServer((client) => {
+      const upstream = connect(socketPath)
+      client.pipe(upstream).pipe(client)
+      const end = () => {
+        client.destroy()
+        upstream.destroy()
+      }
+      client.on('error', end)
+      upstream.on('error', end)
+    })
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    this.#forwarders.push({ proc, server })
+    const address = server.address()
+    if (address === null || typeof address === 'string') throw new Error('forwarder has no port')
+    // The harness's `api()` reads this: requests now go through the forwarder into the namespace.
+    agent.ready.apiUrl = `http://127.0.0.1:${address.port}`
+    agent.apiUrl = agent.ready.apiUrl
+    return agent
+  }
+
+  /** Stops the forwarders and deletes every namespace (their veths go with them). */
+  close(): void {
+    for (const f of this.#forwarders) {
+      f.proc.kill('SIGKILL')
+      f.server.close()
+    }
+    for (const ns of this.#namespaces.reverse()) {
+      try {
+        execFileSync('ip', ['netns', 'del', ns])
+      } catch {
+        // already gone
+      }
+    }
+  }
+}

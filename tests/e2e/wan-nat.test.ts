@@ -1,0 +1,138 @@
+import type { MeshPeer, RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
+import { NetLab } from './netns.ts'
+
+/**
+ * Nodes behind home routers, as on the internet: each router masquerades its network's traffic
+ * with random source ports (so hole punching has nothing to predict) and silently drops whatever
+ * arrives unasked; the carrier drops packets for private addresses without a word. The home node
+ * and the submitter can reach each other only through the seed's relay.
+ *
+ *   seed 198.51.100.2 ── inet (router; 10/8 blackholed) ─┬─ .10 router A (NAT) ── 10.77.0.2 home node
+ *                                                        └─ .6  router B (NAT) ── 10.78.0.2 submitter
+ */
+const lab = new NetLab()
+let seed: AgentProcess
+let home: AgentProcess
+let submitter: AgentProcess
+
+const runtime = async (a: AgentProcess) => (await (await a.api('/health/runtime')).json()) as RuntimeHealth
+const peersOf = async (a: AgentProcess) =>
+  ((await (await a.api('/mesh/peers')).json()) as { peers: MeshPeer[] }).peers
+
+/** A home network behind a NAT router on the inet namespace; returns the namespace of its one host. */
+function homeNetwork(inet: string, name: string, wan: [string, string], lan: number): string {
+  const router = lab.ns(`${name}r`)
+  const host = lab.ns(name)
+  const [, wanIf] = lab.link(inet, `${wan[0]}/30`, router, `${wan[1]}/30`)
+  lab.link(router, `10.${lan}.0.1/24`, host, `10.${lan}.0.2/24`)
+  lab.exec(host, `ip route add default via 10.${lan}.0.1`)
+  lab.exec(
+    router,
+    [
+      'sysctl -qw net.ipv4.ip_forward=1',
+      `ip route add default via ${wan[0]}`,
+      `iptables -t nat -A POSTROUTING -o ${wanIf} -j MASQUERADE --random-fully`,
+      `iptables -A FORWARD -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+      `iptables -A FORWARD -i ${wanIf} -j DROP`,
+      `iptables -A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+      `iptables -A INPUT -i ${wanIf} -j DROP`,
+    ].join(' && '),
+  )
+  return host
+}
+
+beforeAll(async () => {
+  const inet = lab.ns('inet')
+  const seedNs = lab.ns('seed')
+  lab.link(inet, '198.51.100.1/30', seedNs, '198.51.100.2/30')
+  lab.exec(inet, 'sysctl -qw net.ipv4.ip_forward=1 && ip route add blackhole 10.0.0.0/8')
+  lab.exec(seedNs, 'ip route add default via 198.51.100.1')
+  const homeNs = homeNetwork(inet, 'home', ['198.51.100.9', '198.51.100.10'], 77)
+  const subNs = homeNetwork(inet, 'sub', ['198.51.100.5', '198.51.100.6'], 78)
+  // The lab really is one: homes reach the internet, nothing reaches a home unasked.
+  expect(lab.exec(homeNs, 'ping -c1 -W2 198.51.100.2')).toContain('1 received')
+  expect(lab.exec(subNs, 'ping -c1 -W2 198.51.100.2')).toContain('1 received')
+  expect(() => lab.exec(subNs, 'ping -c1 -W1 198.51.100.10')).toThrow()
+  expect(() => lab.exec(subNs, 'ping -c1 -W1 10.77.0.2')).toThrow()
+
+  const common = ['--p2p-host', '0.0.0.0', '--advert-interval-ms', '1000']
+  seed = await lab.agent(seedNs, { args: [...common, '--mode', 'coordinator'] })
+  const seedAddr = seed.ready.p2pAddrs.find(
+    (a) => a.startsWith('/ip4/198.51.100.2/tcp/') && !a.includes('/ws'),
+  )
+  expect(seedAddr, seed.ready.p2pAddrs.join(' ')).toBeDefined()
+  home = await lab.agent(homeNs, { args: [...common, '--bootstrap', seedAddr!] })
+  submitter = await lab.agent(subNs, { args: [...common, '--bootstrap', seedAddr!, '--mode', 'coordinator'] })
+}, 120_000)
+
+afterAll(async () => {
+  await cleanupAgents()
+  lab.close()
+})
+
+describe('a node behind NAT', () => {
+  it('reports itself private, holds a reservation on the seed, and offers no relay', async () => {
+    await waitFor(async () => (await runtime(home)).relayReservations >= 1, 30_000, 200)
+    const rt = await runtime(home)
+    expect(rt.reachability).toBe('private')
+    expect(rt.addresses.some((a) => a.includes(`/p2p/${seed.ready.peerId}/p2p-circuit`))).toBe(true)
+    // The submitter learns of the home node with its relayed address.
+    await waitFor(
+      async () =>
+        (await peersOf(submitter)).find(
+          (p) => p.peerId === home.ready.peerId && p.addrs.some((a) => a.includes('/p2p-circuit')),
+        ),
+      30_000,
+      200,
+    )
+  })
+
+  it('runs every task placed on it through the relay, on the first attempt', async () => {
+    const ids: string[] = []
+    for (let i = 0; i < 5; i++) {
+      const res = await submitter.api('/tasks', {
+        method: 'POST',
+        json: { kind: 'run', language: 'python', code: `print(${i} * 7)` },
+      })
+      expect(res.status, await res.clone().text()).toBe(202)
+      ids.push(((await res.json()) as { id: string }).id)
+    }
+    const started = Date.now()
+    const records: TaskRecord[] = await Promise.all(
+      ids.map(
+        (id) =>
+          waitFor(
+            async () => {
+              const t = (await (await submitter.api(`/tasks/${id}`)).json()) as TaskRecord
+              return t.status === 'succeeded' || t.status === 'failed' ? t : null
+            },
+            90_000,
+            200,
+          ) as Promise<TaskRecord>,
+      ),
+    )
+    for (const [i, t] of records.entries()) {
+      expect(t.status, JSON.stringify(t.route)).toBe('succeeded')
+      expect(t.result?.report?.output).toContain(String(i * 7))
+      expect(t.executor?.peerId).toBe(home.ready.peerId)
+      // One choice, accepted by the home node, and nothing lost on the way.
+      expect(t.route.filter((h) => h.event === 'chosen')).toHaveLength(1)
+      expect(t.route.some((h) => h.event === 'lost' || h.event === 'stalled' || h.event === 'declined')).toBe(
+        false,
+      )
+      expect(t.executor?.attempt).toBe(1)
+    }
+    const accepted = records.flatMap((t) => t.route.filter((h) => h.event === 'accepted'))
+    expect(accepted.some((h) => h.via === seed.ready.peerId)).toBe(true)
+    console.log(`nat: 5 of 5 tasks ran on the home node through the relay in ${Date.now() - started} ms`)
+
+    // Nobody holds a reservation on the home node: it offers no relay service.
+    for (const a of [seed, submitter]) {
+      expect(
+        (await runtime(a)).addresses.some((x) => x.includes(`/p2p/${home.ready.peerId}/p2p-circuit`)),
+      ).toBe(false)
+    }
+  })
+})
