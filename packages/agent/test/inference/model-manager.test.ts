@@ -148,10 +148,13 @@ describe('ModelManager pulls (embedded provider)', () => {
     const a: PullProgressEvent[] = []
     const b: PullProgressEvent[] = []
     const first = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => a.push(p))
-    await new Promise((r) => setTimeout(r, 400))
+    // Bytes are flowing: the transfer is under way.
+    await until(() => (a.at(-1)?.completedBytes ?? 0) > 0)
     const second = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => b.push(p))
     expect(b.length).toBeGreaterThan(0) // the joiner gets the current progress at once
-    await new Promise((r) => setTimeout(r, 300))
+    const joinedAt = b.at(-1)!.completedBytes
+    // Both callers keep hearing of the one transfer.
+    await until(() => (b.at(-1)?.completedBytes ?? 0) > joinedAt)
     const mid = a.at(-1)!
     expect(mid.completedBytes).toBeGreaterThan(0)
     expect(mid.completedBytes).toBeLessThan(MODEL_SIZE)
@@ -174,3 +177,12 @@ describe('ModelManager pulls (embedded provider)', () => {
     await m.stop()
   })
 })
+
+/** Polls until `cond` holds: the test waits for what it observes, not for a guess of the time. */
+async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time')
+    await new Promise((r) => setTimeout(r, 10))
+  }
+}
