@@ -1,8 +1,12 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process'
+import { existsSync, readFileSync } from 'node:fs'
 import { connect, createServer, type Server } from 'node:net'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type AgentProcess, REPO_ROOT, type StartOptions, startAgent, tempDataDir } from './harness.ts'
+
+/** An agent in a namespace; `api()` reaches it through a forwarder, `nsApiPort` is its real port there. */
+export type NsAgent = AgentProcess & { nsApiPort: number }
 
 /**
  * A small internet in network namespaces, made and removed by a test (root only): namespaces
@@ -14,6 +18,7 @@ export class NetLab {
   readonly #namespaces: string[] = []
   #links = 0
   readonly #forwarders: { proc: ChildProcess; server: Server }[] = []
+  readonly #wans: ChildProcess[] = []
 
   constructor() {
     if (process.getuid?.() !== 0) {
@@ -47,10 +52,44 @@ export class NetLab {
     return [ifA, ifB]
   }
 
+  /**
+   * Joins namespaces by a simulated WAN (scripts/e2e/wan-link.py): each gets `wan0` with its
+   * address, and packets between them take `latencyMs` one way at `rateKbit` per direction.
+   */
+  async wan(sites: Record<string, string>, latencyMs: number, rateKbit = 20_000): Promise<void> {
+    const args = Object.entries(sites).map(([ns, addr]) => `${ns}=${addr}`)
+    const proc = spawn(
+      'python3',
+      [
+        join(REPO_ROOT, 'scripts/e2e/wan-link.py'),
+        '--latency-ms',
+        String(latencyMs),
+        '--rate-kbit',
+        String(rateKbit),
+        ...args,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    )
+    this.#wans.push(proc)
+    await new Promise<void>((resolve, reject) => {
+      createInterface({ input: proc.stdout! }).once('line', () => resolve())
+      proc.once('exit', (code) => reject(new Error(`wan-link exited (${code})`)))
+    })
+  }
+
+  /** The average ping round trip from a namespace to an address, in ms. */
+  pingMs(ns: string, addr: string, count = 3): number {
+    const out = this.exec(ns, `ping -c${count} -i0.2 -W2 ${addr}`)
+    const avg = /= [\d.]+\/([\d.]+)\//.exec(out)?.[1]
+    if (avg === undefined) throw new Error(`no round trip in: ${out}`)
+    return Number(avg)
+  }
+
   /** Starts an agent inside a namespace, its API reachable from the test through a forwarder. */
-  async agent(ns: string, opts: StartOptions = {}): Promise<AgentProcess> {
-    const agent = await startAgent({ ...opts, netns: ns })
+  async agent(ns: string, opts: StartOptions = {}): Promise<NsAgent> {
+    const agent = (await startAgent({ ...opts, netns: ns })) as NsAgent
     const port = new URL(agent.apiUrl).port
+    agent.nsApiPort = Number(port)
     const socketPath = join(tempDataDir('edgecoder-ns-'), 'api.sock')
     const proc = spawn(
       'ip',
@@ -88,11 +127,23 @@ export class NetLab {
     // The harness's `api()` reads this: requests now go through the forwarder into the namespace.
     agent.ready.apiUrl = `http://127.0.0.1:${address.port}`
     agent.apiUrl = agent.ready.apiUrl
+    // An API bound beyond loopback asks for its token: the test is its operator.
+    const tokenFile = join(agent.dataDir, 'api-token')
+    if (existsSync(tokenFile)) {
+      const token = readFileSync(tokenFile, 'utf8').trim()
+      const api = agent.api
+      agent.api = (path, init = {}) => {
+        const headers = new Headers(init.headers)
+        headers.set('authorization', `Bearer ${token}`)
+        return api(path, { ...init, headers })
+      }
+    }
     return agent
   }
 
   /** Stops the forwarders and deletes every namespace (their veths go with them). */
   close(): void {
+    for (const w of this.#wans) w.kill('SIGTERM')
     for (const f of this.#forwarders) {
       f.proc.kill('SIGKILL')
       f.server.close()
