@@ -1,4 +1,4 @@
-import type { MeshPeer, TaskRecord } from '@edgecoder/protocol'
+import type { MeshPeer, RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testModelPath } from '../../packages/agent/test/inference/test-model.ts'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
@@ -124,6 +124,22 @@ describe('three regions over a 50 ms WAN', () => {
     console.log(`wan: an advert change reached both other regions in ${worst} ms (one way ${ONE_WAY_MS} ms)`)
     // Adverts live 60 s (maxAdvertAgeMs); one that takes a large part of it is as good as lost.
     expect(worst).toBeLessThan(10_000)
+  })
+
+  it('serves the private DHT in every region, each node knowing the other regions as DHT servers', async () => {
+    // Public addresses on an open mesh: every node serves; libp2p's own rule would have left
+    // these (documentation-range) addresses in client mode, with no DHT server anywhere.
+    for (const a of all()) {
+      const rt = await waitFor(
+        async () => {
+          const r = (await (await a.api('/health/runtime')).json()) as RuntimeHealth
+          return r.dht !== null && r.dht.routingTable >= 2 ? r : null
+        },
+        30_000,
+        250,
+      )
+      expect(rt!.dht).toMatchObject({ mode: 'server' })
+    }
   })
 
   it('keeps every region in every table', async () => {

@@ -38,6 +38,8 @@ export const RuntimeHealth = z.object({
   queue: z.object({ depth: z.number().int(), running: z.number().int() }),
   reachability: Reachability,
   relayReservations: z.number().int(),
+  /** The private DHT: `server` when this node answers DHT queries; DHT servers it knows. */
+  dht: z.object({ mode: z.enum(['client', 'server']), routingTable: z.number().int() }).nullable(),
   store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),
   contributing: z.boolean(),
 })

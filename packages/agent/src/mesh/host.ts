@@ -8,7 +8,7 @@ import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub, type PublishResult } from '@libp2p/gossipsub'
 import { identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
-import { kadDHT, passthroughMapper } from '@libp2p/kad-dht'
+import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
 import { type Ping, ping } from '@libp2p/ping'
 import { preSharedKey } from '@libp2p/pnet'
@@ -19,7 +19,7 @@ import { createLibp2p } from 'libp2p'
 import { cachedSubnets, dialOrder } from './dial-order.ts'
 import type { GossipCounters } from './gossip-counters.ts'
 import type { MeshOptions } from './options.ts'
-import { servesRelay } from './relay-service.ts'
+import { servesDht, servesRelay } from './relay-service.ts'
 import { meshScoreParams, meshScoreThresholds } from './scoring.ts'
 import { swarmKeyFromToken } from './swarm-key.ts'
 
@@ -64,6 +64,7 @@ export interface SelfAddress {
 export interface MeshServices extends Record<string, unknown> {
   ping: Ping
   pubsub: MeshGossip
+  dht: KadDHT
   addresses: { list(): SelfAddress[] }
 }
 
@@ -118,7 +119,11 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
     services: {
       identify: identify(),
       ping: ping(),
-      dht: kadDHT({ protocol: DHT_PROTOCOL, peerInfoMapper: passthroughMapper }),
+      dht: kadDHT({
+        protocol: DHT_PROTOCOL,
+        peerInfoMapper: passthroughMapper,
+        clientMode: !servesDht(options, init.meshToken !== null),
+      }),
       // Only a node others can dial is any use as a relay (see relay-service.ts).
       ...(servesRelay(options)
         ? { relay: circuitRelayServer({ reservations: { maxReservations: 64, ...RELAY_LIMITS } }) }

@@ -144,6 +144,14 @@ export class Mesh {
     return reachabilityOf(this.#host.services.addresses.list(), hadTime)
   }
 
+  /** The private DHT: whether this node serves it, and how many DHT servers it knows. */
+  dht(): { mode: 'client' | 'server'; routingTable: number } | null {
+    const dht = this.#host?.services.dht
+    if (dht === undefined) return null
+    const table = (dht as unknown as { routingTable?: { size: number } }).routingTable
+    return { mode: dht.getMode(), routingTable: table?.size ?? 0 }
+  }
+
   /** Relays holding a reservation for this node. */
   relayReservations(): number {
     return relaysOf(this.addresses()).size

@@ -2,7 +2,7 @@ import { BlockList } from 'node:net'
 import { multiaddr } from '@multiformats/multiaddr'
 import { describe, expect, it } from 'vitest'
 import { dialOrder, dialRank } from '../../src/mesh/dial-order.ts'
-import { servesRelay } from '../../src/mesh/relay-service.ts'
+import { servesDht, servesRelay } from '../../src/mesh/relay-service.ts'
 
 const PEER = '12D3KooWQ5sF3CyNSEzm5bdnZJC4XMHEmZxcVXEhnbBEZRz5YKLP'
 const RELAY = '12D3KooWJ5oeqAYhKVUCZ1wG4rX9LxBc6jGkzQH8PSv8rNFAbpDR'
@@ -60,5 +60,16 @@ describe('relay service', () => {
   it('follows an explicit on or off', () => {
     expect(servesRelay({ ...base, relayService: 'on' }, () => [])).toBe(true)
     expect(servesRelay({ ...base, relayService: 'off' }, () => ['198.51.100.2'])).toBe(false)
+  })
+})
+
+describe('DHT mode', () => {
+  const base = { announce: [] as string[], host: '0.0.0.0' }
+  it('serves in a private mesh whatever the addresses', () => {
+    expect(servesDht(base, true, () => ['127.0.0.1', '192.168.1.4'])).toBe(true)
+  })
+  it('serves in an open mesh only with a public address', () => {
+    expect(servesDht(base, false, () => ['127.0.0.1', '192.168.1.4'])).toBe(false)
+    expect(servesDht(base, false, () => ['203.0.113.9'])).toBe(true)
   })
 })
