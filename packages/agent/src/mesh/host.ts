@@ -6,7 +6,7 @@ import { bootstrap } from '@libp2p/bootstrap'
 import { circuitRelayServer, circuitRelayTransport } from '@libp2p/circuit-relay-v2'
 import { dcutr } from '@libp2p/dcutr'
 import { type GossipSub, gossipsub, type PublishResult } from '@libp2p/gossipsub'
-import { identify } from '@libp2p/identify'
+import { type Identify, identify } from '@libp2p/identify'
 import type { Libp2p, PeerDiscovery, PrivateKey } from '@libp2p/interface'
 import { type KadDHT, kadDHT, passthroughMapper } from '@libp2p/kad-dht'
 import { mdns } from '@libp2p/mdns'
@@ -65,6 +65,7 @@ export interface MeshServices extends Record<string, unknown> {
   ping: Ping
   pubsub: MeshGossip
   dht: KadDHT
+  identify: Identify
   addresses: { list(): SelfAddress[] }
 }
 
@@ -117,7 +118,9 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
     },
     peerDiscovery: peerDiscovery as never,
     services: {
-      identify: identify(),
+      // The first identify gets longer than libp2p's 5 s: on a loaded machine it answers late
+      // (identify-repair.ts retries it when it fails anyway).
+      identify: identify({ timeout: 10_000 }),
       ping: ping(),
       dht: kadDHT({
         protocol: DHT_PROTOCOL,

@@ -18,6 +18,7 @@ import { Advertiser } from './advertiser.ts'
 import { Connectivity } from './connectivity.ts'
 import { GossipCounters } from './gossip-counters.ts'
 import { createHost, type MeshHost } from './host.ts'
+import { IdentifyRepair } from './identify-repair.ts'
 import { AdvertIntake } from './intake.ts'
 import { DEFAULT_PROVIDERS, localAdvert, type MeshProviders, rolesFor } from './local-advert.ts'
 import type { MeshOptions } from './options.ts'
@@ -67,6 +68,7 @@ export class Mesh {
   #intake: AdvertIntake | undefined
   #advertiser: Advertiser | undefined
   #connectivity: Connectivity | undefined
+  #identifyRepair: IdentifyRepair | undefined
   #abort = new AbortController()
   #ticker: NodeJS.Timeout | undefined
   #hostStartedAt = 0
@@ -210,6 +212,7 @@ export class Mesh {
     )
     for (const [protocol, h] of this.#protocols) await host.handle(protocol, h.handler, h.options)
     host.addEventListener('peer:identify', (e) => this.#onIdentify(e.detail))
+    this.#identifyRepair = new IdentifyRepair(host, this.#log)
     // The advert sent at start reached no one; the first peer to subscribe gets a fresh one.
     host.services.pubsub.addEventListener('subscription-change', () => {
       if (host.services.pubsub.getSubscribers(ADVERT_TOPIC).length === 1) this.#advertiser?.changed()
@@ -264,6 +267,7 @@ export class Mesh {
     this.#host = undefined
     this.#advertiser = undefined
     this.#connectivity = undefined
+    this.#identifyRepair = undefined
     await host?.stop()
   }
 
@@ -315,5 +319,6 @@ export class Mesh {
     for (const p of this.peers.list()) if (this.#linkPeer(p.peerId)) this.peers.touch(p.peerId, now)
     this.peers.tick(now)
     if (this.#connectivity !== undefined) void this.#connectivity.maintain(this.#abort.signal)
+    this.#identifyRepair?.check(now, this.#abort.signal)
   }
 }
