@@ -1,4 +1,4 @@
-import type { RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
+import { FINAL_STATUSES, type RuntimeHealth, type TaskRecord } from '@edgecoder/protocol'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
 import { tcpAddr } from './mesh-helpers.ts'
@@ -15,6 +15,7 @@ const TASKS_PER_SUBMITTER = Number(process.env.EDGECODER_SCALE_TASKS ?? 40)
 const TOTAL = SUBMITTERS * TASKS_PER_SUBMITTER
 /** How long an agent may be without a single online peer once the mesh has formed. */
 const MAX_ALONE_MS = 5_000
+const FINAL: readonly string[] = FINAL_STATUSES
 
 afterAll(cleanupAgents)
 
@@ -93,6 +94,10 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
       return per
     }
     const total = async () => (await doneBy()).reduce((a, b) => a + b, 0)
+    const finished = async () =>
+      (await Promise.all(submitters.map(allTasks)))
+        .flat()
+        .filter((t) => ids.has(t.id) && FINAL.includes(t.status)).length
 
     // Halfway through, the shares are compared and the seed dies.
     await waitFor(async () => (await total()) >= TOTAL * 0.4, 300_000, 200)
@@ -106,7 +111,7 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
       dataDir: seedDir,
     })
     seedNow = seedBack
-    await waitFor(async () => (await total()) === TOTAL, 300_000, 250)
+    await waitFor(async () => (await finished()) === TOTAL, 300_000, 250)
     const elapsed = Date.now() - started
     // The seed, back on its data dir, knows the whole mesh again.
     await expectMeshed(everyone(), 60_000)
@@ -115,7 +120,9 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
     const tasks = (await Promise.all(submitters.map(allTasks))).flat().filter((t) => ids.has(t.id))
     expect(tasks).toHaveLength(TOTAL)
     for (const t of tasks) {
-      expect(t.status).toBe('succeeded')
+      expect(t.status, JSON.stringify({ error: t.error, report: t.result?.report, route: t.route })).toBe(
+        'succeeded',
+      )
       expect(hops(t, 'completed')).toHaveLength(1)
     }
     // Ran to success exactly once: no executor holds a second succeeded copy of any task.

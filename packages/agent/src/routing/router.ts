@@ -4,6 +4,7 @@ import type { PeerTable } from '../mesh/index.ts'
 import type { SettingsStore } from '../settings/index.ts'
 import {
   type Placement,
+  TaskDeclinedError,
   TaskDisplacedError,
   type TaskOutcome,
   type TaskProgress,
@@ -205,7 +206,8 @@ export class MeshRouter implements TaskRouter {
           err.retryAfterMs ?? (retryable ? options.declineBackoffMs : options.lostBackoffMs),
         )
         note('declined', [`${err.reason}: ${err.message}`])
-        throw new TaskDisplacedError(`${short(peerId)} declined it (${err.reason})`, { cause: err })
+        const Displaced = retryable ? TaskDeclinedError : TaskDisplacedError
+        throw new Displaced(`${short(peerId)} declined it (${err.reason})`, { cause: err })
       }
       this.history.lost(peerId)
       this.backoff(peerId, options.lostBackoffMs)

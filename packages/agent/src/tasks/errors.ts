@@ -52,6 +52,14 @@ export class TaskDisplacedError extends Error {
   override name = 'TaskDisplacedError'
 }
 
+/**
+ * The peer had no room for the task now (busy, paused, stopping): nothing ran, so the attempt
+ * doesn't count against the task's runs. Under load a task waits for room; it never fails for it.
+ */
+export class TaskDeclinedError extends TaskDisplacedError {
+  override name = 'TaskDeclinedError'
+}
+
 /** A peer's task this node can't take now; `reason` is the decline the peer gets. */
 export class AdoptionRefusedError extends Error {
   override name = 'AdoptionRefusedError'

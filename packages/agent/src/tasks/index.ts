@@ -7,6 +7,7 @@ export {
   QueueFullError,
   SubmissionRefusedError,
   TaskCancelledError,
+  TaskDeclinedError,
   TaskDisplacedError,
   TaskFinishedError,
   TaskNotFoundError,

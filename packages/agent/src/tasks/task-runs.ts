@@ -6,6 +6,7 @@ import {
   EngineStoppingError,
   InvalidTransitionError,
   TaskCancelledError,
+  TaskDeclinedError,
   TaskDisplacedError,
   TaskFinishedError,
 } from './errors.ts'
@@ -107,6 +108,11 @@ export class TaskRuns {
       this.finish(task.id, 'running', 'cancelled', null, cancelledError(), runMs)
       return
     }
+    if (reason instanceof TaskDeclinedError) {
+      // The router leaves the peer alone for a while: no hot loop, the task waits for room.
+      this.requeue(task.id, reason.message, 'front', true)
+      return
+    }
     if (reason instanceof TaskDisplacedError) {
       if (task.runs < this.#opts.maxRuns) {
         this.requeue(task.id, reason.message, 'front')
@@ -156,13 +162,17 @@ export class TaskRuns {
     }
   }
 
-  /** `running → queued` with its reason; `push` says where the task goes in the queue, if anywhere yet. */
-  requeue(id: string, reason: string, push: 'front' | 'back' | 'none'): void {
+  /**
+   * `running → queued` with its reason; `push` says where the task goes in the queue, if anywhere
+   * yet. `uncount`: the run never happened (the peer declined it), so it isn't counted.
+   */
+  requeue(id: string, reason: string, push: 'front' | 'back' | 'none', uncount = false): void {
     let ev: ReturnType<TaskEventLog['make']> | undefined
     try {
       const task = this.#m.store.requeue(
         id,
         (t) => (ev = this.#m.events.make(id, 'queued', { reason, runs: t.runs })),
+        uncount,
       )
       this.#m.events.publish(ev!)
       if (push !== 'none') this.#m.requeue(task, push === 'front')

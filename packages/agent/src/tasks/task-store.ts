@@ -112,12 +112,14 @@ export class TaskStore {
   }
 
   /** `running → queued`: the run was interrupted (crash, shutdown) and will start again. */
-  requeue(id: string, event?: (t: TaskRecord) => TaskEvent): TaskRecord {
+  requeue(id: string, event?: (t: TaskRecord) => TaskEvent, uncount = false): TaskRecord {
     const now = new Date().toISOString()
     return this.#move(id, 'running', 'queued', event, (db) =>
       db
-        .prepare("UPDATE tasks SET status = 'queued', updated_at = ? WHERE id = ? AND status = 'running'")
-        .run(now, id),
+        .prepare(
+          "UPDATE tasks SET status = 'queued', runs = MAX(0, runs - ?), updated_at = ? WHERE id = ? AND status = 'running'",
+        )
+        .run(uncount ? 1 : 0, now, id),
     )
   }
 

@@ -11,6 +11,7 @@ import {
   AdoptionRefusedError,
   emptyResult,
   type Placement,
+  TaskDeclinedError,
   TaskDisplacedError,
   TaskEngine,
   type TaskRouter,
@@ -20,7 +21,7 @@ import { ScriptedSandbox } from './fakes.ts'
 /** A router that sends every task to `peer`, whose answers the test scripts. */
 class ScriptedRouter implements TaskRouter {
   room = true
-  answers: ('ok' | 'displace')[] = []
+  answers: ('ok' | 'displace' | 'decline')[] = []
   placed: number[] = []
   #wake: (() => void) | null = null
 
@@ -41,7 +42,9 @@ class ScriptedRouter implements TaskRouter {
       hop,
       run: async (t) => {
         this.placed.push(t.runs)
-        if ((this.answers.shift() ?? 'ok') === 'displace') throw new TaskDisplacedError('peer lost it')
+        const answer = this.answers.shift() ?? 'ok'
+        if (answer === 'displace') throw new TaskDisplacedError('peer lost it')
+        if (answer === 'decline') throw new TaskDeclinedError('peer declined it (busy)')
         return {
           status: 'succeeded',
           error: null,
@@ -149,6 +152,17 @@ describe('TaskEngine with a router', () => {
     const failed = (await until(() => (e.get(t.id).status === 'failed' ? e.get(t.id) : null)))!
     expect(failed.error).toMatchObject({ code: 'no_executor' })
     expect(failed.runs).toBe(3)
+  })
+
+  it('never fails a task for declines: busy peers leave it waiting, and the runs count only real ones', async () => {
+    router.answers = ['decline', 'decline', 'decline', 'decline', 'displace']
+    const e = engine({ executes: false, maxRuns: 3 })
+    await e.start()
+    const t = e.submit(run)
+    const done = (await until(() => (e.get(t.id).status === 'succeeded' ? e.get(t.id) : null)))!
+    // Four declines (more than maxRuns) and a loss: two real runs, the second one succeeded.
+    expect(done.runs).toBe(2)
+    expect(router.placed).toEqual([1, 1, 1, 1, 1, 2])
   })
 })
 
