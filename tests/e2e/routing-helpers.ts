@@ -1,6 +1,6 @@
 import type { RouteHop, TaskRecord, TaskSpecInput } from '@edgecoder/protocol'
 import { type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
-import { describeTables, fullyMeshed } from './mesh-helpers.ts'
+import { describeTables, fullyMeshed, peersOf } from './mesh-helpers.ts'
 import { getTask } from './tasks-helpers.ts'
 
 /** Heartbeat executors keep for the submitters in these tests: a stall shows within 2.5 s. */
@@ -40,7 +40,16 @@ export function startNode(
 /** Waits until every agent lists every other one online; fails with everyone's table. */
 export async function expectMeshed(agents: AgentProcess[], withinMs = 20_000): Promise<void> {
   await waitFor(() => fullyMeshed(agents), withinMs, 200).catch(async () => {
-    throw new Error(`not meshed within ${withinMs} ms:\n${await describeTables(agents)}`)
+    // The log of whoever sees no one says why: no dial, no identify, no advert.
+    const alone = await Promise.all(
+      agents.map(async (a) => ((await peersOf(a).catch(() => [])).length === 0 ? a : null)),
+    )
+    const logs = alone
+      .filter((a) => a !== null)
+      .map(
+        (a) => `--- ${a.ready.peerId.slice(-6)} log tail:\n${a.stderr().split('\n').slice(-40).join('\n')}`,
+      )
+    throw new Error(`not meshed within ${withinMs} ms:\n${await describeTables(agents)}\n${logs.join('\n')}`)
   })
 }
 
