@@ -42,6 +42,12 @@ const AgentConfig = z.object({
   bodyLimitBytes: z.number().int().positive(),
   /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
   modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
+  /** A GGUF file pulled into the models dir on first start (a seed node's model), checked by sha256. */
+  modelUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  modelSha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'a sha256 is 64 hex digits')
+    .nullable(),
   /** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
   provider: z.enum(['auto', 'embedded', 'ollama', 'openai']),
   ollamaHost: z.string().min(1),
@@ -125,6 +131,16 @@ export const START_FLAGS = {
     type: 'string',
     env: 'EDGECODER_MODEL',
     help: 'path to a GGUF model for code and chat tasks (none: only run tasks)',
+  },
+  'model-url': {
+    type: 'string',
+    env: 'EDGECODER_MODEL_URL',
+    help: 'http(s) URL of a GGUF model pulled into <data-dir>/models on first start (needs --model-sha256)',
+  },
+  'model-sha256': {
+    type: 'string',
+    env: 'EDGECODER_MODEL_SHA256',
+    help: 'sha256 the --model-url download must have',
   },
   provider: {
     type: 'string',
@@ -215,6 +231,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     logLevel: flag('log-level') ?? 'info',
     bodyLimitBytes: 1024 * 1024,
     modelPath: model === undefined ? null : resolve(expandHome(model)),
+    modelUrl: flag('model-url') ?? null,
+    modelSha256: flag('model-sha256') ?? null,
     maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
     taskHeartbeatMs: flag('task-heartbeat-ms') ?? 2000,
     provider: flag('provider') ?? 'auto',
@@ -229,6 +247,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     },
   }
   const result = AgentConfig.safeParse(candidate)
+  if (result.success && (result.data.modelUrl === null) !== (result.data.modelSha256 === null)) {
+    throw new ConfigError(
+      'invalid setting --model-url (EDGECODER_MODEL_URL): it needs --model-sha256 (EDGECODER_MODEL_SHA256), and the other way round',
+    )
+  }
   if (!result.success) {
     const issue = result.error.issues[0]!
     const path = issue.path.filter((p) => p !== 'overrides').join('.')
@@ -255,6 +278,8 @@ const FIELD_TO_FLAG: Record<string, string> = {
   region: 'region',
   maxConcurrentTasks: 'max-concurrent-tasks',
   modelPath: 'model',
+  modelUrl: 'model-url',
+  modelSha256: 'model-sha256',
   maxQueuedTasks: 'max-queued-tasks',
   taskHeartbeatMs: 'task-heartbeat-ms',
   provider: 'provider',

@@ -260,6 +260,18 @@ export class EdgeNode {
       void refresh()
     })
     models.warm().catch((err) => log.error({ err }, 'inference provider failed to start'))
+    if (config.modelUrl && config.modelSha256) {
+      const src = { url: config.modelUrl, sha256: config.modelSha256 }
+      // In the background: a multi-GB first pull must not hold up the API or the mesh.
+      models.ensure(src).then(
+        (r) =>
+          log.info(
+            { model: r.name, pulled: r.pulled },
+            r.pulled ? 'model pulled and verified' : 'model present',
+          ),
+        (err) => log.error({ err, url: src.url }, 'model pull on start failed'),
+      )
+    }
     void refresh().then(() => {
       if (this.#modelList.length === 0)
         log.warn('no model available yet: code and chat tasks fail until one is pulled')

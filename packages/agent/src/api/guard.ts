@@ -53,10 +53,15 @@ export function guardRequest(req: FastifyRequest, opts: GuardOptions): void {
   }
 }
 
-/** Liveness stays open so a supervisor or load balancer can probe without the token. */
+/**
+ * Open without the token: liveness and readiness (a supervisor or load balancer probes them),
+ * metrics (a scraper sends no token; counters only), and the coordinator list, which is public
+ * by design (`--discovery-url` of other nodes reads it).
+ */
+const PUBLIC_PATHS = new Set(['/healthz', '/readyz', '/metrics', '/network/coordinators'])
+
 function isPublicPath(url: string): boolean {
-  const path = url.split('?')[0]
-  return path === '/healthz' || path === '/readyz'
+  return PUBLIC_PATHS.has(url.split('?')[0] ?? '')
 }
 
 function hasBody(req: FastifyRequest): boolean {
