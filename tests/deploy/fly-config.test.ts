@@ -90,7 +90,7 @@ describe('fly.seed-node.toml', () => {
 describe('fly.portal.toml', () => {
   it('uses its own PostgreSQL through the DATABASE_URL secret', () => {
     expect(portal.env).not.toHaveProperty('DATABASE_URL')
-    expect(portalText).toMatch(/flyctl postgres attach edgecoder-portal-db -a edgecoder-portal/)
+    expect(portalText).toMatch(/flyctl postgres attach edgecoder-portal-postgres -a edgecoder-portal/)
     expect(portalText).not.toMatch(/postgres:\/\//)
   })
 
