@@ -94,9 +94,13 @@ describe('fly.portal.toml', () => {
     expect(portalText).not.toMatch(/postgres:\/\//)
   })
 
-  it('points its coordinator discovery at the seed node', () => {
+  it('points its coordinator discovery at the seed node, whose peer id is set as a secret', () => {
     const seedHost = seed.env.EDGECODER_ANNOUNCE!.match(/^\/dns4\/([^/]+)\//)![1]
-    expect(new URL(portal.env.COORDINATOR_DISCOVERY_URL!).host).toBe(seedHost)
+    const p2pPort = seed.env.EDGECODER_P2P_PORT
+    expect(portal.env).not.toHaveProperty('EDGECODER_PORTAL_SEEDS')
+    expect(portalText).toContain(
+      `flyctl secrets set -a edgecoder-portal EDGECODER_PORTAL_SEEDS=/dns4/${seedHost}/tcp/${p2pPort}/p2p/<peer id>`,
+    )
   })
 
   it('serves HTTP behind a /healthz check, with its key on a volume', () => {
