@@ -41,13 +41,19 @@ export async function dockerReady(): Promise<{ baseImage: string }> {
  * Builds an image from the repository root on the local base. A network that intercepts TLS
  * hands its certificate authority to npm inside the build (NODE_EXTRA_CA_CERTS, as on the host).
  */
-export async function buildImage(dockerfile: string, tag: string, baseImage: string): Promise<number> {
+export async function buildImage(
+  dockerfile: string,
+  tag: string,
+  baseImage: string,
+  opts: { noCache?: boolean } = {},
+): Promise<number> {
   const started = performance.now()
   const extra = extraCertificateAuthorities()
   const caArgs = extra ? ['--build-arg', `EXTRA_CA_PEM=${extra}`] : []
   await docker(
     [
       'build',
+      ...(opts.noCache ? ['--no-cache'] : []),
       '--network',
       'host',
       '-f',
@@ -101,16 +107,21 @@ function listenOnce(port: number): Promise<number> {
 }
 
 /** A container started by a test, with its ready line read from its log. */
-export interface Container {
+export interface Container<R = ReadyLine> {
   name: string
-  ready: ReadyLine
+  ready: R
   logs: () => string
   /** Resolves once `docker logs -f` ends, i.e. the container has stopped. */
   ended: Promise<void>
 }
 
-/** `docker run -d` then waits for the agent's ready line in the container's log. */
-export async function runContainer(name: string, runArgs: string[], timeoutMs = 120_000): Promise<Container> {
+/** `docker run -d` then waits for the ready line (the agent's, or `readyPrefix`) in the container's log. */
+export async function runContainer<R = ReadyLine>(
+  name: string,
+  runArgs: string[],
+  timeoutMs = 120_000,
+  readyPrefix: string = READY_PREFIX,
+): Promise<Container<R>> {
   await docker(['run', '-d', '--name', name, ...runArgs])
   const follower: ChildProcess = spawn('docker', ['logs', '-f', name], { stdio: ['ignore', 'pipe', 'pipe'] })
   let log = ''
@@ -118,16 +129,16 @@ export async function runContainer(name: string, runArgs: string[], timeoutMs = 
     log += d
   })
   const ended = new Promise<void>((r) => follower.on('close', () => r()))
-  const ready = await new Promise<ReadyLine>((resolve, reject) => {
+  const ready = await new Promise<R>((resolve, reject) => {
     const timer = setTimeout(
       () => reject(new Error(`${name} not ready within ${timeoutMs} ms\n${log}`)),
       timeoutMs,
     )
     createInterface({ input: follower.stdout! }).on('line', (line) => {
       log += `${line}\n`
-      if (line.startsWith(READY_PREFIX)) {
+      if (line.startsWith(readyPrefix)) {
         clearTimeout(timer)
-        resolve(JSON.parse(line.slice(READY_PREFIX.length)))
+        resolve(JSON.parse(line.slice(readyPrefix.length)))
       }
     })
     ended.then(() => {
