@@ -43,7 +43,13 @@ const AgentConfig = z.object({
   /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
   modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
   /** A GGUF file pulled into the models dir on first start (a seed node's model), checked by sha256. */
-  modelUrl: z.url({ protocol: /^https?$/ }).nullable(),
+  modelUrl: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (u) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(fileName(u).replace(/\.gguf$/i, '')),
+      'the URL must end in the model file name, e.g. https://host/models/coder-1.5b.gguf',
+    )
+    .nullable(),
   modelSha256: z
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'a sha256 is 64 hex digits')
@@ -303,6 +309,15 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+/** The last path segment of a URL, decoded ('' when it has none or can't be decoded). */
+function fileName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '')
+  } catch {
+    return ''
+  }
 }
 
 function isFile(p: string): boolean {

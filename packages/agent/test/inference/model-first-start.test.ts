@@ -102,8 +102,7 @@ describe('the model named in config (--model-url), pulled on first start', () =>
     expect(() => loadConfig(['--model-url', url], {})).toThrow(ConfigError)
     expect(() => loadConfig(['--model-sha256', sha], {})).toThrow(/needs --model-sha256/)
     expect(() => loadConfig(['--model-url', url, '--model-sha256', 'abc'], {})).toThrow(/64 hex digits/)
-    expect(() => loadConfig(['--model-url', 'ftp://x/y.gguf', '--model-sha256', sha], {})).toThrow(
-      /--model-url/,
-    )
+    for (const bad of ['ftp://x/y.gguf', 'https://x/', 'https://x/%2e%2e%2fetc.gguf', 'not a url'])
+      expect(() => loadConfig(['--model-url', bad, '--model-sha256', sha], {})).toThrow(/--model-url/)
   })
 })
