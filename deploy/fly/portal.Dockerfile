@@ -66,12 +66,12 @@ COPY --from=deps /app/node_modules node_modules
 COPY package.json ./
 COPY packages packages
 COPY --from=ui /app/packages/portal/ui/dist packages/portal/ui/dist
-USER edgecoder
+COPY deploy/fly/entrypoint.sh /usr/local/bin/edgecoder-entrypoint
 # The portal's signing key (and PGlite's database when no DATABASE_URL is given).
 VOLUME /data
 EXPOSE 4310
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.EDGECODER_PORTAL_PORT||4310)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--disable-warning=ExperimentalWarning", "/app/packages/agent/src/cli/main.ts"]
+ENTRYPOINT ["/usr/local/bin/edgecoder-entrypoint", "node", "--disable-warning=ExperimentalWarning", "/app/packages/agent/src/cli/main.ts"]
 CMD ["portal", "start"]

@@ -68,14 +68,14 @@ WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY package.json ./
 COPY packages packages
-USER edgecoder
+COPY deploy/fly/entrypoint.sh /usr/local/bin/edgecoder-entrypoint
 # Identity key, store, API token and models: one volume, so a restart is the same node.
 VOLUME /data
 # libp2p TCP, libp2p WebSockets (TCP + 1), the API.
 EXPOSE 4001 4002 4301
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.EDGECODER_API_PORT||4301)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-# The agent stops its parts in reverse order on SIGTERM, within 10 s.
+# The agent (as PID 1, after the entrypoint execs it) stops its parts in reverse order on SIGTERM, within 10 s.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["node", "--disable-warning=ExperimentalWarning", "/app/packages/agent/src/cli/main.ts"]
+ENTRYPOINT ["/usr/local/bin/edgecoder-entrypoint", "node", "--disable-warning=ExperimentalWarning", "/app/packages/agent/src/cli/main.ts"]
 CMD ["start"]

@@ -1,6 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { createReadStream, statSync } from 'node:fs'
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import type { MeshPeer } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testModelPath } from '../../../packages/agent/test/inference/test-model.ts'
@@ -99,19 +101,47 @@ afterAll(async () => {
 })
 
 describe('seed node image', () => {
-  it('runs as a non-root user with its data dir on the volume and a health check on /healthz', async () => {
+  it('runs the agent as a non-root user, its data on the volume, with a health check on /healthz', async () => {
     const [info] = JSON.parse(await docker(['inspect', seed.name])) as {
-      Config: { User: string; Healthcheck: { Test: string[] } }
+      Config: { Healthcheck: { Test: string[] } }
       Mounts: { Name: string; Destination: string }[]
     }[]
-    expect(info!.Config.User).toBe('edgecoder')
-    expect(await docker(['exec', seed.name, 'id', '-u'])).not.toBe('0')
+    expect(await docker(['exec', seed.name, 'stat', '-c', '%u', '/proc/1'])).toBe('10001')
+    expect(await docker(['exec', seed.name, 'stat', '-c', '%u %a', '/data/identity.key'])).toBe('10001 600')
     expect(info!.Mounts.map((m) => `${m.Name}:${m.Destination}`)).toEqual([`${volume}:/data`])
     expect(seed.ready.dataDir).toBe('/data')
     const test = info!.Config.Healthcheck.Test
     expect(test.join(' ')).toContain('/healthz')
     // The health check's own command, run inside the container, passes.
     await docker(['exec', seed.name, ...test.slice(1)])
+  })
+
+  it('takes over a data dir the host mounts as root, as Fly mounts its volumes', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edgecoder-seed-mount-'))
+    try {
+      const [api, p2p] = [await freePortPair(), await freePortPair()]
+      const name = `edgecoder-seed-test-${id}-mount`
+      containers.push(name)
+      const c = await runContainer(name, [
+        '--network',
+        'host',
+        '-v',
+        `${dir}:/data`,
+        '-e',
+        `EDGECODER_API_PORT=${api}`,
+        '-e',
+        `EDGECODER_P2P_PORT=${p2p}`,
+        '-e',
+        'EDGECODER_P2P_HOST=127.0.0.1',
+        IMAGE,
+      ])
+      expect(statSync(join(dir, 'identity.key')).uid).toBe(10001)
+      expect(statSync(dir).mode & 0o777).toBe(0o700)
+      await docker(['stop', '--time', '10', name])
+      await c.ended
+    } finally {
+      rmSync(dir, { recursive: true, force: true })
+    }
   })
 
   it('answers /healthz, /readyz and /metrics without the token, and nothing else', async () => {
