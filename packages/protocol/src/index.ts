@@ -1,3 +1,4 @@
+export * from './activation.ts'
 export * from './canonical.ts'
 export * from './errors.ts'
 export * from './mesh.ts'
