@@ -1,2 +1,9 @@
 export { type CertificateVerdict, verifyActivation } from './certificate.ts'
 export { ACTIVATION_FILE, enrollCommand } from './enroll.ts'
+export {
+  ActivationRefusedError,
+  activationCommand,
+  readActivation,
+  renewActivation,
+  type SavedActivation,
+} from './renew.ts'
