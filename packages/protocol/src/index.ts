@@ -1,5 +1,7 @@
 export * from './canonical.ts'
 export * from './errors.ts'
+export * from './ledger.ts'
+export * from './ledger-chain.ts'
 export * from './mesh.ts'
 export * from './routing.ts'
 export * from './runtime.ts'
