@@ -1,4 +1,5 @@
 export * from './canonical.ts'
+export * from './credits.ts'
 export * from './errors.ts'
 export * from './ledger.ts'
 export * from './ledger-chain.ts'

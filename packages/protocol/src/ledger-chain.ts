@@ -119,13 +119,16 @@ export async function validateChain(blocks: readonly unknown[], ctx: ChainContex
       const proposal = ctx.block(b.counterparty, b.linkSeq)
       if (proposal === undefined) report.unresolved++
       else {
-        const why = agreementMismatch(proposal, b)
+        const why =
+          agreementMismatch(proposal, b) ?? ((await verifyBlock(proposal)) ? null : 'forged proposal')
         if (why) return fail(b.seq, 'agreement-mismatch', why)
         counts = true
       }
     } else {
+      // The counterparty's signature is what makes a proposal count: a view may hold forgeries.
       const agreement = ctx.agreementTo(blockHash(b))
-      counts = agreement !== undefined && agreementMismatch(b, agreement) === null
+      counts =
+        agreement !== undefined && agreementMismatch(b, agreement) === null && (await verifyBlock(agreement))
     }
     if (counts) {
       const effect = balanceEffect(b)
