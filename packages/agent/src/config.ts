@@ -53,6 +53,19 @@ const AgentConfig = z.object({
   maxQueuedTasks: z.coerce.number().int().min(1).max(1_000_000),
   /** How often executors report on tasks this node sent them; three missed reports mean a stall. */
   taskHeartbeatMs: z.coerce.number().int().min(100).max(60_000),
+  /** Public keys (base64url, raw 32 bytes) whose grant certificates this node honours. */
+  grantKeys: z.array(
+    z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a grant key is the base64url of a 32-byte Ed25519 public key'),
+  ),
+  /** How far below zero each member of a private mesh may go; an open mesh gives unknown identities none. */
+  creditLine: z.coerce.number().int().min(0).max(1_000_000_000),
+  /** This node's price for work it does for peers. */
+  pricePerKTokens: z.coerce.number().int().min(0).max(1_000_000),
+  pricePerCpuSecond: z.coerce.number().int().min(0).max(1_000_000),
+  /** The most this node pays for one task or chat done by a peer; dearer quotes are refused. */
+  maxCreditsPerTask: z.coerce.number().int().min(0).max(1_000_000_000),
+  /** Decline submitters whose chain shows they could not pay the quote. */
+  creditCheck: z.boolean(),
   /** Settings given explicitly at start; they override what the store remembers. */
   overrides: z.object({
     meshToken: MeshToken.nullable().optional(),
@@ -153,6 +166,37 @@ export const START_FLAGS = {
     env: 'EDGECODER_TASK_HEARTBEAT_MS',
     help: 'heartbeat asked of executors running this node’s tasks; 3 missed = stalled, rerun elsewhere (2000)',
   },
+  'grant-key': {
+    type: 'string',
+    multiple: true,
+    env: 'EDGECODER_GRANT_KEY',
+    help: 'public key (base64url, 32 bytes) of a grant issuer, e.g. the portal (repeatable)',
+  },
+  'credit-line': {
+    type: 'string',
+    env: 'EDGECODER_CREDIT_LINE',
+    help: 'credits each member of a private mesh may go below zero (1000; open mesh: 0)',
+  },
+  'price-per-ktokens': {
+    type: 'string',
+    env: 'EDGECODER_PRICE_PER_KTOKENS',
+    help: 'credits charged per 1,000 tokens generated for a peer (10)',
+  },
+  'price-per-cpu-second': {
+    type: 'string',
+    env: 'EDGECODER_PRICE_PER_CPU_SECOND',
+    help: 'credits charged per CPU-second of sandbox for a peer (1)',
+  },
+  'max-credits-per-task': {
+    type: 'string',
+    env: 'EDGECODER_MAX_CREDITS_PER_TASK',
+    help: 'most credits paid for one task or chat run by a peer; dearer quotes are refused (1000)',
+  },
+  'credit-check': {
+    type: 'boolean',
+    env: 'EDGECODER_CREDIT_CHECK',
+    help: 'decline peers whose chain shows they cannot pay the quote',
+  },
   'parent-pid': {
     type: 'string',
     env: 'EDGECODER_PARENT_PID',
@@ -222,6 +266,12 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     openAiBaseUrl: flag('openai-base-url') ?? null,
     openAiApiKey: flag('openai-api-key') ?? null,
     llamaThreads: flag('llama-threads'),
+    grantKeys: flag('grant-key') ?? [],
+    creditLine: flag('credit-line') ?? 1000,
+    pricePerKTokens: flag('price-per-ktokens') ?? 10,
+    pricePerCpuSecond: flag('price-per-cpu-second') ?? 1,
+    maxCreditsPerTask: flag('max-credits-per-task') ?? 1000,
+    creditCheck: flag('credit-check') ?? false,
     overrides: {
       meshToken: flag('mesh-token'),
       region: flag('region'),
@@ -262,10 +312,16 @@ const FIELD_TO_FLAG: Record<string, string> = {
   openAiBaseUrl: 'openai-base-url',
   openAiApiKey: 'openai-api-key',
   llamaThreads: 'llama-threads',
+  creditLine: 'credit-line',
+  pricePerKTokens: 'price-per-ktokens',
+  pricePerCpuSecond: 'price-per-cpu-second',
+  maxCreditsPerTask: 'max-credits-per-task',
+  creditCheck: 'credit-check',
 }
 for (let i = 0; i < 64; i++) {
   FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
   FIELD_TO_FLAG[`announce.${i}`] = 'announce'
+  FIELD_TO_FLAG[`grantKeys.${i}`] = 'grant-key'
 }
 
 function expandHome(p: string): string {

@@ -5,6 +5,7 @@ import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protoco
 import {
   APP_ORIGINS,
   buildApi,
+  creditRoutes,
   eventRoutes,
   healthRoutes,
   meshRoutes,
@@ -23,6 +24,7 @@ import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
 import { type ModelInfo, ModelManager } from './inference/index.ts'
+import { creditPolicy, LedgerNode } from './ledger/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
@@ -71,6 +73,7 @@ export class EdgeNode {
   #modelList: ModelInfo[] = []
   tasks!: TaskEngine
   routing!: Routing
+  ledger!: LedgerNode
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
   apiUrl = ''
@@ -133,6 +136,9 @@ export class EdgeNode {
       })
       await this.#startPart(this.mesh)
       routes.push(meshRoutes(this.mesh))
+      this.ledger = this.#createLedger()
+      await this.#startPart(this.ledger)
+      routes.push(creditRoutes(this.ledger))
       this.routing = createRouting(
         {
           options: routingOptions({ heartbeatMs: config.taskHeartbeatMs }),
@@ -142,6 +148,7 @@ export class EdgeNode {
           settings: this.settings,
           executes: config.mode !== 'coordinator',
           localModels: () => this.#modelList.map((m) => m.name),
+          settlement: this.ledger.settlement,
           log,
         },
         () => this.tasks,
@@ -173,6 +180,43 @@ export class EdgeNode {
       await this.close()
       throw err
     }
+  }
+
+  /** The ledger: this node's chain, settlement with peers, `LEDGER_PROTOCOL` on the mesh's host. */
+  #createLedger(): LedgerNode {
+    const { config, log, metrics } = this
+    const ledger = new LedgerNode({
+      store: this.store,
+      key: this.identity.privateKey,
+      selfId: this.identity.peerId.toString(),
+      policy: creditPolicy({
+        memberLine: config.creditLine,
+        privateMesh: () => this.settings.get().meshToken !== null,
+      }),
+      grantKeys: config.grantKeys,
+      rates: { perKTokens: config.pricePerKTokens, perCpuSecond: config.pricePerCpuSecond },
+      maxPerTask: config.maxCreditsPerTask,
+      creditCheck: config.creditCheck,
+      host: () => this.mesh.host,
+      register: (protocol, handler, options) => this.mesh.handle(protocol, handler, options),
+      connectedPeers: () => [
+        ...new Set((this.mesh.host?.getConnections() ?? []).map((c) => c.remotePeer.toString())),
+      ],
+      onSettled: (e) => {
+        if (e.direction === 'in') metrics.creditsEarned.inc({ kind: e.kind }, e.credits)
+        else metrics.creditsSpent.inc({ kind: e.kind }, e.credits)
+        metrics.creditBalance.set(e.balance)
+        this.events.publish('settlement', e)
+        this.#publishStatus()
+      },
+      onOffender: (peerId) => {
+        log.warn({ peer: peerId }, 'peer forked its chain: refused from now on')
+        this.events.publish('offender', { peerId })
+      },
+      log: log.child({ part: 'ledger' }),
+    })
+    metrics.creditBalance.set(ledger.ledger.totals.balance)
+    return ledger
   }
 
   /** Starts a part and remembers to stop it, in reverse order, on close. */
@@ -362,7 +406,13 @@ export class EdgeNode {
       relayReservations: this.mesh.relayReservations(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,
+      earnings: this.#earnings(),
     }
+  }
+
+  #earnings() {
+    const t = this.ledger.ledger.totals
+    return { credits: t.balance, earned: t.earned, spent: t.spent }
   }
 
   status(): StatusSummary {
@@ -375,7 +425,7 @@ export class EdgeNode {
         queued: tasks.queued,
       },
       queueDepth: this.tasks.queueDepth,
-      earnings: { credits: 0, placeholder: true },
+      earnings: this.#earnings(),
       peers: this.mesh.peers.counts().online,
       uptimeSec: this.uptimeSec(),
       contributing: this.settings.get().contributing,
