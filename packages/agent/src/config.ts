@@ -59,6 +59,18 @@ const AgentConfig = z.object({
   ),
   /** How far below zero each member of a private mesh may go; an open mesh gives unknown identities none. */
   creditLine: z.coerce.number().int().min(0).max(1_000_000_000),
+  /** The portal's public key (base64url of 32 bytes): peers' activation certificates are checked against it. */
+  portalKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'a portal key is the base64url of a 32-byte Ed25519 public key')
+    .nullable(),
+  requireActivation: z.boolean(),
+  portalUrl: z.url().nullable(),
+  revocationPollMs: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(24 * 3_600_000),
   /** This node's price for work it does for peers. */
   pricePerKTokens: z.coerce.number().int().min(0).max(1_000_000),
   pricePerCpuSecond: z.coerce.number().int().min(0).max(1_000_000),
@@ -172,6 +184,26 @@ export const START_FLAGS = {
     env: 'EDGECODER_GRANT_KEY',
     help: 'public key (base64url, 32 bytes) of a grant issuer, e.g. the portal (repeatable)',
   },
+  'portal-key': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_KEY',
+    help: "the portal's public key (base64url): peers' activation certificates are checked against it",
+  },
+  'require-activation': {
+    type: 'boolean',
+    env: 'EDGECODER_REQUIRE_ACTIVATION',
+    help: 'refuse adverts of peers without a valid activation certificate (needs --portal-key)',
+  },
+  'portal-url': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_URL',
+    help: 'the portal, for revocations when this node is not enrolled (else the one it enrolled with)',
+  },
+  'revocation-poll-ms': {
+    type: 'string',
+    env: 'EDGECODER_REVOCATION_POLL_MS',
+    help: "how often the portal's revocation list is fetched (60000)",
+  },
   'credit-line': {
     type: 'string',
     env: 'EDGECODER_CREDIT_LINE',
@@ -268,6 +300,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     llamaThreads: flag('llama-threads'),
     grantKeys: flag('grant-key') ?? [],
     creditLine: flag('credit-line') ?? 1000,
+    portalKey: flag('portal-key') ?? null,
+    requireActivation: flag('require-activation') ?? false,
+    portalUrl: flag('portal-url') ?? null,
+    revocationPollMs: flag('revocation-poll-ms') ?? 60_000,
     pricePerKTokens: flag('price-per-ktokens') ?? 10,
     pricePerCpuSecond: flag('price-per-cpu-second') ?? 1,
     maxCreditsPerTask: flag('max-credits-per-task') ?? 1000,
@@ -285,6 +321,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const flagName = FIELD_TO_FLAG[path] ?? path
     const envName = START_FLAGS[flagName as FlagName]?.env
     throw new ConfigError(`invalid setting --${flagName}${envName ? ` (${envName})` : ''}: ${issue.message}`)
+  }
+  if (result.data.requireActivation && result.data.portalKey === null) {
+    throw new ConfigError(
+      'invalid setting --require-activation (EDGECODER_REQUIRE_ACTIVATION): it needs --portal-key',
+    )
   }
   return deepFreeze(result.data)
 }
@@ -313,6 +354,9 @@ const FIELD_TO_FLAG: Record<string, string> = {
   openAiApiKey: 'openai-api-key',
   llamaThreads: 'llama-threads',
   creditLine: 'credit-line',
+  portalKey: 'portal-key',
+  portalUrl: 'portal-url',
+  revocationPollMs: 'revocation-poll-ms',
   pricePerKTokens: 'price-per-ktokens',
   pricePerCpuSecond: 'price-per-cpu-second',
   maxCreditsPerTask: 'max-credits-per-task',

@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import { NodeActivation } from './activation/index.ts'
 import {
   APP_ORIGINS,
   buildApi,
@@ -67,6 +68,7 @@ export class EdgeNode {
   identity!: NodeIdentity
   store!: Store
   settings!: SettingsStore
+  activation!: NodeActivation
   mesh!: Mesh
   sandbox!: SandboxPool
   models!: ModelManager
@@ -115,6 +117,21 @@ export class EdgeNode {
       // and contribute their routes to the list below.
       const routes: RouteModule[] = []
 
+      this.activation = new NodeActivation(
+        {
+          dataDir: config.dataDir,
+          portalKey: config.portalKey,
+          requireActivation: config.requireActivation,
+          portalUrl: config.portalUrl,
+          revocationPollMs: config.revocationPollMs,
+        },
+        this.identity,
+        log,
+      )
+      await this.#startPart(this.activation)
+      this.activation.onRevoked = (ids) => {
+        for (const id of ids) if (this.mesh.peers.has(id)) this.mesh.peers.remove(id, 'revoked by the portal')
+      }
       this.mesh = new Mesh({
         options: meshOptions({
           host: config.p2pHost,
@@ -133,6 +150,7 @@ export class EdgeNode {
         log,
         mode: config.mode,
         version: VERSION,
+        activation: this.activation,
       })
       await this.#startPart(this.mesh)
       routes.push(meshRoutes(this.mesh))

@@ -63,6 +63,8 @@ export const AdvertBody = z.object({
   seq: z.number().int().min(1),
   /** When the sender signed it, in ms since the epoch. */
   timestamp: z.number().int().min(0),
+  /** The sender's activation certificate from the portal, when it has one; receivers that require activation check it. */
+  activation: z.unknown().optional(),
 })
 export type AdvertBody = z.infer<typeof AdvertBody>
 
@@ -138,6 +140,7 @@ export const AdvertRejection = z.enum([
   'replayed',
   'stale',
   'future',
+  'not-activated',
 ])
 export type AdvertRejection = z.infer<typeof AdvertRejection>
 

@@ -1,5 +1,6 @@
 export { type CertificateVerdict, verifyActivation } from './certificate.ts'
 export { ACTIVATION_FILE, enrollCommand } from './enroll.ts'
+export { NodeActivation, type NodeActivationOptions } from './node-activation.ts'
 export {
   ActivationRefusedError,
   activationCommand,

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import { type ActivationCertificate, canonicalJson, enrollProof, type NodeRole } from '@edgecoder/protocol'
 import { peerIdFromString } from '@libp2p/peer-id'
-import { hashSecret, newSecret } from '../accounts/index.ts'
+import { hashSecret, newCode, newSecret } from '../accounts/index.ts'
 import type { Database, Queryable } from '../db/index.ts'
 import { PortalError } from '../http/index.ts'
 import type { PortalKey } from '../keys.ts'
@@ -37,7 +37,7 @@ export class Activation {
   }
 
   async createCode(accountId: string, roles: NodeRole[]) {
-    const code = newSecret(18)
+    const code = newCode()
     const expiresAt = new Date(Date.now() + CODE_TTL_MS)
     await this.#db.query(
       'INSERT INTO enrollment_codes (code_hash, account_id, roles, expires_at) VALUES ($1, $2, $3, $4)',
@@ -46,7 +46,8 @@ export class Activation {
     return { code, roles, expiresAt: expiresAt.toISOString() }
   }
 
-  async challenge(code: string, peerId: string) {
+  async challenge(typed: string, peerId: string) {
+    const code = normalizeCode(typed)
     const pub = publicKeyOf(peerId)
     if (pub === null) throw bad('invalid_peer_id', 'peerId is not an Ed25519 peer id')
     const rows = await this.#db.query<{ account_id: string }>(
@@ -201,6 +202,9 @@ export class Activation {
     })
   }
 }
+
+/** Codes are typed by people: case and spaces don't matter. */
+const normalizeCode = (code: string) => code.trim().toUpperCase().replace(/\s+/g, '')
 
 const foreignNode = () => new PortalError(409, 'node_taken', 'this node id belongs to another account')
 
