@@ -1,43 +1,17 @@
-import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { afterAll, describe, expect, it } from 'vitest'
-import { openDatabase, PORTAL_READY_PREFIX, type PortalReady } from '../../packages/portal/src/index.ts'
+import { openDatabase } from '../../packages/portal/src/index.ts'
 import { databaseUrl, stopCluster } from '../../packages/portal/test/helpers/portal.ts'
-import { REPO_ROOT, runCli } from './harness.ts'
+import { runCli } from './harness.ts'
+import { startPortalProcess } from './portal-helpers.ts'
 
-const CLI = join(REPO_ROOT, 'packages/agent/src/cli/main.ts')
 const dirs: string[] = []
 afterAll(async () => {
   for (const d of dirs) rmSync(d, { recursive: true, force: true })
   await stopCluster()
 })
-
-function startPortal(args: string[], env: Record<string, string> = {}) {
-  const proc: ChildProcess = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', CLI, 'portal', 'start', ...args],
-    {
-      cwd: REPO_ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  )
-  let stderr = ''
-  proc.stderr!.on('data', (d) => {
-    stderr += d
-  })
-  const exited = new Promise<number | string>((r) => proc.on('exit', (code, sig) => r(code ?? sig ?? -1)))
-  const ready = new Promise<PortalReady>((resolve, reject) => {
-    createInterface({ input: proc.stdout! }).on('line', (line) => {
-      if (line.startsWith(PORTAL_READY_PREFIX)) resolve(JSON.parse(line.slice(PORTAL_READY_PREFIX.length)))
-    })
-    exited.then((c) => reject(new Error(`portal exited (${c}) before ready\n${stderr}`)))
-  })
-  return { proc, ready, exited, stderr: () => stderr }
-}
 
 describe('edgecoder portal start', () => {
   it.each(['pglite', 'postgres'] as const)(
@@ -48,7 +22,7 @@ describe('edgecoder portal start', () => {
       const url = await databaseUrl(backend)
       const env: Record<string, string> = { EDGECODER_PORTAL_DATA_DIR: dataDir, EDGECODER_PORTAL_PORT: '0' }
       if (url) env.DATABASE_URL = url
-      const first = startPortal([], env)
+      const first = startPortalProcess([], env)
       const ready = await first.ready
       expect(ready).toMatchObject({ database: backend, pid: first.proc.pid })
       expect((await fetch(`${ready.url}/healthz`)).status).toBe(200)
@@ -70,7 +44,7 @@ describe('edgecoder portal start', () => {
       expect(Date.now() - t0).toBeLessThan(10_000)
 
       // Same key, same database.
-      const second = startPortal([], env)
+      const second = startPortalProcess([], env)
       const again = await second.ready
       expect(again.peerId).toBe(ready.peerId)
       second.proc.kill('SIGTERM')

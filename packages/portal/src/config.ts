@@ -41,6 +41,15 @@ const PortalConfig = z.object({
     .int()
     .min(10)
     .max(90 * 86_400),
+  /** Sats one credit costs on deposit and pays on withdrawal. */
+  satsPerCredit: z.coerce.number().int().min(1).max(100_000_000),
+  depositMaxSats: z.coerce.number().int().min(1),
+  withdrawMaxSats: z.coerce.number().int().min(1),
+  network: z.enum(['bc', 'tb', 'bcrt', 'tbs']),
+  /** LND's REST endpoint; without it the wallet is off. */
+  lndUrl: z.url().nullable(),
+  lndMacaroonFile: z.string().nullable(),
+  lndTlsCertFile: z.string().nullable(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   bodyLimitBytes: z.number().int().positive(),
 })
@@ -92,6 +101,41 @@ export const PORTAL_FLAGS = {
     env: 'EDGECODER_PORTAL_CERT_TTL_SEC',
     help: 'activation certificate lifetime, bounds revocation (86400)',
   },
+  'sats-per-credit': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_SATS_PER_CREDIT',
+    help: 'sats one credit costs and pays out (1)',
+  },
+  'deposit-max-sats': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_DEPOSIT_MAX_SATS',
+    help: 'largest deposit (1000000)',
+  },
+  'withdraw-max-sats': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_WITHDRAW_MAX_SATS',
+    help: 'largest withdrawal (100000)',
+  },
+  network: {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_NETWORK',
+    help: 'invoices accepted: bc | tb | bcrt | tbs (bc)',
+  },
+  'lnd-url': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_LND_URL',
+    help: "LND's REST endpoint, e.g. https://127.0.0.1:8080 (none: wallet off)",
+  },
+  'lnd-macaroon-file': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_LND_MACAROON_FILE',
+    help: 'LND macaroon with invoice and payment rights',
+  },
+  'lnd-tls-cert-file': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_LND_TLS_CERT_FILE',
+    help: "LND's tls.cert (none: system CAs)",
+  },
   'log-level': { type: 'string', env: 'EDGECODER_LOG_LEVEL', help: 'pino level (info)' },
 } as const
 
@@ -133,6 +177,13 @@ export function loadPortalConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     admins: list('admin').map((s) => s.toLowerCase()),
     seeds: list('seed'),
     certTtlSec: pick('cert-ttl-sec') ?? '86400',
+    satsPerCredit: pick('sats-per-credit') ?? '1',
+    depositMaxSats: pick('deposit-max-sats') ?? '1000000',
+    withdrawMaxSats: pick('withdraw-max-sats') ?? '100000',
+    network: pick('network') ?? 'bc',
+    lndUrl: pick('lnd-url') ?? null,
+    lndMacaroonFile: pick('lnd-macaroon-file') ?? null,
+    lndTlsCertFile: pick('lnd-tls-cert-file') ?? null,
     logLevel: pick('log-level') ?? 'info',
     bodyLimitBytes: 64 * 1024,
   }

@@ -1,14 +1,23 @@
-import { mkdirSync } from 'node:fs'
+import { mkdirSync, readFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
 import { Accounts, accountRoutes, Passkeys, Sessions } from './accounts/index.ts'
 import type { PortalConfig } from './config.ts'
 import { type Database, openDatabase } from './db/index.ts'
-import { buildServer, DEFAULT_RATE_RULES, type PortalApp, RateLimiter, type RateRule } from './http/index.ts'
+import {
+  buildServer,
+  DEFAULT_RATE_RULES,
+  type PortalApp,
+  PortalError,
+  RateLimiter,
+  type RateRule,
+} from './http/index.ts'
 import { PortalKey } from './keys.ts'
+import { LndRest } from './lightning/index.ts'
 import { type MailTransport, Outbox, smtpTransport } from './mail/index.ts'
 import { Activation, nodeRoutes } from './nodes/index.ts'
 import { uiRoutes } from './ui-routes.ts'
+import { DEFAULT_WALLET_OPTIONS, Wallet, type WalletOptions, walletRoutes } from './wallet/index.ts'
 
 export const PORTAL_VERSION = '0.1.0'
 export const PORTAL_READY_PREFIX = 'EDGECODER_PORTAL_READY '
@@ -28,6 +37,8 @@ export interface PortalExtras {
   /** Overrides the SMTP transport built from the config. */
   transport?: MailTransport
   rateRules?: Record<string, RateRule>
+  /** Wallet timings (tests shorten the poll). */
+  wallet?: Partial<WalletOptions>
 }
 
 /** The portal process: database, key, mail, HTTP. Started in order, closed in reverse. */
@@ -38,6 +49,7 @@ export class Portal {
   key!: PortalKey
   app!: PortalApp
   outbox!: Outbox
+  wallet: Wallet | null = null
   #stack: (() => Promise<void> | void)[] = []
   readonly #extras: PortalExtras
 
@@ -63,6 +75,33 @@ export class Portal {
         log,
       )
 
+      if (config.lndUrl !== null) {
+        if (config.lndMacaroonFile === null) throw new Error('--lnd-url needs --lnd-macaroon-file')
+        const ln = new LndRest({
+          url: config.lndUrl,
+          macaroonHex: readFileSync(config.lndMacaroonFile).toString('hex'),
+          tlsCertPem: config.lndTlsCertFile ? readFileSync(config.lndTlsCertFile, 'utf8') : null,
+        })
+        this.wallet = new Wallet(
+          this.db,
+          this.key,
+          ln,
+          {
+            ...DEFAULT_WALLET_OPTIONS,
+            satsPerCredit: config.satsPerCredit,
+            depositMaxSats: config.depositMaxSats,
+            withdrawMaxSats: config.withdrawMaxSats,
+            network: config.network,
+            ...this.#extras.wallet,
+          },
+          log,
+        )
+        // What a previous run left between transfer and payment is settled before anything new.
+        await this.wallet.start()
+        const wallet = this.wallet
+        this.#stack.push(() => wallet.stop())
+      }
+
       // The public URL is needed before listening (WebAuthn and links); with port 0 it is known only after.
       let publicUrl = config.publicUrl?.replace(/\/$/, '') ?? ''
       const routesFor = (origin: string) => {
@@ -84,6 +123,15 @@ export class Portal {
             admins: config.admins,
             seeds: config.seeds,
           }),
+          this.wallet
+            ? walletRoutes({ wallet: this.wallet, sessions, limiter })
+            : (app: PortalApp) => {
+                const off = async () => {
+                  throw new PortalError(503, 'wallet_off', 'this portal has no Lightning node configured')
+                }
+                app.all('/wallet', { schema: { hide: true } }, off)
+                app.all('/wallet/*', { schema: { hide: true } }, off)
+              },
           uiRoutes(UI_DIST),
         ]
       }

@@ -8,3 +8,4 @@ export {
   renewActivation,
   type SavedActivation,
 } from './renew.ts'
+export { walletCommand } from './wallet-cli.ts'

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { activationCommand, enrollCommand } from '../activation/index.ts'
+import { activationCommand, enrollCommand, walletCommand } from '../activation/index.ts'
 import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
@@ -22,6 +22,7 @@ Usage:
   edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
   edgecoder enroll --portal URL --code C  activate this node on a portal (--data-dir, --public-addr)
   edgecoder activation show|renew  this node's activation certificate
+  edgecoder wallet claim|withdraw  apply grants bought on the portal, or carry out a withdrawal (--portal, --id)
   edgecoder portal start [flags]   run the portal (edgecoder portal help)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
@@ -40,6 +41,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'portal') return (await import('@edgecoder/portal')).portalCommand(rest)
   if (command === 'enroll') return enrollCommand(rest)
   if (command === 'activation') return activationCommand(rest)
+  if (command === 'wallet') return walletCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0

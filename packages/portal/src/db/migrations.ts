@@ -94,6 +94,53 @@ export const MIGRATIONS: { version: number; name: string; sql: string }[] = [
       CREATE INDEX nodes_account ON nodes (account_id);
     `,
   },
+  {
+    version: 3,
+    name: 'wallet',
+    sql: `
+      CREATE TABLE deposits (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts(id),
+        peer_id text NOT NULL,
+        credits bigint NOT NULL CHECK (credits > 0),
+        sats bigint NOT NULL CHECK (sats > 0),
+        payment_hash text NOT NULL UNIQUE,
+        payment_request text NOT NULL,
+        state text NOT NULL CHECK (state IN ('open', 'paid', 'canceled')),
+        created_at timestamptz NOT NULL DEFAULT now(),
+        paid_at timestamptz,
+        -- Signed only once the Lightning node reports the invoice settled.
+        grant_id uuid UNIQUE,
+        grant_cert text
+      );
+      CREATE INDEX deposits_open ON deposits (id) WHERE state = 'open';
+      CREATE INDEX deposits_peer ON deposits (peer_id);
+      CREATE TABLE withdrawals (
+        id uuid PRIMARY KEY,
+        account_id uuid NOT NULL REFERENCES accounts(id),
+        peer_id text NOT NULL,
+        credits bigint NOT NULL CHECK (credits > 0),
+        sats bigint NOT NULL CHECK (sats > 0),
+        payment_request text NOT NULL,
+        payment_hash text NOT NULL UNIQUE,
+        state text NOT NULL CHECK (state IN ('awaiting_proposal', 'paying', 'paid', 'failed')),
+        expires_at timestamptz NOT NULL,
+        proposal_hash text UNIQUE,
+        proposal text,
+        agreement text,
+        failure text,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        resolved_at timestamptz
+      );
+      CREATE INDEX withdrawals_paying ON withdrawals (id) WHERE state = 'paying';
+      -- The portal's own credit chain: agreements to withdrawals, one block per seq.
+      CREATE TABLE portal_chain (
+        seq integer PRIMARY KEY,
+        hash text NOT NULL UNIQUE,
+        block text NOT NULL
+      );
+    `,
+  },
 ]
 
 /** Applies the migrations this database hasn't seen yet. Safe to run at every start. */

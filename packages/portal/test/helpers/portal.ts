@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import pino from 'pino'
 import type { RateRule } from '../../src/http/index.ts'
 import { loadPortalConfig, Portal, type PortalReady } from '../../src/index.ts'
+import type { WalletOptions } from '../../src/wallet/index.ts'
 import { SoftAuthenticator } from './authenticator.ts'
 import { type PgCluster, startPgCluster } from './pg-cluster.ts'
 import { linkToken, SmtpSink } from './smtp-sink.ts'
@@ -51,6 +52,7 @@ export async function startTestPortal(
     args?: string[]
     dataDir?: string
     databaseUrl?: string | null
+    wallet?: Partial<WalletOptions>
   } = {},
 ): Promise<TestPortal> {
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'edgecoder-portal-'))
@@ -72,7 +74,10 @@ export async function startTestPortal(
     ],
     {},
   )
-  const portal = new Portal(config, pino({ level: 'warn' }), { rateRules: opts.rateRules })
+  const portal = new Portal(config, pino({ level: 'warn' }), {
+    rateRules: opts.rateRules,
+    wallet: opts.wallet,
+  })
   const ready = await portal.start()
   return {
     portal,
@@ -96,7 +101,7 @@ export class PortalClient {
   csrf = ''
   readonly authenticator: SoftAuthenticator
 
-  constructor(t: { ready: PortalReady; origin: string }) {
+  constructor(t: { ready: { publicUrl: string }; origin: string }) {
     this.base = t.ready.publicUrl
     this.origin = t.origin
     this.authenticator = new SoftAuthenticator(t.origin)
@@ -139,7 +144,7 @@ export class PortalClient {
   }
 
   /** Sign-up, the link from the mail, and a first passkey: a full session. */
-  async signUpWithPasskey(t: TestPortal, email: string): Promise<string> {
+  async signUpWithPasskey(t: { mail: SmtpSink }, email: string): Promise<string> {
     const before = t.mail.mails.filter((m) => m.to === email).length
     const up = await this.json('POST', '/auth/signup', { json: { email } })
     if (up.status !== 202) throw new Error(`signup: ${JSON.stringify(up.body)}`)
@@ -163,6 +168,18 @@ export class PortalClient {
     })
     if (reg.status !== 201) throw new Error(`passkey: ${JSON.stringify(reg.body)}`)
     return reg.body.id
+  }
+
+  /** A fresh passkey assertion for this session (asked before a withdrawal). */
+  async reauthenticate(index = 0): Promise<number> {
+    const opts = await this.json('POST', '/account/reauth/options')
+    const res = await this.call('POST', '/account/reauth', {
+      json: {
+        challengeId: opts.body.challengeId,
+        response: this.authenticator.get(opts.body.options, index),
+      },
+    })
+    return res.status
   }
 
   async signInWithPasskey(index = 0): Promise<{ status: number; body: Json }> {
