@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { type BrowserContext, type CDPSession, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LndDouble } from '../../packages/portal/test/helpers/lnd-double.ts'
 import {
   BACKENDS,
   startTestPortal,
@@ -11,7 +12,8 @@ import {
   type TestPortal,
 } from '../../packages/portal/test/helpers/portal.ts'
 import { linkToken } from '../../packages/portal/test/helpers/smtp-sink.ts'
-import { type AgentProcess, cleanupAgents, REPO_ROOT, runCli, startAgent } from './harness.ts'
+import { type AgentProcess, cleanupAgents, REPO_ROOT, runCli, startAgent, tempDataDir } from './harness.ts'
+import { walletArgs } from './portal-helpers.ts'
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
@@ -38,6 +40,10 @@ async function addAuthenticator(cdp: CDPSession): Promise<string> {
   return authenticatorId
 }
 
+async function nodeBalance(agent: AgentProcess): Promise<number> {
+  return ((await (await agent.api('/credits/balance')).json()) as { balance: number }).balance
+}
+
 describe.each(BACKENDS)('the portal in Chromium on %s', (backend) => {
   let t: TestPortal
   let browser: BrowserContext
@@ -45,10 +51,13 @@ describe.each(BACKENDS)('the portal in Chromium on %s', (backend) => {
   let cdp: CDPSession
   let profile: string
   let agent: AgentProcess
+  let lnd: LndDouble
 
   beforeAll(async () => {
-    t = await startTestPortal(backend)
-    agent = await startAgent()
+    lnd = new LndDouble()
+    await lnd.start()
+    t = await startTestPortal(backend, { args: walletArgs(lnd, tempDataDir(), 10), wallet: { pollMs: 100 } })
+    agent = await startAgent({ args: ['--grant-key', t.ready.publicKey] })
     profile = mkdtempSync(join(tmpdir(), 'edgecoder-chromium-'))
     browser = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -71,6 +80,7 @@ describe.each(BACKENDS)('the portal in Chromium on %s', (backend) => {
     await browser?.close()
     await agent?.stop()
     await t?.stop()
+    await lnd?.stop()
     if (profile) rmSync(profile, { recursive: true, force: true })
   })
 
@@ -126,6 +136,42 @@ describe.each(BACKENDS)('the portal in Chromium on %s', (backend) => {
     expect(out.code, out.stderr).toBe(0)
     const row = page.locator(`[data-testid="node-row"][data-peer="${agent.ready.peerId}"]`)
     await expect.poll(() => row.getByTestId('node-status').textContent(), { timeout: 20_000 }).toBe('active')
+  })
+
+  it('buys credits by Lightning for the node and withdraws them to an invoice, confirming with the passkey', async () => {
+    await page.getByRole('link', { name: 'Wallet' }).click()
+    const row = page.locator(`[data-testid="wallet-node"][data-peer="${agent.ready.peerId}"]`)
+    await expect.poll(() => row.getByTestId('wallet-credits').textContent()).toBe('0')
+    await page.getByTestId('deposit-credits').fill('30')
+    await page.getByTestId('deposit').click()
+    const invoice = (await page.getByTestId('deposit-invoice').textContent())!
+    expect(await page.getByTestId('deposit-state').textContent()).toBe('open')
+    lnd.arrive(invoice)
+    await expect.poll(() => page.getByTestId('deposit-state').textContent()).toBe('paid')
+    const claim = await runCli(['wallet', 'claim', '--portal', t.origin, '--api-url', agent.apiUrl])
+    expect(claim.stdout, claim.stderr).toContain('1 new grant(s) applied')
+    expect(await nodeBalance(agent)).toBe(30)
+    await expect.poll(() => row.getByTestId('wallet-credits').textContent()).toBe('30')
+
+    await page.getByTestId('withdraw-invoice').fill(lnd.externalInvoice(100))
+    await page.getByTestId('withdraw').click()
+    const command = (await page.getByTestId('withdraw-command').textContent())!
+    const id = /--id ([0-9a-f-]{36})/.exec(command)![1]!
+    const out = await runCli([
+      'wallet',
+      'withdraw',
+      '--portal',
+      t.origin,
+      '--id',
+      id,
+      '--api-url',
+      agent.apiUrl,
+    ])
+    expect(out.code, out.stderr).toBe(0)
+    const wrow = page.locator(`[data-testid="withdrawal-row"][data-id="${id}"]`)
+    await expect.poll(() => wrow.getByTestId('withdrawal-state').textContent()).toBe('paid')
+    expect(await nodeBalance(agent)).toBe(20)
+    await expect.poll(() => row.getByTestId('wallet-credits').textContent()).toBe('20')
   })
 
   it('a page on another origin cannot change anything with the signed-in cookie', async () => {

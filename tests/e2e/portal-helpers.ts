@@ -1,7 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
 import { PORTAL_READY_PREFIX, type PortalReady } from '../../packages/portal/src/index.ts'
+import type { LndDouble } from '../../packages/portal/test/helpers/lnd-double.ts'
 import { REPO_ROOT } from './harness.ts'
 
 const CLI = join(REPO_ROOT, 'packages/agent/src/cli/main.ts')
@@ -36,4 +38,22 @@ export function startPortalProcess(args: string[], env: Record<string, string> =
     exited.then((c) => reject(new Error(`portal exited (${c}) before ready\n${stderr}`)))
   })
   return { proc, ready, exited, stderr: () => stderr }
+}
+
+/** Portal flags for a wallet on the LND double (regtest invoices), its macaroon written to `dir`. */
+export function walletArgs(lnd: LndDouble, dir: string, satsPerCredit: number): string[] {
+  const macaroon = join(dir, 'admin.macaroon')
+  writeFileSync(macaroon, Buffer.from(lnd.macaroonHex, 'hex'))
+  return [
+    '--lnd-url',
+    lnd.url,
+    '--lnd-macaroon-file',
+    macaroon,
+    '--network',
+    'bcrt',
+    '--sats-per-credit',
+    String(satsPerCredit),
+    '--withdraw-max-sats',
+    '100000',
+  ]
 }

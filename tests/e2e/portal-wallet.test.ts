@@ -1,5 +1,3 @@
-import { writeFileSync } from 'node:fs'
-import { join } from 'node:path'
 import { type Block, makeProposal, signBlock } from '@edgecoder/protocol'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,7 +13,7 @@ import {
 } from '../../packages/portal/test/helpers/portal.ts'
 import { SmtpSink } from '../../packages/portal/test/helpers/smtp-sink.ts'
 import { type AgentProcess, cleanupAgents, runCli, startAgent, tempDataDir, waitFor } from './harness.ts'
-import { startPortalProcess } from './portal-helpers.ts'
+import { startPortalProcess, walletArgs } from './portal-helpers.ts'
 
 const SATS_PER_CREDIT = 10
 
@@ -27,23 +25,6 @@ afterAll(async () => {
 async function balanceOf(agent: AgentProcess): Promise<number> {
   const b = (await (await agent.api('/credits/balance')).json()) as { balance: number }
   return b.balance
-}
-
-function walletArgs(lnd: LndDouble, dir: string): string[] {
-  const macaroon = join(dir, 'admin.macaroon')
-  writeFileSync(macaroon, Buffer.from(lnd.macaroonHex, 'hex'))
-  return [
-    '--lnd-url',
-    lnd.url,
-    '--lnd-macaroon-file',
-    macaroon,
-    '--network',
-    'bcrt',
-    '--sats-per-credit',
-    String(SATS_PER_CREDIT),
-    '--withdraw-max-sats',
-    '100000',
-  ]
 }
 
 describe.each(BACKENDS)('the wallet on %s', (backend) => {
@@ -58,7 +39,10 @@ describe.each(BACKENDS)('the wallet on %s', (backend) => {
   beforeAll(async () => {
     lnd = new LndDouble()
     await lnd.start()
-    t = await startTestPortal(backend, { args: walletArgs(lnd, tempDataDir()), wallet: { pollMs: 100 } })
+    t = await startTestPortal(backend, {
+      args: walletArgs(lnd, tempDataDir(), SATS_PER_CREDIT),
+      wallet: { pollMs: 100 },
+    })
     owner = new PortalClient(t)
     await owner.signUpWithPasskey(t, 'wallet@example.org')
     agent = await startAgent({ args: ['--grant-key', t.ready.publicKey] })
@@ -240,7 +224,7 @@ describe.each(BACKENDS)('the wallet on %s', (backend) => {
       EDGECODER_PORTAL_SMTP_URL: smtp,
       ...(url ? { DATABASE_URL: url } : {}),
     }
-    const args = walletArgs(lnd, dir)
+    const args = walletArgs(lnd, dir, SATS_PER_CREDIT)
     let p = startPortalProcess(args, env)
     let ready = await p.ready
     try {
