@@ -391,6 +391,12 @@ export class Wallet {
       )
       if (rows[0] === undefined) return
       const proposal = Block.parse(JSON.parse(rows[0].proposal))
+      if (Date.now() > proposal.ts + PROPOSAL_TTL_MS) {
+        this.#log.error(
+          { id },
+          'paid after the proposal expired: the node will refuse this agreement; settle by hand',
+        )
+      }
       const head = await this.#head(tx)
       const agreement = await signBlock(
         makeAgreement(this.#key.peerId, head, proposal, Date.now()),
