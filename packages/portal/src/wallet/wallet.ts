@@ -7,7 +7,6 @@ import {
   makeAgreement,
   PROPOSAL_TTL_MS,
   signBlock,
-  signGrant,
   verifyBlock,
 } from '@edgecoder/protocol'
 import type { Logger } from 'pino'
@@ -16,6 +15,7 @@ import type { Database, Queryable } from '../db/index.ts'
 import { PortalError } from '../http/index.ts'
 import type { PortalKey } from '../keys.ts'
 import { Bolt11Error, decodeBolt11, type Lightning, type PaymentOutcome } from '../lightning/index.ts'
+import { Deposits, requireActiveNode } from './deposits.ts'
 import type { WalletOptions } from './options.ts'
 
 const refuse = (status: number, code: string, message: string) => new PortalError(status, code, message)
@@ -58,6 +58,7 @@ export class Wallet {
     this.#ln = ln
     this.#opts = opts
     this.#log = log.child({ part: 'wallet' })
+    this.deposits = new Deposits(db, key, ln, opts, this.#log)
   }
 
   /** Resolves what a previous run left open, then keeps checking. */
@@ -81,76 +82,25 @@ export class Wallet {
     }
   }
 
-  async createDeposit(accountId: string, peerId: string, credits: number) {
-    await this.#requireNode(accountId, peerId)
-    const sats = credits * this.#opts.satsPerCredit
-    if (sats > this.#opts.depositMaxSats)
-      throw refuse(400, 'over_limit', `a deposit is at most ${this.#opts.depositMaxSats} sats`)
-    const id = randomUUID()
-    const inv = await this.#ln.createInvoice(
-      sats,
-      `EdgeCoder: ${credits} credits (${id})`,
-      this.#opts.invoiceExpirySec,
-    )
-    await this.#db.query(
-      `INSERT INTO deposits (id, account_id, peer_id, credits, sats, payment_hash, payment_request, state)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, 'open')`,
-      [id, accountId, peerId, credits, sats, inv.paymentHash, inv.paymentRequest],
-    )
-    return {
-      id,
-      peerId,
-      credits,
-      sats,
-      paymentRequest: inv.paymentRequest,
-      state: 'open' as const,
-      grant: null,
-    }
+  readonly deposits: Deposits
+
+  createDeposit(accountId: string, peerId: string, credits: number) {
+    return this.deposits.create(accountId, peerId, credits)
   }
 
-  async deposit(accountId: string, id: string) {
-    await this.#settleDeposits('AND id = $1', [id])
-    const rows = await this.#db.query<{
-      id: string
-      peer_id: string
-      credits: number
-      sats: number
-      payment_request: string
-      state: string
-      grant_cert: string | null
-    }>(
-      'SELECT id, peer_id, credits, sats, payment_request, state, grant_cert FROM deposits WHERE id = $1 AND account_id = $2',
-      [id, accountId],
-    )
-    const r = rows[0]
-    if (r === undefined) throw refuse(404, 'not_found', 'deposit not found')
-    return {
-      id: r.id,
-      peerId: r.peer_id,
-      credits: r.credits,
-      sats: r.sats,
-      paymentRequest: r.payment_request,
-      state: r.state,
-      grant: r.grant_cert ? (JSON.parse(r.grant_cert) as GrantCertificate) : null,
-    }
+  deposit(accountId: string, id: string) {
+    return this.deposits.get(accountId, id)
   }
 
-  /** Grants issued to a node, oldest first: what `edgecoder wallet claim` applies. */
-  async grantsFor(peerId: string): Promise<GrantCertificate[]> {
-    await this.#settleDeposits('AND peer_id = $1', [peerId])
-    const rows = await this.#db.query<{ grant_cert: string }>(
-      "SELECT grant_cert FROM deposits WHERE peer_id = $1 AND state = 'paid' ORDER BY paid_at",
-      [peerId],
-    )
-    return rows.map((r) => JSON.parse(r.grant_cert) as GrantCertificate)
+  grantsFor(peerId: string): Promise<GrantCertificate[]> {
+    return this.deposits.grantsFor(peerId)
   }
 
-  /** Step one of a withdrawal (in the browser, after a fresh passkey assertion): the invoice is checked, a ticket is made. */
   async createWithdrawal(session: Session, peerId: string, invoice: string) {
     if (session.reauthAt === null || Date.now() - session.reauthAt.getTime() > this.#opts.reauthWindowMs) {
       throw refuse(403, 'reauth_required', 'confirm with your passkey first')
     }
-    await this.#requireNode(session.accountId, peerId)
+    await requireActiveNode(this.#db, session.accountId, peerId)
     let bolt: ReturnType<typeof decodeBolt11>
     try {
       bolt = decodeBolt11(invoice)
@@ -326,44 +276,11 @@ export class Wallet {
 
   /** Open deposits paid since, and payments whose outcome was unknown. */
   async resolvePending(): Promise<void> {
-    await this.#settleDeposits('', [])
+    await this.deposits.settle('', [])
     const paying = await this.#db.query<{ id: string; payment_hash: string }>(
       "SELECT id, payment_hash FROM withdrawals WHERE state = 'paying'",
     )
     for (const w of paying) await this.#resolve(w.id, await this.#ln.paymentState(w.payment_hash))
-  }
-
-  async #settleDeposits(filter: string, params: unknown[]): Promise<void> {
-    const open = await this.#db.query<{
-      id: string
-      peer_id: string
-      credits: number
-      sats: number
-      payment_hash: string
-    }>(
-      `SELECT id, peer_id, credits, sats, payment_hash FROM deposits WHERE state = 'open' ${filter} LIMIT 200`,
-      params,
-    )
-    for (const d of open) {
-      const inv = await this.#ln.invoiceState(d.payment_hash)
-      if (inv.state === 'canceled') {
-        await this.#db.query("UPDATE deposits SET state = 'canceled' WHERE id = $1 AND state = 'open'", [
-          d.id,
-        ])
-        continue
-      }
-      if (inv.state !== 'settled' || inv.paidSats < d.sats) continue
-      const grantId = randomUUID()
-      const grant = await signGrant(
-        { type: 'edgecoder.grant/1', grantId, peerId: d.peer_id, credits: d.credits, issuedAt: Date.now() },
-        this.#key.privateKey,
-      )
-      await this.#db.query(
-        "UPDATE deposits SET state = 'paid', paid_at = now(), grant_id = $2, grant_cert = $3 WHERE id = $1 AND state = 'open'",
-        [d.id, grantId, JSON.stringify(grant)],
-      )
-      this.#log.info({ deposit: d.id, peerId: d.peer_id, credits: d.credits }, 'deposit paid: grant issued')
-    }
   }
 
   async #resolve(id: string, outcome: PaymentOutcome): Promise<void> {
@@ -426,14 +343,5 @@ export class Wallet {
     const rows = await this.#db.query<WithdrawalRow>('SELECT * FROM withdrawals WHERE id = $1', [id])
     if (rows[0] === undefined) throw refuse(404, 'not_found', 'withdrawal not found')
     return { ...rows[0], credits: Number(rows[0].credits), sats: Number(rows[0].sats) }
-  }
-
-  async #requireNode(accountId: string, peerId: string): Promise<void> {
-    const rows = await this.#db.query(
-      'SELECT 1 FROM nodes WHERE peer_id = $1 AND account_id = $2 AND revoked_at IS NULL AND cert_expires_at > now()',
-      [peerId, accountId],
-    )
-    if (rows.length === 0)
-      throw refuse(404, 'node_not_active', 'no active node of this account has this peer id')
   }
 }
