@@ -198,6 +198,7 @@ export class EdgeNode {
       maxPerTask: config.maxCreditsPerTask,
       creditCheck: config.creditCheck,
       host: () => this.mesh.host,
+      addrsOf: (peerId) => this.mesh.peers.get(peerId)?.addrs ?? [],
       register: (protocol, handler, options) => this.mesh.handle(protocol, handler, options),
       connectedPeers: () => [
         ...new Set((this.mesh.host?.getConnections() ?? []).map((c) => c.remotePeer.toString())),

@@ -31,6 +31,7 @@ export interface LedgerNodeInit {
   maxPerTask: number
   creditCheck: boolean
   host: () => Libp2p | undefined
+  addrsOf: (peerId: string) => string[]
   register: (protocol: string, handler: StreamHandler, options: object) => Promise<void>
   /** Peers this node is connected to now: where proofs of equivocation are pushed. */
   connectedPeers: () => string[]
@@ -69,6 +70,7 @@ export class LedgerNode {
     this.context = storeContext(this.ledger, this.grantIssuers)
     this.service = new LedgerService({
       host: init.host,
+      addrsOf: init.addrsOf,
       register: (h) => init.register(LEDGER_PROTOCOL, h, LedgerService.streamOptions),
       handler: (req, sender) => this.#answer(req, sender),
       timeoutMs: init.requestTimeoutMs ?? 10_000,

@@ -5,6 +5,7 @@ import {
   Block as BlockSchema,
   balanceEffect,
   blockHash,
+  canonicalJson,
   checkEquivocation,
   type EquivocationProof,
   GrantCertificate,
@@ -198,7 +199,9 @@ export class Ledger {
       throw new LedgerRefusedError('malformed', parsed.error.issues[0]?.message ?? 'not a grant certificate')
     const cert = parsed.data
     const known = this.#grants.get(cert.grantId)
-    if (known !== undefined) return { block: known, created: false }
+    const same = (b: Block) =>
+      b.tx.type === 'grant' && canonicalJson(b.tx.certificate) === canonicalJson(cert)
+    if (known !== undefined && same(known)) return { block: known, created: false }
     if (cert.peerId !== this.selfId)
       throw new LedgerRefusedError('misaddressed', 'the grant is for another node')
     let issuer: string | null = null
