@@ -4,6 +4,7 @@ import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
 import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { creditsCommand } from './credits.ts'
 import { modelsCommand } from './models.ts'
 import { startCommand } from './start.ts'
 import { taskCommand } from './tasks.ts'
@@ -19,6 +20,7 @@ Usage:
   edgecoder submit <kind> ...      submit a code, run or chat task and follow it (edgecoder submit --help)
   edgecoder tasks [--status S]     recent tasks (--submitter, --limit, --json)
   edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
+  edgecoder credits [balance|history|verify|claim]  the credit ledger (edgecoder credits --help)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
 
@@ -33,6 +35,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'start') return startCommand(rest)
   if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
   if (command === 'models') return modelsCommand(rest)
+  if (command === 'credits') return creditsCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0
