@@ -210,6 +210,7 @@ export class EdgeNode {
         this.events.publish('settlement', e)
         this.#publishStatus()
       },
+      onHeadChanged: () => this.mesh.advertChanged(),
       onOffender: (peerId) => {
         log.warn({ peer: peerId }, 'peer forked its chain: refused from now on')
         this.events.publish('offender', { peerId })
@@ -217,6 +218,12 @@ export class EdgeNode {
       log: log.child({ part: 'ledger' }),
     })
     metrics.creditBalance.set(ledger.ledger.totals.balance)
+    this.mesh.setProviders({ chainHead: () => ledger.advertHead() })
+    const follow = (peerId: string) => ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
+    this.mesh.peers.on('joined', (p) => follow(p.peerId))
+    this.mesh.peers.on('updated', (p, what) => {
+      if (what === 'advert') follow(p.peerId)
+    })
     return ledger
   }
 

@@ -63,6 +63,16 @@ export const AdvertBody = z.object({
   seq: z.number().int().min(1),
   /** When the sender signed it, in ms since the epoch. */
   timestamp: z.number().int().min(0),
+  /** The head of the sender's credit chain: peers fetch what they lack, and a different hash at a seq they hold is a fork. */
+  chainHead: z
+    .object({
+      seq: z.number().int().min(1),
+      /** The block's hash, first 16 hex digits: enough to tell two blocks apart, small on the wire. */
+      hash: z.string().regex(/^[0-9a-f]{16}$/),
+    })
+    .strict()
+    .nullable()
+    .optional(),
 })
 export type AdvertBody = z.infer<typeof AdvertBody>
 

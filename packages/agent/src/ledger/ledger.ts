@@ -37,6 +37,8 @@ export interface LedgerInit {
   onSettled?: (e: SettlementEvent) => void
   /** A node was caught signing two blocks at one seq. */
   onOffender?: (proof: EquivocationProof) => void
+  /** This node's chain grew. */
+  onAppend?: (block: Block) => void
 }
 
 export interface Totals {
@@ -257,12 +259,14 @@ export class Ledger {
   ): Promise<Block> {
     const run = this.#appending.then(async () => {
       const block = await this.#sign(make(this.head()))
-      return this.chains.transaction(() => {
+      const stored = this.chains.transaction(() => {
         const existing = commit(block)
         if (existing) return existing
         this.chains.put(block)
         return block
       })
+      if (stored === block) this.#init.onAppend?.(block)
+      return stored
     })
     this.#appending = run.catch(() => undefined)
     return run
