@@ -216,6 +216,7 @@ export class EdgeNode {
       maxPerTask: config.maxCreditsPerTask,
       creditCheck: config.creditCheck,
       host: () => this.mesh.host,
+      addrsOf: (peerId) => this.mesh.peers.get(peerId)?.addrs ?? [],
       register: (protocol, handler, options) => this.mesh.handle(protocol, handler, options),
       connectedPeers: () => [
         ...new Set((this.mesh.host?.getConnections() ?? []).map((c) => c.remotePeer.toString())),
@@ -227,6 +228,7 @@ export class EdgeNode {
         this.events.publish('settlement', e)
         this.#publishStatus()
       },
+      onHeadChanged: () => this.mesh.advertChanged(),
       onOffender: (peerId) => {
         log.warn({ peer: peerId }, 'peer forked its chain: refused from now on')
         this.events.publish('offender', { peerId })
@@ -234,6 +236,13 @@ export class EdgeNode {
       log: log.child({ part: 'ledger' }),
     })
     metrics.creditBalance.set(ledger.ledger.totals.balance)
+    this.mesh.setProviders({ chainHead: () => ledger.advertHead() })
+    const follow = (peerId: string) =>
+      ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
+    this.mesh.peers.on('joined', (p) => follow(p.peerId))
+    this.mesh.peers.on('updated', (p, what) => {
+      if (what === 'advert') follow(p.peerId)
+    })
     return ledger
   }
 

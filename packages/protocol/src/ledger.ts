@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { createHash, createPublicKey, type KeyObject, verify } from 'node:crypto'
 import { publicKeyFromRaw } from '@libp2p/crypto/keys'
 import { peerIdFromPublicKey, peerIdFromString } from '@libp2p/peer-id'
 import { z } from 'zod'
@@ -144,11 +144,34 @@ export async function signBlock(unsigned: UnsignedBlock, key: Signer): Promise<B
   return { ...unsigned, signature: Buffer.from(sig).toString('base64url') }
 }
 
-async function verifyBy(peerId: string, bytes: Uint8Array, signature: string): Promise<boolean> {
+/** DER prefix of an Ed25519 SubjectPublicKeyInfo: the raw 32-byte key follows it. */
+const ED25519_SPKI_PREFIX = Buffer.from('302a300506032b6570032100', 'hex')
+/** Verifying keys by peer id: building a key object costs more than the verification itself. */
+const keyCache = new Map<string, KeyObject | null>()
+const KEY_CACHE_MAX = 4096
+
+function publicKeyOf(peerId: string): KeyObject | null {
+  let key = keyCache.get(peerId)
+  if (key !== undefined) return key
   try {
-    const key = peerIdFromString(peerId).publicKey
-    if (key === undefined || key.type !== 'Ed25519') return false
-    return await key.verify(bytes, Buffer.from(signature, 'base64url'))
+    const pk = peerIdFromString(peerId).publicKey
+    key =
+      pk?.type === 'Ed25519'
+        ? createPublicKey({ key: Buffer.concat([ED25519_SPKI_PREFIX, pk.raw]), format: 'der', type: 'spki' })
+        : null
+  } catch {
+    key = null
+  }
+  if (keyCache.size >= KEY_CACHE_MAX) keyCache.delete(keyCache.keys().next().value!)
+  keyCache.set(peerId, key)
+  return key
+}
+
+async function verifyBy(peerId: string, bytes: Uint8Array, signature: string): Promise<boolean> {
+  const key = publicKeyOf(peerId)
+  if (key === null) return false
+  try {
+    return verify(null, bytes, key, Buffer.from(signature, 'base64url'))
   } catch {
     return false
   }

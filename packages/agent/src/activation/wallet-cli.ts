@@ -29,9 +29,9 @@ async function portalCall<T>(portal: string, method: string, path: string, body?
 }
 
 /**
- * `edgecoder wallet claim|withdraw --portal URL`: applies the grants the portal issued to this
- * node, or carries out a withdrawal the owner started in the portal (the node proposes the
- * transfer, the portal pays the invoice and answers its agreement, the node ingests it).
+ * `edgecoder wallet withdraw --portal URL --id ID`: carries out a withdrawal the owner started
+ * in the portal: the node proposes the transfer, the portal pays the invoice and answers its
+ * agreement, the node ingests it. (Grants bought on the portal: `edgecoder credits claim`.)
  */
 export async function walletCommand(argv: string[]): Promise<number> {
   let parsed: {
@@ -56,9 +56,9 @@ export async function walletCommand(argv: string[]): Promise<number> {
   }
   const verb = parsed.positionals[0]
   const portal = parsed.values.portal ?? process.env.EDGECODER_PORTAL_URL
-  if (!portal || (verb !== 'claim' && verb !== 'withdraw') || (verb === 'withdraw' && !parsed.values.id)) {
+  if (!portal || verb !== 'withdraw' || !parsed.values.id) {
     process.stderr.write(
-      'usage: edgecoder wallet claim --portal URL | edgecoder wallet withdraw --portal URL --id ID\n',
+      'usage: edgecoder wallet withdraw --portal URL --id ID (grants: edgecoder credits claim)\n',
     )
     return 2
   }
@@ -67,20 +67,6 @@ export async function walletCommand(argv: string[]): Promise<number> {
     (await (await request(opts, method, path, body)).json()) as T
   try {
     const { peerId } = await local<{ peerId: string }>('GET', '/health/runtime')
-    if (verb === 'claim') {
-      const { grants } = await portalCall<{ grants: unknown[] }>(
-        portal,
-        'GET',
-        `wallet/grants?peerId=${encodeURIComponent(peerId)}`,
-      )
-      let applied = 0
-      for (const g of grants) {
-        const res = await request(opts, 'POST', '/credits/grants', g)
-        if (res.status === 201) applied++
-      }
-      process.stdout.write(`${applied} new grant(s) applied, ${grants.length - applied} already held\n`)
-      return 0
-    }
     const id = parsed.values.id!
     let w = await portalCall<WithdrawalView>(portal, 'GET', `wallet/withdrawals/${id}`)
     if (w.peerId !== peerId) throw new ClientError(`withdrawal ${id} is for node ${w.peerId}, not this one`)

@@ -5,6 +5,7 @@ import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
 import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { creditsCommand } from './credits.ts'
 import { modelsCommand } from './models.ts'
 import { startCommand } from './start.ts'
 import { taskCommand } from './tasks.ts'
@@ -22,8 +23,9 @@ Usage:
   edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
   edgecoder enroll --portal URL --code C  activate this node on a portal (--data-dir, --public-addr)
   edgecoder activation show|renew  this node's activation certificate
-  edgecoder wallet claim|withdraw  apply grants bought on the portal, or carry out a withdrawal (--portal, --id)
+  edgecoder wallet withdraw --portal URL --id ID  carry out a withdrawal started on the portal
   edgecoder portal start [flags]   run the portal (edgecoder portal help)
+  edgecoder credits [balance|history|verify|claim]  the credit ledger (edgecoder credits --help)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
 
@@ -42,6 +44,7 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'enroll') return enrollCommand(rest)
   if (command === 'activation') return activationCommand(rest)
   if (command === 'wallet') return walletCommand(rest)
+  if (command === 'credits') return creditsCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0

@@ -1,4 +1,5 @@
 import {
+  blockHash,
   type ChainContext,
   type EquivocationProof,
   grantIssuerId,
@@ -31,11 +32,14 @@ export interface LedgerNodeInit {
   maxPerTask: number
   creditCheck: boolean
   host: () => Libp2p | undefined
+  addrsOf: (peerId: string) => string[]
   register: (protocol: string, handler: StreamHandler, options: object) => Promise<void>
   /** Peers this node is connected to now: where proofs of equivocation are pushed. */
   connectedPeers: () => string[]
   onSettled: (e: SettlementEvent) => void
   onOffender: (peerId: string) => void
+  /** This node's chain grew: its advert should carry the new head. */
+  onHeadChanged: () => void
   log: Logger
   retryMs?: number
   requestTimeoutMs?: number
@@ -53,6 +57,8 @@ export class LedgerNode {
   readonly grantIssuers: ReadonlySet<string>
   readonly context: ChainContext
   readonly #init: LedgerNodeInit
+  /** Chains being fetched now, and whether another advert asked again meanwhile. */
+  readonly #following = new Map<string, boolean>()
 
   constructor(init: LedgerNodeInit) {
     this.#init = init
@@ -65,10 +71,12 @@ export class LedgerNode {
       grantIssuers: this.grantIssuers,
       onSettled: init.onSettled,
       onOffender: (proof) => this.#spread(proof),
+      onAppend: () => init.onHeadChanged(),
     })
     this.context = storeContext(this.ledger, this.grantIssuers)
     this.service = new LedgerService({
       host: init.host,
+      addrsOf: init.addrsOf,
       register: (h) => init.register(LEDGER_PROTOCOL, h, LedgerService.streamOptions),
       handler: (req, sender) => this.#answer(req, sender),
       timeoutMs: init.requestTimeoutMs ?? 10_000,
@@ -99,6 +107,37 @@ export class LedgerNode {
   /** Fetches `chainOf` from `source` (by default the chain's owner) and validates it. */
   sync(chainOf: string, source = chainOf) {
     return fetchChain(this.ledger, this.context, (p, r) => this.service.request(p, r), source, chainOf)
+  }
+
+  /** This node's head as its advert carries it. */
+  advertHead(): { seq: number; hash: string } | null {
+    const head = this.ledger.head()
+    return head ? { seq: head.seq, hash: head.hash.slice(0, 16) } : null
+  }
+
+  /**
+   * A peer advertised its chain head: fetch what this node lacks of that chain. A head that
+   * differs from the block held at that seq is fetched too, and the fetch turns it into a proof.
+   */
+  followHead(peerId: string, head: { seq: number; hash: string } | null | undefined): void {
+    if (!head || peerId === this.ledger.selfId || this.ledger.isOffender(peerId)) return
+    const held = this.ledger.chains.get(peerId, head.seq)
+    if (held !== undefined && blockHash(held).startsWith(head.hash)) {
+      const top = this.ledger.chains.head(peerId)
+      if (top !== null && top.seq === this.ledger.chains.range(peerId, 1, head.seq).length) return
+    }
+    if (this.#following.has(peerId)) {
+      this.#following.set(peerId, true)
+      return
+    }
+    this.#following.set(peerId, false)
+    this.sync(peerId)
+      .catch((err: Error) => this.#init.log.debug({ err: err.message, peer: peerId }, 'chain fetch failed'))
+      .finally(() => {
+        const again = this.#following.get(peerId)
+        this.#following.delete(peerId)
+        if (again) this.followHead(peerId, head)
+      })
   }
 
   /** A peer's balance as its chain shows it, fetched from the peer first; what is held if it can't be reached. */

@@ -5,6 +5,7 @@ import {
   Block as BlockSchema,
   balanceEffect,
   blockHash,
+  canonicalJson,
   checkEquivocation,
   type EquivocationProof,
   GrantCertificate,
@@ -36,6 +37,8 @@ export interface LedgerInit {
   onSettled?: (e: SettlementEvent) => void
   /** A node was caught signing two blocks at one seq. */
   onOffender?: (proof: EquivocationProof) => void
+  /** This node's chain grew. */
+  onAppend?: (block: Block) => void
 }
 
 export interface Totals {
@@ -198,7 +201,9 @@ export class Ledger {
       throw new LedgerRefusedError('malformed', parsed.error.issues[0]?.message ?? 'not a grant certificate')
     const cert = parsed.data
     const known = this.#grants.get(cert.grantId)
-    if (known !== undefined) return { block: known, created: false }
+    const same = (b: Block) =>
+      b.tx.type === 'grant' && canonicalJson(b.tx.certificate) === canonicalJson(cert)
+    if (known !== undefined && same(known)) return { block: known, created: false }
     if (cert.peerId !== this.selfId)
       throw new LedgerRefusedError('misaddressed', 'the grant is for another node')
     let issuer: string | null = null
@@ -254,12 +259,14 @@ export class Ledger {
   ): Promise<Block> {
     const run = this.#appending.then(async () => {
       const block = await this.#sign(make(this.head()))
-      return this.chains.transaction(() => {
+      const stored = this.chains.transaction(() => {
         const existing = commit(block)
         if (existing) return existing
         this.chains.put(block)
         return block
       })
+      if (stored === block) this.#init.onAppend?.(block)
+      return stored
     })
     this.#appending = run.catch(() => undefined)
     return run

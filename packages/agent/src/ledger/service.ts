@@ -7,6 +7,7 @@ import {
 } from '@edgecoder/protocol'
 import type { Connection, Libp2p, Stream, StreamHandler } from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
+import { multiaddr } from '@multiformats/multiaddr'
 import type { Logger } from '../logger.ts'
 import { FrameChannel } from '../routing/index.ts'
 import { LedgerRefusedError } from './errors.ts'
@@ -16,6 +17,8 @@ export type LedgerHandler = (req: Request, sender: string) => Promise<Response>
 
 export interface LedgerServiceInit {
   host: () => Libp2p | undefined
+  /** A peer's advertised addresses, dialed when no connection to it is open. */
+  addrsOf: (peerId: string) => string[]
   register: (handler: StreamHandler) => Promise<void>
   handler: LedgerHandler
   /** How long a request may take, dial included. */
@@ -82,7 +85,11 @@ export class LedgerService {
     const host = this.#init.host()
     if (host === undefined) throw new Error('the mesh is not running')
     const signal = AbortSignal.timeout(this.#init.timeoutMs)
-    const stream = await host.dialProtocol(peerIdFromString(peerId), LEDGER_PROTOCOL, {
+    const peer = peerIdFromString(peerId)
+    const connected = host.getConnections(peer).some((c) => c.status === 'open')
+    const addrs = this.#init.addrsOf(peerId)
+    const target = connected || addrs.length === 0 ? peer : addrs.map((a) => multiaddr(a))
+    const stream = await host.dialProtocol(target, LEDGER_PROTOCOL, {
       signal,
       runOnLimitedConnection: true,
     })

@@ -58,25 +58,35 @@ export async function fetchChain(
   while (run < held.length && held[run]!.seq === run + 1) run++
   const chain: Block[] = held.slice(0, run)
   const extra = new Map<string, Block>()
+  const forks: { a: Block; b: Block }[] = []
   let fetched = 0
   for (;;) {
+    // The first page starts at the last block held: a different one there is a fork.
+    const overlap = fetched === 0 && chain.length > 0 ? 1 : 0
     const answer = await request(source, {
       type: 'blocks',
       peerId: chainOf,
-      fromSeq: chain.length + 1,
+      fromSeq: chain.length + 1 - overlap,
       limit: SYNC_PAGE,
     })
     if (answer.type !== 'blocks') break
     for (const c of answer.counterparts)
       if (c.peerId !== chainOf && (await verifyBlock(c))) extra.set(`${c.peerId}/${c.seq}`, c)
+    const blocks = answer.blocks.slice(overlap)
+    const mine = chain.at(-1)
+    const theirs = answer.blocks[0]
+    if (overlap === 1 && mine && theirs && theirs.seq === mine.seq && blockHash(theirs) !== blockHash(mine)) {
+      if (await verifyBlock(theirs)) forks.push({ a: mine, b: theirs })
+      break
+    }
     let added = 0
-    for (const b of answer.blocks) {
+    for (const b of blocks) {
       if (b.peerId !== chainOf || b.seq !== chain.length + 1) break
       chain.push(b)
       added++
     }
     fetched += added
-    if (added < SYNC_PAGE || chain.length >= answer.head) break
+    if (added === 0 || chain.length >= answer.head) break
   }
   const overlay: ChainContext = {
     ...ctx,
@@ -88,7 +98,6 @@ export async function fetchChain(
   }
   const report = await validateChain(chain, overlay)
   let stored = 0
-  const forks: { a: Block; b: Block }[] = []
   ledger.chains.transaction(() => {
     for (const b of [...chain.slice(run, report.validLength), ...extra.values()]) {
       const r = ledger.chains.put(b)

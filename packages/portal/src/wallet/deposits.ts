@@ -79,7 +79,7 @@ export class Deposits {
     }
   }
 
-  /** Grants issued to a node, oldest first: what `edgecoder wallet claim` applies. */
+  /** Grants issued to a node, oldest first: what `edgecoder credits claim` applies. */
 
   async grantsFor(peerId: string): Promise<GrantCertificate[]> {
     await this.settle('AND peer_id = $1', [peerId])
