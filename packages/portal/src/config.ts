@@ -191,10 +191,11 @@ export function loadPortalConfig(argv: string[], env: NodeJS.ProcessEnv = proces
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!
     const key = String(issue.path[0] ?? '')
-    const flag = Object.keys(PORTAL_FLAGS).find((f) => camel(f) === key) ?? key
+    const flag = FIELD_FLAGS[key] ?? Object.keys(PORTAL_FLAGS).find((f) => camel(f) === key) ?? key
     throw new ConfigError(`--${flag}: ${issue.message}`)
   }
   return Object.freeze(parsed.data)
 }
 
+const FIELD_FLAGS: Record<string, string> = { admins: 'admin', seeds: 'seed' }
 const camel = (s: string) => s.replace(/-([a-z])/g, (_, c: string) => c.toUpperCase())
