@@ -3,6 +3,7 @@ import { join } from 'node:path'
 import { parse } from 'smol-toml'
 import { describe, expect, it } from 'vitest'
 import { START_FLAGS } from '../../packages/agent/src/config.ts'
+import { PORTAL_FLAGS } from '../../packages/portal/src/config.ts'
 import { REPO_ROOT } from '../e2e/harness.ts'
 
 const FLY = join(REPO_ROOT, 'deploy/fly')
@@ -88,6 +89,11 @@ describe('fly.seed-node.toml', () => {
 })
 
 describe('fly.portal.toml', () => {
+  it('sets only settings the portal knows', () => {
+    const known = new Set(Object.values(PORTAL_FLAGS).map((f) => f.env))
+    for (const key of Object.keys(portal.env)) expect(known, key).toContain(key)
+  })
+
   it('uses its own PostgreSQL through the DATABASE_URL secret', () => {
     expect(portal.env).not.toHaveProperty('DATABASE_URL')
     expect(portalText).toMatch(/flyctl postgres attach edgecoder-portal-postgres -a edgecoder-portal/)
