@@ -1,6 +1,6 @@
 /**
  * What the hosted apps' images and the docs site add to CI, and how the seed image starts and
- * stops: image build (cold once with --cold, then warm), image size, container start to ready,
+ * stops: seed and portal image builds (cold once with --cold, then warm), image sizes, container start to ready,
  * SIGTERM to exit, docs site build. Baseline in the same run: the same agent started natively.
  * Run as root (Docker): node bench/deploy.ts [runs=3] [--cold]
  */
@@ -26,6 +26,14 @@ const warm: number[] = []
 for (let i = 0; i < runs; i++)
   warm.push(await buildImage('deploy/fly/seed-node.Dockerfile', IMAGE, baseImage))
 const sizeMb = Number(await docker(['image', 'inspect', IMAGE, '--format', '{{.Size}}'])) / 1e6
+const PORTAL = 'edgecoder-portal:bench'
+const portalColdMs = cold
+  ? await buildImage('deploy/fly/portal.Dockerfile', PORTAL, baseImage, { noCache: true })
+  : null
+const portalWarm: number[] = []
+for (let i = 0; i < runs; i++)
+  portalWarm.push(await buildImage('deploy/fly/portal.Dockerfile', PORTAL, baseImage))
+const portalMb = Number(await docker(['image', 'inspect', PORTAL, '--format', '{{.Size}}'])) / 1e6
 
 const ready: number[] = []
 const stop: number[] = []
@@ -86,6 +94,8 @@ writeSection(
 | local Debian base (debootstrap once, then cached: this run) | ${s(baseMs)} |
 ${coldMs === null ? '' : `| seed image, cold build (npm install, llama.cpp binary, no layer cache) | ${s(coldMs)} |\n`}| seed image, warm build (layer cache) | ${s(median(warm))} |
 | seed image size | ${sizeMb.toFixed(0)} MB |
+${portalColdMs === null ? '' : `| portal image, cold build (npm install, web UI build) | ${s(portalColdMs)} |\n`}| portal image, warm build | ${s(median(portalWarm))} |
+| portal image size | ${portalMb.toFixed(0)} MB |
 | container start to /readyz 200 | ${s(median(ready))} (native agent, same run: ${s(median(native))}; ratio ${(median(ready) / median(native)).toFixed(2)}) |
 | SIGTERM to container exit | ${s(median(stop))} (goal: under 10 s) |
 | docs site build (agent for the API page + VitePress) | ${s(docsMs)} |
