@@ -52,6 +52,7 @@ RUN mkdir -p packages/portal/ui/dist \
     fi
 
 FROM ${BASE_IMAGE} AS runtime
+LABEL org.edgecoder.image="portal"
 COPY --from=node /opt/node/bin/node /opt/node/bin/node
 ENV PATH=/opt/node/bin:$PATH \
     NODE_ENV=production \

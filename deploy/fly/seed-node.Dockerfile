@@ -51,6 +51,7 @@ if(got!==want){console.error('integrity mismatch for '+t);process.exit(1)}" \
  && rm -f /tmp/*.tgz /tmp/extra-ca.pem
 
 FROM ${BASE_IMAGE} AS runtime
+LABEL org.edgecoder.image="seed-node"
 COPY --from=node /opt/node /opt/node
 ENV PATH=/opt/node/bin:$PATH \
     NODE_ENV=production \
