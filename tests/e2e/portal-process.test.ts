@@ -38,6 +38,10 @@ describe('edgecoder portal start', () => {
         body: JSON.stringify({ email: 'kept@example.org' }),
       })
       expect(signup.status).toBe(202)
+      // One portal per data dir: a second is refused while the first runs.
+      const twin = await runCli(['portal', 'start'], env)
+      expect(twin.code).toBe(1)
+      expect(twin.stderr).toContain('already running')
       const t0 = Date.now()
       first.proc.kill('SIGTERM')
       expect(await first.exited).toBe(0)

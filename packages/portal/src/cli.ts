@@ -1,5 +1,6 @@
 import pino from 'pino'
 import { ConfigError, loadPortalConfig, PORTAL_FLAGS } from './config.ts'
+import { DataDirLockedError } from './lock.ts'
 import { PORTAL_READY_PREFIX, Portal } from './portal.ts'
 
 const STOP_DEADLINE_MS = 10_000
@@ -38,6 +39,10 @@ export async function portalCommand(argv: string[]): Promise<number> {
   try {
     ready = await portal.start()
   } catch (err) {
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`edgecoder portal: ${err.message}\n`)
+      return 1
+    }
     log.fatal({ err }, 'portal failed to start')
     process.stderr.write(`edgecoder portal: failed to start: ${(err as Error).message}\n`)
     return 1

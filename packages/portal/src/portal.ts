@@ -14,6 +14,7 @@ import {
 } from './http/index.ts'
 import { PortalKey } from './keys.ts'
 import { LndRest } from './lightning/index.ts'
+import { PortalLock } from './lock.ts'
 import { type MailTransport, Outbox, smtpTransport } from './mail/index.ts'
 import { Activation, nodeRoutes } from './nodes/index.ts'
 import { uiRoutes } from './ui-routes.ts'
@@ -63,6 +64,9 @@ export class Portal {
     const { config, log } = this
     try {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
+      const lock = new PortalLock(config.dataDir)
+      lock.acquire()
+      this.#stack.push(() => lock.release())
       this.key = await PortalKey.loadOrCreate(config.dataDir)
       this.db = await openDatabase(config)
       this.#stack.push(() => this.db.close())

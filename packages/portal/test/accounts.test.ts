@@ -181,6 +181,43 @@ describe.each(BACKENDS)('accounts on %s', (backend) => {
     expect(t.mail.mails.some((m) => m.to === 'not-an-address')).toBe(false)
   })
 
+  it('answers hostile or unauthorised calls on the node and wallet endpoints in the one error shape', async () => {
+    const c = new PortalClient(t)
+    const cases: [string, string, unknown, number, string][] = [
+      ['POST', '/enroll/challenge', { code: 123, peerId: 'x' }, 400, 'invalid_request'],
+      [
+        'POST',
+        '/enroll/challenge',
+        { code: 'AAAA-BBBB-CCCC', peerId: 'not-a-peer-id' },
+        400,
+        'invalid_peer_id',
+      ],
+      [
+        'POST',
+        '/enroll/complete',
+        { challengeId: 'nope', peerId: 'x', signature: 'y' },
+        400,
+        'invalid_request',
+      ],
+      [
+        'POST',
+        '/activation/renew',
+        { peerId: 'x'.repeat(500), at: 1, signature: 'y' },
+        400,
+        'invalid_request',
+      ],
+      ['GET', '/nodes', undefined, 401, 'unauthorized'],
+      ['GET', '/wallet', undefined, 503, 'wallet_off'],
+      ['DELETE', '/account/passkeys/x', undefined, 401, 'unauthorized'],
+    ]
+    for (const [method, path, json, status, code] of cases) {
+      const r = await c.json(method, path, { json })
+      expect([path, r.status, r.body.error.code]).toEqual([path, status, code])
+    }
+    const big = await c.call('POST', '/enroll/complete', { json: { pad: 'x'.repeat(100_000) } })
+    expect(big.status).toBe(413)
+  })
+
   it('limits mail sends per address', async () => {
     const c = new PortalClient(t)
     const codes = []
