@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Debian packages the test suite needs (browser for UI tests, Python for the model fetch, the
-# desktop build chain). Installs only what is missing, and only as root; otherwise says what to install.
+# desktop build chain, PostgreSQL for the portal, Docker and debootstrap for the seed node and
+# portal images). Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 packages=(
   ca-certificates curl git python3 python3-pip npm
-  chromium xvfb xauth imagemagick procps iproute2 iptables iputils-ping
+  chromium xvfb xauth imagemagick procps iproute2 iptables iputils-ping postgresql docker.io debootstrap
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev file
 )
 # Where python3/pip or npm come from elsewhere (pyenv, a Node install), the Debian package isn't needed.

@@ -57,7 +57,7 @@ describe('Dashboard', () => {
     )
     expect(await stat('stat-tasks').textContent()).toBe('0')
     expect(await stat('stat-earnings').textContent()).toBe('0 credits')
-    expect(await page.getByTestId('earnings-placeholder').isVisible()).toBe(true)
+    expect(await page.getByTestId('earnings-detail').textContent()).toBe('earned 0 · spent 0')
     expect(await stat('stat-peers').textContent()).toBe('0')
     const shots = process.env.DESKTOP_SCREENSHOT_DIR
     if (shots) await page.screenshot({ path: join(shots, 'dashboard-chromium.png') })

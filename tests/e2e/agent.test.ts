@@ -46,14 +46,14 @@ describe('edgecoder start', () => {
 
     const st = (await (await a.api('/status')).json()) as {
       tasks: object
-      earnings: { placeholder: boolean }
+      earnings: { credits: number; earned: number; spent: number }
     }
     expect(st.tasks).toMatchObject({
       completed: expect.any(Number),
       failed: expect.any(Number),
       running: expect.any(Number),
     })
-    expect(st.earnings.placeholder).toBe(true)
+    expect(st.earnings).toEqual({ credits: 0, earned: 0, spent: 0 })
 
     const metrics = await (await a.api('/metrics')).text()
     expect(metrics).toMatch(/^edgecoder_http_requests_total\{/m)

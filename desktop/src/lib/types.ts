@@ -17,7 +17,7 @@ export interface RuntimeHealth {
 export interface AgentStatus {
   tasks: { completed: number; failed: number; running: number; queued: number }
   queueDepth: number
-  earnings: { credits: number; placeholder: boolean }
+  earnings: { credits: number; earned: number; spent: number }
   peers: number
   uptimeSec: number
 }

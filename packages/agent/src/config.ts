@@ -44,6 +44,18 @@ const AgentConfig = z.object({
   bodyLimitBytes: z.number().int().positive(),
   /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
   modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
+  /** A GGUF file pulled into the models dir on first start (a seed node's model), checked by sha256. */
+  modelUrl: z
+    .url({ protocol: /^https?$/ })
+    .refine(
+      (u) => /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/.test(fileName(u).replace(/\.gguf$/i, '')),
+      'the URL must end in the model file name, e.g. https://host/models/coder-1.5b.gguf',
+    )
+    .nullable(),
+  modelSha256: z
+    .string()
+    .regex(/^[0-9a-fA-F]{64}$/, 'a sha256 is 64 hex digits')
+    .nullable(),
   /** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
   provider: z.enum(['auto', 'embedded', 'ollama', 'openai']),
   ollamaHost: z.string().min(1),
@@ -55,6 +67,31 @@ const AgentConfig = z.object({
   maxQueuedTasks: z.coerce.number().int().min(1).max(1_000_000),
   /** How often executors report on tasks this node sent them; three missed reports mean a stall. */
   taskHeartbeatMs: z.coerce.number().int().min(100).max(60_000),
+  /** Public keys (base64url, raw 32 bytes) whose grant certificates this node honours. */
+  grantKeys: z.array(
+    z.string().regex(/^[A-Za-z0-9_-]{43}$/, 'a grant key is the base64url of a 32-byte Ed25519 public key'),
+  ),
+  /** How far below zero each member of a private mesh may go; an open mesh gives unknown identities none. */
+  creditLine: z.coerce.number().int().min(0).max(1_000_000_000),
+  /** The portal's public key (base64url of 32 bytes): peers' activation certificates are checked against it. */
+  portalKey: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{43}$/, 'a portal key is the base64url of a 32-byte Ed25519 public key')
+    .nullable(),
+  requireActivation: z.boolean(),
+  portalUrl: z.url().nullable(),
+  revocationPollMs: z.coerce
+    .number()
+    .int()
+    .min(100)
+    .max(24 * 3_600_000),
+  /** This node's price for work it does for peers. */
+  pricePerKTokens: z.coerce.number().int().min(0).max(1_000_000),
+  pricePerCpuSecond: z.coerce.number().int().min(0).max(1_000_000),
+  /** The most this node pays for one task or chat done by a peer; dearer quotes are refused. */
+  maxCreditsPerTask: z.coerce.number().int().min(0).max(1_000_000_000),
+  /** Decline submitters whose chain shows they could not pay the quote. */
+  creditCheck: z.boolean(),
   /** Settings given explicitly at start; they override what the store remembers. */
   overrides: z.object({
     meshToken: MeshToken.nullable().optional(),
@@ -133,6 +170,16 @@ export const START_FLAGS = {
     env: 'EDGECODER_MODEL',
     help: 'path to a GGUF model for code and chat tasks (none: only run tasks)',
   },
+  'model-url': {
+    type: 'string',
+    env: 'EDGECODER_MODEL_URL',
+    help: 'http(s) URL of a GGUF model pulled into <data-dir>/models on first start (needs --model-sha256)',
+  },
+  'model-sha256': {
+    type: 'string',
+    env: 'EDGECODER_MODEL_SHA256',
+    help: 'sha256 the --model-url download must have',
+  },
   provider: {
     type: 'string',
     env: 'EDGECODER_PROVIDER',
@@ -159,6 +206,57 @@ export const START_FLAGS = {
     type: 'string',
     env: 'EDGECODER_TASK_HEARTBEAT_MS',
     help: 'heartbeat asked of executors running this node’s tasks; 3 missed = stalled, rerun elsewhere (2000)',
+  },
+  'grant-key': {
+    type: 'string',
+    multiple: true,
+    env: 'EDGECODER_GRANT_KEY',
+    help: 'public key (base64url, 32 bytes) of a grant issuer, e.g. the portal (repeatable)',
+  },
+  'portal-key': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_KEY',
+    help: "the portal's public key (base64url): peers' activation certificates are checked against it",
+  },
+  'require-activation': {
+    type: 'boolean',
+    env: 'EDGECODER_REQUIRE_ACTIVATION',
+    help: 'refuse adverts of peers without a valid activation certificate (needs --portal-key)',
+  },
+  'portal-url': {
+    type: 'string',
+    env: 'EDGECODER_PORTAL_URL',
+    help: 'the portal, for revocations when this node is not enrolled (else the one it enrolled with)',
+  },
+  'revocation-poll-ms': {
+    type: 'string',
+    env: 'EDGECODER_REVOCATION_POLL_MS',
+    help: "how often the portal's revocation list is fetched (60000)",
+  },
+  'credit-line': {
+    type: 'string',
+    env: 'EDGECODER_CREDIT_LINE',
+    help: 'credits each member of a private mesh may go below zero (1000; open mesh: 0)',
+  },
+  'price-per-ktokens': {
+    type: 'string',
+    env: 'EDGECODER_PRICE_PER_KTOKENS',
+    help: 'credits charged per 1,000 tokens generated for a peer (10)',
+  },
+  'price-per-cpu-second': {
+    type: 'string',
+    env: 'EDGECODER_PRICE_PER_CPU_SECOND',
+    help: 'credits charged per CPU-second of sandbox for a peer (1)',
+  },
+  'max-credits-per-task': {
+    type: 'string',
+    env: 'EDGECODER_MAX_CREDITS_PER_TASK',
+    help: 'most credits paid for one task or chat run by a peer; dearer quotes are refused (1000)',
+  },
+  'credit-check': {
+    type: 'boolean',
+    env: 'EDGECODER_CREDIT_CHECK',
+    help: 'decline peers whose chain shows they cannot pay the quote',
   },
   'parent-pid': {
     type: 'string',
@@ -223,6 +321,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     logLevel: flag('log-level') ?? 'info',
     bodyLimitBytes: 1024 * 1024,
     modelPath: model === undefined ? null : resolve(expandHome(model)),
+    modelUrl: flag('model-url') ?? null,
+    modelSha256: flag('model-sha256') ?? null,
     maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
     taskHeartbeatMs: flag('task-heartbeat-ms') ?? 2000,
     provider: flag('provider') ?? 'auto',
@@ -230,6 +330,16 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     openAiBaseUrl: flag('openai-base-url') ?? null,
     openAiApiKey: flag('openai-api-key') ?? null,
     llamaThreads: flag('llama-threads'),
+    grantKeys: flag('grant-key') ?? [],
+    creditLine: flag('credit-line') ?? 1000,
+    portalKey: flag('portal-key') ?? null,
+    requireActivation: flag('require-activation') ?? false,
+    portalUrl: flag('portal-url') ?? null,
+    revocationPollMs: flag('revocation-poll-ms') ?? 60_000,
+    pricePerKTokens: flag('price-per-ktokens') ?? 10,
+    pricePerCpuSecond: flag('price-per-cpu-second') ?? 1,
+    maxCreditsPerTask: flag('max-credits-per-task') ?? 1000,
+    creditCheck: flag('credit-check') ?? false,
     overrides: {
       meshToken: flag('mesh-token'),
       region: flag('region'),
@@ -237,12 +347,22 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     },
   }
   const result = AgentConfig.safeParse(candidate)
+  if (result.success && (result.data.modelUrl === null) !== (result.data.modelSha256 === null)) {
+    throw new ConfigError(
+      'invalid setting --model-url (EDGECODER_MODEL_URL): it needs --model-sha256 (EDGECODER_MODEL_SHA256), and the other way round',
+    )
+  }
   if (!result.success) {
     const issue = result.error.issues[0]!
     const path = issue.path.filter((p) => p !== 'overrides').join('.')
     const flagName = FIELD_TO_FLAG[path] ?? path
     const envName = START_FLAGS[flagName as FlagName]?.env
     throw new ConfigError(`invalid setting --${flagName}${envName ? ` (${envName})` : ''}: ${issue.message}`)
+  }
+  if (result.data.requireActivation && result.data.portalKey === null) {
+    throw new ConfigError(
+      'invalid setting --require-activation (EDGECODER_REQUIRE_ACTIVATION): it needs --portal-key',
+    )
   }
   return deepFreeze(result.data)
 }
@@ -263,6 +383,8 @@ const FIELD_TO_FLAG: Record<string, string> = {
   region: 'region',
   maxConcurrentTasks: 'max-concurrent-tasks',
   modelPath: 'model',
+  modelUrl: 'model-url',
+  modelSha256: 'model-sha256',
   maxQueuedTasks: 'max-queued-tasks',
   taskHeartbeatMs: 'task-heartbeat-ms',
   provider: 'provider',
@@ -270,10 +392,19 @@ const FIELD_TO_FLAG: Record<string, string> = {
   openAiBaseUrl: 'openai-base-url',
   openAiApiKey: 'openai-api-key',
   llamaThreads: 'llama-threads',
+  creditLine: 'credit-line',
+  portalKey: 'portal-key',
+  portalUrl: 'portal-url',
+  revocationPollMs: 'revocation-poll-ms',
+  pricePerKTokens: 'price-per-ktokens',
+  pricePerCpuSecond: 'price-per-cpu-second',
+  maxCreditsPerTask: 'max-credits-per-task',
+  creditCheck: 'credit-check',
 }
 for (let i = 0; i < 64; i++) {
   FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
   FIELD_TO_FLAG[`announce.${i}`] = 'announce'
+  FIELD_TO_FLAG[`grantKeys.${i}`] = 'grant-key'
 }
 
 function expandHome(p: string): string {
@@ -286,6 +417,15 @@ function deepFreeze<T>(value: T): T {
     Object.freeze(value)
   }
   return value
+}
+
+/** The last path segment of a URL, decoded ('' when it has none or can't be decoded). */
+function fileName(url: string): string {
+  try {
+    return decodeURIComponent(new URL(url).pathname.split('/').pop() ?? '')
+  } catch {
+    return ''
+  }
 }
 
 function isFile(p: string): boolean {

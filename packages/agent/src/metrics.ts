@@ -9,6 +9,9 @@ export class NodeMetrics {
   readonly queueDepth: Gauge
   readonly tasksRunning: Gauge
   readonly tasksFinished: Counter<'kind' | 'status'>
+  readonly creditsEarned: Counter<'kind'>
+  readonly creditsSpent: Counter<'kind'>
+  readonly creditBalance: Gauge
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'edgecoder_' })
@@ -46,6 +49,23 @@ export class NodeMetrics {
       name: 'edgecoder_tasks_finished_total',
       help: 'Tasks finished on this node by kind and final status',
       labelNames: ['kind', 'status'],
+      registers,
+    })
+    this.creditsEarned = new Counter({
+      name: 'edgecoder_credits_earned_total',
+      help: 'Credits received in settled pairs and grants, by what they paid for',
+      labelNames: ['kind'],
+      registers,
+    })
+    this.creditsSpent = new Counter({
+      name: 'edgecoder_credits_spent_total',
+      help: 'Credits paid in settled pairs, by what they paid for',
+      labelNames: ['kind'],
+      registers,
+    })
+    this.creditBalance = new Gauge({
+      name: 'edgecoder_credits_balance',
+      help: "This node's balance from its own chain",
       registers,
     })
   }

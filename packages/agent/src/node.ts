@@ -2,9 +2,11 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import { NodeActivation } from './activation/index.ts'
 import {
   APP_ORIGINS,
   buildApi,
+  creditRoutes,
   eventRoutes,
   healthRoutes,
   meshRoutes,
@@ -23,6 +25,7 @@ import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
 import { type ModelInfo, ModelManager } from './inference/index.ts'
+import { creditPolicy, LedgerNode } from './ledger/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
@@ -65,12 +68,14 @@ export class EdgeNode {
   identity!: NodeIdentity
   store!: Store
   settings!: SettingsStore
+  activation!: NodeActivation
   mesh!: Mesh
   sandbox!: SandboxPool
   models!: ModelManager
   #modelList: ModelInfo[] = []
   tasks!: TaskEngine
   routing!: Routing
+  ledger!: LedgerNode
   apiToken!: { token: string; created: boolean }
   api!: ZodApp
   apiUrl = ''
@@ -112,6 +117,21 @@ export class EdgeNode {
       // and contribute their routes to the list below.
       const routes: RouteModule[] = []
 
+      this.activation = new NodeActivation(
+        {
+          dataDir: config.dataDir,
+          portalKey: config.portalKey,
+          requireActivation: config.requireActivation,
+          portalUrl: config.portalUrl,
+          revocationPollMs: config.revocationPollMs,
+        },
+        this.identity,
+        log,
+      )
+      await this.#startPart(this.activation)
+      this.activation.onRevoked = (ids) => {
+        for (const id of ids) if (this.mesh.peers.has(id)) this.mesh.peers.remove(id, 'revoked by the portal')
+      }
       this.mesh = new Mesh({
         options: meshOptions({
           host: config.p2pHost,
@@ -131,9 +151,13 @@ export class EdgeNode {
         log,
         mode: config.mode,
         version: VERSION,
+        activation: this.activation,
       })
       await this.#startPart(this.mesh)
       routes.push(meshRoutes(this.mesh))
+      this.ledger = this.#createLedger()
+      await this.#startPart(this.ledger)
+      routes.push(creditRoutes(this.ledger))
       this.routing = createRouting(
         {
           options: routingOptions({ heartbeatMs: config.taskHeartbeatMs }),
@@ -143,6 +167,7 @@ export class EdgeNode {
           settings: this.settings,
           executes: config.mode !== 'coordinator',
           localModels: () => this.#modelList.map((m) => m.name),
+          settlement: this.ledger.settlement,
           log,
         },
         () => this.tasks,
@@ -174,6 +199,52 @@ export class EdgeNode {
       await this.close()
       throw err
     }
+  }
+
+  /** The ledger: this node's chain, settlement with peers, `LEDGER_PROTOCOL` on the mesh's host. */
+  #createLedger(): LedgerNode {
+    const { config, log, metrics } = this
+    const ledger = new LedgerNode({
+      store: this.store,
+      key: this.identity.privateKey,
+      selfId: this.identity.peerId.toString(),
+      policy: creditPolicy({
+        memberLine: config.creditLine,
+        privateMesh: () => this.settings.get().meshToken !== null,
+      }),
+      grantKeys: config.grantKeys,
+      rates: { perKTokens: config.pricePerKTokens, perCpuSecond: config.pricePerCpuSecond },
+      maxPerTask: config.maxCreditsPerTask,
+      creditCheck: config.creditCheck,
+      host: () => this.mesh.host,
+      addrsOf: (peerId) => this.mesh.peers.get(peerId)?.addrs ?? [],
+      register: (protocol, handler, options) => this.mesh.handle(protocol, handler, options),
+      connectedPeers: () => [
+        ...new Set((this.mesh.host?.getConnections() ?? []).map((c) => c.remotePeer.toString())),
+      ],
+      onSettled: (e) => {
+        if (e.direction === 'in') metrics.creditsEarned.inc({ kind: e.kind }, e.credits)
+        else metrics.creditsSpent.inc({ kind: e.kind }, e.credits)
+        metrics.creditBalance.set(e.balance)
+        this.events.publish('settlement', e)
+        this.#publishStatus()
+      },
+      onHeadChanged: () => this.mesh.advertChanged(),
+      onOffender: (peerId) => {
+        log.warn({ peer: peerId }, 'peer forked its chain: refused from now on')
+        this.events.publish('offender', { peerId })
+      },
+      log: log.child({ part: 'ledger' }),
+    })
+    metrics.creditBalance.set(ledger.ledger.totals.balance)
+    this.mesh.setProviders({ chainHead: () => ledger.advertHead() })
+    const follow = (peerId: string) =>
+      ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
+    this.mesh.peers.on('joined', (p) => follow(p.peerId))
+    this.mesh.peers.on('updated', (p, what) => {
+      if (what === 'advert') follow(p.peerId)
+    })
+    return ledger
   }
 
   /** Starts a part and remembers to stop it, in reverse order, on close. */
@@ -261,6 +332,18 @@ export class EdgeNode {
       void refresh()
     })
     models.warm().catch((err) => log.error({ err }, 'inference provider failed to start'))
+    if (config.modelUrl && config.modelSha256) {
+      const src = { url: config.modelUrl, sha256: config.modelSha256 }
+      // In the background: a multi-GB first pull must not hold up the API or the mesh.
+      models.ensure(src).then(
+        (r) =>
+          log.info(
+            { model: r.name, pulled: r.pulled },
+            r.pulled ? 'model pulled and verified' : 'model present',
+          ),
+        (err) => log.error({ err, url: src.url }, 'model pull on start failed'),
+      )
+    }
     void refresh().then(() => {
       if (this.#modelList.length === 0)
         log.warn('no model available yet: code and chat tasks fail until one is pulled')
@@ -364,7 +447,13 @@ export class EdgeNode {
       dht: this.mesh.dht(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,
+      earnings: this.#earnings(),
     }
+  }
+
+  #earnings() {
+    const t = this.ledger.ledger.totals
+    return { credits: t.balance, earned: t.earned, spent: t.spent }
   }
 
   status(): StatusSummary {
@@ -377,7 +466,7 @@ export class EdgeNode {
         queued: tasks.queued,
       },
       queueDepth: this.tasks.queueDepth,
-      earnings: { credits: 0, placeholder: true },
+      earnings: this.#earnings(),
       peers: this.mesh.peers.counts().online,
       uptimeSec: this.uptimeSec(),
       contributing: this.settings.get().contributing,

@@ -63,6 +63,18 @@ export const AdvertBody = z.object({
   seq: z.number().int().min(1),
   /** When the sender signed it, in ms since the epoch. */
   timestamp: z.number().int().min(0),
+  /** The sender's activation certificate from the portal, when it has one; receivers that require activation check it. */
+  activation: z.unknown().optional(),
+  /** The head of the sender's credit chain: peers fetch what they lack, and a different hash at a seq they hold is a fork. */
+  chainHead: z
+    .object({
+      seq: z.number().int().min(1),
+      /** The block's hash, first 16 hex digits: enough to tell two blocks apart, small on the wire. */
+      hash: z.string().regex(/^[0-9a-f]{16}$/),
+    })
+    .strict()
+    .nullable()
+    .optional(),
 })
 export type AdvertBody = z.infer<typeof AdvertBody>
 
@@ -138,6 +150,7 @@ export const AdvertRejection = z.enum([
   'replayed',
   'stale',
   'future',
+  'not-activated',
 ])
 export type AdvertRejection = z.infer<typeof AdvertRejection>
 

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { PriceQuote } from './ledger.ts'
 import { TaskAttempt, TaskError, TaskResult, TaskSpec, TestReport } from './tasks.ts'
 
 /**
@@ -57,6 +58,8 @@ export const DeclineReason = z.enum([
   'replayed',
   'expired',
   'malformed',
+  /** The submitter's chain shows it could not pay the quote, or it forked its chain. */
+  'credit',
 ])
 export type DeclineReason = z.infer<typeof DeclineReason>
 
@@ -100,6 +103,8 @@ export const ExecutorFrame = z.discriminatedUnion('type', [
       ...Ids,
       /** The id of the executor's copy of the task. */
       executorTaskId: z.string().min(1).max(128),
+      /** The executor's price for this attempt; absent from nodes that don't charge. */
+      quote: PriceQuote.optional(),
     })
     .strict(),
   z

@@ -24,6 +24,15 @@ export const Readyz = z.object({
   checks: z.record(z.string(), z.boolean()),
 })
 
+/** Credits from this node's own chain: complete pairs and grants only. */
+export const Earnings = z.object({
+  /** The balance. */
+  credits: z.number().int(),
+  earned: z.number().int(),
+  spent: z.number().int(),
+})
+export type Earnings = z.infer<typeof Earnings>
+
 export const RuntimeHealth = z.object({
   peerId: z.string(),
   mode: RuntimeMode,
@@ -42,6 +51,7 @@ export const RuntimeHealth = z.object({
   dht: z.object({ mode: z.enum(['client', 'server']), routingTable: z.number().int() }).nullable(),
   store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),
   contributing: z.boolean(),
+  earnings: Earnings,
 })
 export type RuntimeHealth = z.infer<typeof RuntimeHealth>
 
@@ -53,11 +63,7 @@ export const StatusSummary = z.object({
     queued: z.number().int(),
   }),
   queueDepth: z.number().int(),
-  earnings: z.object({
-    credits: z.number(),
-    /** True until the ledger exists: the figure is not yet backed by signed receipts. */
-    placeholder: z.boolean(),
-  }),
+  earnings: Earnings,
   peers: z.number().int(),
   uptimeSec: z.number(),
   contributing: z.boolean(),

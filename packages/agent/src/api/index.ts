@@ -1,5 +1,6 @@
 export { ApiError, notFound } from './errors.ts'
 export { APP_ORIGINS, type GuardOptions } from './guard.ts'
+export { creditRoutes } from './routes/credits.ts'
 export { eventRoutes } from './routes/events.ts'
 export { healthRoutes, type NodeView } from './routes/health.ts'
 export { type MeshView, meshRoutes } from './routes/mesh.ts'

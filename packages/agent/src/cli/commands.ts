@@ -30,7 +30,7 @@ export async function statusCommand(opts: ClientOptions, json: boolean, out: Out
       ],
       [
         'earnings',
-        `${st.earnings.credits} credits${st.earnings.placeholder ? ' (ledger not yet active)' : ''}`,
+        `${st.earnings.credits} credits (earned ${st.earnings.earned}, spent ${st.earnings.spent})`,
       ],
     ]),
   )

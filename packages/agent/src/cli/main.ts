@@ -1,9 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
+import { activationCommand, enrollCommand, walletCommand } from '../activation/index.ts'
 import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
 import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { creditsCommand } from './credits.ts'
 import { modelsCommand } from './models.ts'
 import { startCommand } from './start.ts'
 import { taskCommand } from './tasks.ts'
@@ -19,6 +21,11 @@ Usage:
   edgecoder submit <kind> ...      submit a code, run or chat task and follow it (edgecoder submit --help)
   edgecoder tasks [--status S]     recent tasks (--submitter, --limit, --json)
   edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
+  edgecoder enroll --portal URL --code C  activate this node on a portal (--data-dir, --public-addr)
+  edgecoder activation show|renew  this node's activation certificate
+  edgecoder wallet withdraw --portal URL --id ID  carry out a withdrawal started on the portal
+  edgecoder portal start [flags]   run the portal (edgecoder portal help)
+  edgecoder credits [balance|history|verify|claim]  the credit ledger (edgecoder credits --help)
 
 Client flags: --api-url URL (EDGECODER_API_URL), --data-dir DIR (to find the API token), --json
 
@@ -33,6 +40,11 @@ async function main(argv: string[]): Promise<number> {
   if (command === 'start') return startCommand(rest)
   if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
   if (command === 'models') return modelsCommand(rest)
+  if (command === 'portal') return (await import('@edgecoder/portal')).portalCommand(rest)
+  if (command === 'enroll') return enrollCommand(rest)
+  if (command === 'activation') return activationCommand(rest)
+  if (command === 'wallet') return walletCommand(rest)
+  if (command === 'credits') return creditsCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
     process.stdout.write(USAGE)
     return command === undefined ? 1 : 0

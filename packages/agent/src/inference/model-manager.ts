@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, rm } from 'node:fs/promises'
+import { access, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
 import { InferenceError, ModelNotFoundError } from './errors.ts'
@@ -179,6 +179,24 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
       if (j.followers.size === 0) j.ctrl.abort()
     })
     return j.done
+  }
+
+  /**
+   * The model a node is configured to serve (a seed node's `--model-url`): pulled into the models
+   * dir and checked against its sha256 unless it is already there. A pull is all-or-nothing, so a
+   * file in place is one that was verified. Resolves whether a pull happened.
+   */
+  async ensure(src: { url: string; sha256: string }): Promise<{ name: string; pulled: boolean }> {
+    const name = nameFromSource(src.url)
+    if (!MODEL_NAME.test(name)) throw new PullError('invalid_name', `"${name}" is not a valid model name`)
+    if (!(this.provider instanceof EmbeddedLlamaProvider))
+      throw new PullError('unsupported', `--model-url needs the embedded provider, not ${this.provider.name}`)
+    const present = await access(join(this.#opts.modelsDir, `${name}.gguf`)).then(
+      () => true,
+      () => false,
+    )
+    if (!present) await this.pull({ name, source: src.url, sha256: src.sha256 }, () => {})
+    return { name, pulled: !present }
   }
 
   cancelPull(name: string): boolean {

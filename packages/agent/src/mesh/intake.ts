@@ -10,6 +10,8 @@ export interface IntakeInit {
   maxAdvertAgeMs: number
   maxClockSkewMs: number
   evictAfterHeartbeats: number
+  /** Whether a peer may enter the table (activation, when required); absent: every valid advert may. */
+  admit?: (peerId: string, activation: unknown) => Promise<boolean>
   log: Logger
 }
 
@@ -30,6 +32,7 @@ export class AdvertIntake {
     replayed: 0,
     stale: 0,
     future: 0,
+    'not-activated': 0,
   }
 
   constructor(init: IntakeInit) {
@@ -50,6 +53,7 @@ export class AdvertIntake {
       this.ignored++
       return TopicValidatorResult.Ignore
     }
+    if (!(await this.#admitted(check.advert.signed.body))) return this.#reject('not-activated', source)
     const outcome = table.offer(check.advert, Date.now(), 'gossip')
     if (outcome === 'replayed') return this.#reject('replayed', source)
     if (outcome === 'duplicate') return TopicValidatorResult.Accept
@@ -79,12 +83,20 @@ export class AdvertIntake {
       }
       const body = check.advert.signed.body
       if (body.peerId === selfId || now - body.timestamp > evictAfterHeartbeats * body.intervalMs) continue
+      if (!(await this.#admitted(body))) {
+        this.#count('not-activated', source)
+        continue
+      }
       if (table.offer(check.advert, now, 'snapshot', body.timestamp) === 'accepted') {
         this.accepted++
         taken++
       }
     }
     return taken
+  }
+
+  #admitted(body: { peerId: string; activation?: unknown }): Promise<boolean> {
+    return this.#init.admit ? this.#init.admit(body.peerId, body.activation) : Promise.resolve(true)
   }
 
   #reject(reason: AdvertRejection, source: string): TopicValidatorResult {

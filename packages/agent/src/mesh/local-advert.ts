@@ -23,6 +23,8 @@ export interface MeshProviders {
   queueDepth(): number
   /** Busy share of the machine's CPUs. */
   load(): number
+  /** The head of this node's credit chain, null while it is empty. */
+  chainHead(): { seq: number; hash: string } | null
 }
 
 export const DEFAULT_PROVIDERS: MeshProviders = {
@@ -31,6 +33,7 @@ export const DEFAULT_PROVIDERS: MeshProviders = {
   slots: () => null,
   queueDepth: () => 0,
   load: () => loadavg()[0]! / availableParallelism(),
+  chainHead: () => null,
 }
 
 /** The roles a node takes: coordinators accept and route tasks, workers run them. */
@@ -69,5 +72,6 @@ export function localAdvert(
     load: Math.round(Math.max(0, p.load()) * 100) / 100,
     power: powerStateOf(s, new Date()),
     addrs,
+    chainHead: p.chainHead(),
   }
 }

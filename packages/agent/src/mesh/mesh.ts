@@ -48,6 +48,11 @@ export interface MeshInit {
   log: Logger
   mode: RuntimeMode
   version: string
+  /** Activation by the portal: this node's certificate for its adverts, and which peers may enter. */
+  activation?: {
+    certificate(): unknown
+    admit(peerId: string, activation: unknown): Promise<boolean>
+  }
 }
 
 /**
@@ -193,6 +198,7 @@ export class Mesh {
       maxAdvertAgeMs: options.maxAdvertAgeMs,
       maxClockSkewMs: options.maxClockSkewMs,
       evictAfterHeartbeats: options.evictAfterHeartbeats,
+      admit: this.#init.activation ? (p, a) => this.#init.activation!.admit(p, a) : undefined,
       log: this.#log,
     })
     host.services.pubsub.topicValidators.set(ADVERT_TOPIC, (source, msg) =>
@@ -230,13 +236,16 @@ export class Mesh {
       version,
       baseHeartbeatMs: options.heartbeatMs,
       sequence: this.#sequence,
-      content: () =>
-        localAdvert(
+      content: () => {
+        const content = localAdvert(
           this.#init.mode,
           this.#init.settings.get(),
           this.#providers,
           advertAddrs(this.addresses()),
-        ),
+        )
+        const activation = this.#init.activation?.certificate()
+        return activation ? { ...content, activation } : content
+      },
       knownPeers: () => this.peers.counts().online + this.peers.counts().suspect,
       // A change goes straight to every connected peer; a heartbeat travels the gossip mesh.
       publish: async (bytes, urgent) => {

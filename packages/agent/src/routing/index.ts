@@ -21,6 +21,7 @@ export {
   type ScoredCandidate,
   type TaskNeeds,
 } from './scoring.ts'
+export type { SettlementPort, WorkRef } from './settlement-port.ts'
 export { type OfferRequest, type OfferResult, TaskClient, type TaskClientInit } from './task-client.ts'
 export { TaskService, type TaskServiceInit } from './task-service.ts'
 export { createRouting, type Routing, type RoutingInit } from './wiring.ts'

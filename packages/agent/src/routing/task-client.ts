@@ -14,6 +14,7 @@ import { ExecutorLostError, ExecutorStalledError, OfferDeclinedError, TaskProtoc
 import { FrameChannel } from './frames.ts'
 import { newNonce, signOffer } from './offers.ts'
 import { type RoutingOptions, stallAfterMs } from './options.ts'
+import type { SettlementPort } from './settlement-port.ts'
 
 /** One attempt of a task offered to one peer. */
 export interface OfferRequest {
@@ -43,6 +44,8 @@ export interface TaskClientInit {
   host: () => Libp2p | undefined
   key: PrivateKey
   selfId: string
+  /** Checks executors' quotes and records what was received, for the settlement that follows. */
+  settlement?: SettlementPort
 }
 
 type Channel = FrameChannel<ExecutorFrame, SubmitterFrame>
@@ -87,6 +90,9 @@ export class TaskClient {
     }
     let failure: Error | null = null
     let accepted: string | null = null
+    let acceptedAt = 0
+    let tokensSeen = 0
+    const work = { executor: req.peerId, taskId: req.taskId, attempt: req.attempt, kind: req.spec.kind }
     const fail = (err: Error) => {
       failure ??= err
       io.abort(err)
@@ -126,14 +132,19 @@ export class TaskClient {
         if (frame.type !== 'event' && (frame.taskId !== req.taskId || frame.attempt !== req.attempt))
           throw new TaskProtocolError(`${short(req.peerId)} answered for another task or attempt`)
         if (frame.type === 'accept') {
+          const refused = frame.quote && this.#init.settlement?.quoted(work, frame.quote)
+          if (refused) throw new OfferDeclinedError('credit', refused)
           accepted = frame.executorTaskId
+          acceptedAt = performance.now()
           arm()
           req.onAccept?.({ executorTaskId: accepted, via })
         } else if (accepted === null) {
           throw new TaskProtocolError(`${short(req.peerId)} reported on a task it never accepted`)
         } else if (frame.type === 'event') {
+          if (frame.event.type === 'token' && frame.event.text !== '') tokensSeen++
           req.onEvent?.(frame.event)
         } else {
+          this.#init.settlement?.observed(work, tokensSeen, Math.ceil(performance.now() - acceptedAt))
           await io.close(AbortSignal.timeout(options.answerTimeoutMs))
           req.signal.throwIfAborted()
           return {

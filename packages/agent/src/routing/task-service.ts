@@ -2,6 +2,7 @@ import {
   type DeclineReason,
   type ExecutorFrame,
   FINAL_STATUSES,
+  type PriceQuote,
   SubmitterFrame,
   type TaskEvent,
   type TaskOfferBody,
@@ -16,6 +17,7 @@ import { FrameChannel, type ReadFrame } from './frames.ts'
 import type { OfferNonces } from './nonces.ts'
 import { checkOffer } from './offers.ts'
 import type { RoutingOptions } from './options.ts'
+import type { SettlementPort } from './settlement-port.ts'
 
 export interface TaskServiceInit {
   options: RoutingOptions
@@ -26,6 +28,8 @@ export interface TaskServiceInit {
   unableToRun: (spec: TaskSpec) => string | null
   /** Serves `TASK_PROTOCOL` with the handler on the node's libp2p host. */
   register: (handler: StreamHandler) => Promise<void>
+  /** Prices offers and bills finished attempts; without it work is done for free. */
+  settlement?: SettlementPort
   log: Logger
 }
 
@@ -79,8 +83,9 @@ export class TaskService {
     const timeout = setTimeout(() => io.abort(new Error('no offer')), options.answerTimeoutMs)
     const first = await frames.next().finally(() => clearTimeout(timeout))
     if (first.done) return
-    const offer = await this.#admit(io, first.value, sender)
-    if (offer === null) return
+    const admitted = await this.#admit(io, first.value, sender)
+    if (admitted === null) return
+    const { offer, quote } = admitted
     let taskId: string
     try {
       const origin = { peerId: offer.origin, taskId: offer.taskId, attempt: offer.attempt }
@@ -93,8 +98,14 @@ export class TaskService {
     this.#attached.set(taskId, io)
     let report = { stop: noop, finished: false }
     try {
-      await io.send({ type: 'accept', taskId: offer.taskId, attempt: offer.attempt, executorTaskId: taskId })
-      report = this.#report(io, offer, taskId)
+      await io.send({
+        type: 'accept',
+        taskId: offer.taskId,
+        attempt: offer.attempt,
+        executorTaskId: taskId,
+        quote,
+      })
+      report = this.#report(io, offer, taskId, quote)
       for await (const f of frames) {
         if (!f.ok || f.frame.type !== 'cancel') break
         await engine.cancel(taskId).catch(noop)
@@ -110,7 +121,11 @@ export class TaskService {
   }
 
   /** Checks the first frame; answers a decline and returns null when the offer is not taken. */
-  async #admit(io: Channel, first: ReadFrame<SubmitterFrame>, sender: string): Promise<TaskOfferBody | null> {
+  async #admit(
+    io: Channel,
+    first: ReadFrame<SubmitterFrame>,
+    sender: string,
+  ): Promise<{ offer: TaskOfferBody; quote: PriceQuote | undefined } | null> {
     const { options, selfId, nonces, unableToRun } = this.#init
     if (!first.ok || first.frame.type !== 'offer') {
       const raw = first.ok ? undefined : first.error
@@ -144,7 +159,13 @@ export class TaskService {
       await this.#decline(io, offer, 'no-model', unable, null)
       return null
     }
-    return offer
+    const priced = await this.#init.settlement?.quote(offer)
+    if (priced && !priced.ok) {
+      this.#init.log.warn({ peer: sender, why: priced.message }, 'task offer declined for credit')
+      await this.#decline(io, offer, 'credit', priced.message, null)
+      return null
+    }
+    return { offer, quote: priced?.quote }
   }
 
   async #decline(
@@ -160,9 +181,16 @@ export class TaskService {
   }
 
   /** Streams heartbeats and progress of the copy to the submitter, then its result. */
-  #report(io: Channel, offer: TaskOfferBody, taskId: string): { stop: () => void; finished: boolean } {
-    const { engine } = this.#init
+  #report(
+    io: Channel,
+    offer: TaskOfferBody,
+    taskId: string,
+    quote: PriceQuote | undefined,
+  ): { stop: () => void; finished: boolean } {
+    const { engine, settlement } = this.#init
     const state = { finished: false, stop: noop }
+    // Tokens as the submitter sees them: the non-empty token frames sent on this stream.
+    let tokensSent = 0
     const send = (f: ExecutorFrame) => void io.send(f).catch(noop)
     const finish = () => {
       if (state.finished) return
@@ -171,15 +199,24 @@ export class TaskService {
       const t = engine.get(taskId)
       if (!FINAL_STATUSES.includes(t.status)) return
       const status = t.status as 'succeeded' | 'failed' | 'cancelled'
-      send({
-        type: 'result',
-        taskId: offer.taskId,
-        attempt: offer.attempt,
-        status,
-        result: t.result,
-        error: t.error,
-      })
-      void io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
+      const result = () => {
+        send({
+          type: 'result',
+          taskId: offer.taskId,
+          attempt: offer.attempt,
+          status,
+          result: t.result,
+          error: t.error,
+        })
+        void io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
+      }
+      if (settlement === undefined || quote === undefined) return result()
+      // The claim is stored before the result leaves: a crash in between loses neither.
+      const usage = { tokens: tokensSent, cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0) }
+      settlement
+        .executed(offer, quote, usage)
+        .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))
+        .finally(result)
     }
     let running = false
     let last = 0
@@ -193,6 +230,7 @@ export class TaskService {
       }
       const wire = toWire(ev)
       if (wire !== null) send({ type: 'event', event: wire })
+      if (wire?.type === 'token' && wire.text !== '') tokensSent++
     }
     // Subscribe before reading the history, holding live events back, so none falls in between:
     // the copy may have started (and even finished) while the offer was being accepted.

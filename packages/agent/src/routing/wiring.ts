@@ -11,6 +11,7 @@ import { MeshChatBackend } from './mesh-chat.ts'
 import { OfferNonces } from './nonces.ts'
 import type { RoutingOptions } from './options.ts'
 import { MeshRouter } from './router.ts'
+import type { SettlementPort } from './settlement-port.ts'
 import { TaskClient } from './task-client.ts'
 import { TaskService } from './task-service.ts'
 
@@ -24,6 +25,8 @@ export interface RoutingInit {
   executes: boolean
   /** Names of the models this node serves now. */
   localModels: () => string[]
+  /** The ledger's side of the task protocol: quotes, bills, observations. */
+  settlement?: SettlementPort
   log: Logger
 }
 
@@ -48,7 +51,13 @@ export interface Routing {
 export function createRouting(init: RoutingInit, engine: () => TaskEngine | undefined): Routing {
   const { options, identity, mesh, settings, log } = init
   const selfId = identity.peerId.toString()
-  const client = new TaskClient({ options, host: () => mesh.host, key: identity.privateKey, selfId })
+  const client = new TaskClient({
+    options,
+    host: () => mesh.host,
+    key: identity.privateKey,
+    selfId,
+    settlement: init.settlement,
+  })
   const router = new MeshRouter({
     options,
     selfId,
@@ -105,6 +114,7 @@ export function createRouting(init: RoutingInit, engine: () => TaskEngine | unde
         engine: e,
         nonces: new OfferNonces(init.store),
         unableToRun,
+        settlement: init.settlement,
         register: (handler) =>
           mesh.handle(TASK_PROTOCOL, handler, {
             maxInboundStreams: MAX_TASK_STREAMS,

@@ -1,0 +1,5 @@
+export { type Account, Accounts } from './accounts.ts'
+export { Passkeys, type RelyingParty } from './passkeys.ts'
+export { type AccountDeps, accountRoutes } from './routes.ts'
+export { CSRF_HEADER, SESSION_COOKIE, type Session, Sessions } from './sessions.ts'
+export { hashSecret, newCode, newSecret } from './tokens.ts'

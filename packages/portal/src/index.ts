@@ -1,0 +1,7 @@
+export { PORTAL_USAGE, portalCommand } from './cli.ts'
+export { ConfigError, loadPortalConfig, PORTAL_FLAGS, type PortalConfig } from './config.ts'
+export { type Database, migrate, openDatabase } from './db/index.ts'
+export { PortalKey } from './keys.ts'
+export { DataDirLockedError } from './lock.ts'
+export { type MailTransport, smtpTransport } from './mail/index.ts'
+export { PORTAL_READY_PREFIX, Portal, type PortalExtras, type PortalReady } from './portal.ts'

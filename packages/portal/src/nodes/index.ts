@@ -1,0 +1,2 @@
+export { Activation, type NodeRow } from './activation.ts'
+export { type NodeDeps, nodeRoutes } from './routes.ts'
