@@ -219,7 +219,8 @@ export class EdgeNode {
     })
     metrics.creditBalance.set(ledger.ledger.totals.balance)
     this.mesh.setProviders({ chainHead: () => ledger.advertHead() })
-    const follow = (peerId: string) => ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
+    const follow = (peerId: string) =>
+      ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
     this.mesh.peers.on('joined', (p) => follow(p.peerId))
     this.mesh.peers.on('updated', (p, what) => {
       if (what === 'advert') follow(p.peerId)

@@ -1,4 +1,5 @@
 import {
+  blockHash,
   type ChainContext,
   type EquivocationProof,
   grantIssuerId,
@@ -6,7 +7,6 @@ import {
   type LedgerRequest,
   type LedgerResponse,
   type SettlementEvent,
-  blockHash,
   validateChain,
 } from '@edgecoder/protocol'
 import type { Libp2p, PrivateKey, StreamHandler } from '@libp2p/interface'
