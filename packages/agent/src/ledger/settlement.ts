@@ -100,6 +100,9 @@ export class Settlement implements SettlementPort {
   async executed(offer: TaskOfferBody, quote: PriceQuote, usage: Usage): Promise<void> {
     const credits = priceOf(quote, usage)
     if (credits <= 0) return
+    const { ledger } = this.#init
+    // No line and nothing in its chain (as followed from its adverts): it could only refuse.
+    if (ledger.creditLine(offer.origin) === 0 && ledger.chains.head(offer.origin) === null) return
     const kind = offer.spec.kind === 'chat' ? 'chat' : 'task'
     const proposal = await this.#init.ledger.propose({
       from: offer.origin,
