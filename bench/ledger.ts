@@ -166,14 +166,23 @@ async function syncTime(): Promise<{ ms: number[]; stored: number }> {
   const ms: number[] = []
   let stored = 0
   for (let i = 0; i < 3; i++) {
+    // The fresh node learns the owner's head from its advert and fetches the chain on its own.
     const fresh = await startNode('coordinator', [...args, '--bootstrap', tcpAddr(restarted)])
-    await expectMeshed([restarted, fresh])
     const t0 = performance.now()
-    const res = await fresh.api('/credits/sync', { method: 'POST', json: { peerId: restarted.ready.peerId } })
+    const view = (await waitFor(
+      async () => {
+        const v = (await (await fresh.api(`/credits/chain/${restarted.ready.peerId}?limit=0`)).json()) as {
+          contiguous: number
+          valid: boolean
+        }
+        return v.contiguous >= blocks ? v : undefined
+      },
+      600_000,
+      50,
+    )) as { contiguous: number; valid: boolean }
     ms.push(performance.now() - t0)
-    const body = (await res.json()) as { stored: number; valid: boolean }
-    if (!body.valid) throw new Error('the synced chain did not validate')
-    stored = body.stored
+    if (!view.valid) throw new Error('the synced chain did not validate')
+    stored = view.contiguous
     await fresh.stop()
   }
   return { ms, stored }
@@ -195,13 +204,18 @@ async function main() {
 | settlement overhead on the task's latency (with − without) | ${round1(o.withLedger - o.without)} ms (${round1(o.withLedger / o.without)}×) |
 | submit → \`settlement\` event on the submitter (both halves stored; median) | ${round1(o.settle)} ms |
 | chain validation in process (${rate.n} blocks, each agreement's and proposal's signatures checked; median of 3) | ${Math.round(rate.perSec)} blocks/s |
-| a fresh node fetches and validates a ${blocks}-block chain from its owner (\`POST /credits/sync\`, 3 fresh nodes; median, max) | ${Math.round(median(sync.ms))} ms, ${Math.round(Math.max(...sync.ms))} ms (${sync.stored} blocks stored) |
+| a fresh node fetches and validates a ${blocks}-block chain it learns of from its owner's advert (from its ready line to the chain held and valid; 3 fresh nodes; median, max) | ${Math.round(median(sync.ms))} ms, ${Math.round(Math.max(...sync.ms))} ms (${sync.stored} blocks stored) |
 
 The task's own latency pays for the executor's proposal (sign, one SQLite transaction) before the
 result leaves; the agreement's round trip follows the result, off the task's path. Validation
 checks two Ed25519 signatures per transfer block (its own and its counterpart's) and hashes each
-block. The sync time includes ten pages of 1,000 blocks with their counterparts over one libp2p
-connection, validation, and storing both chains' blocks in one transaction.`
+block. The sync time includes joining the mesh and receiving the owner's advert (its chain head), ten
+pages of 1,000 blocks with their counterparts over one libp2p connection, validation, and
+storing both chains' blocks in one transaction. Validation is bound by Ed25519 verification
+(Node's \`crypto.verify\`), about two per transfer; on these two shared, heavily loaded cores
+(load average near 20) that is the whole cost, so the sync time scales with it. A first version
+re-validated a peer's whole chain on every head change; the settlement overhead was then 72 ms
+per task (measured the same way), now the held prefix is trusted and only new blocks are checked.`
     writeSection('Ledger', body)
     console.log(body)
   } finally {

@@ -228,3 +228,18 @@ describe('priceOf', () => {
     expect(priceOf(q, { tokens: 100_000, cpuMs: 0 })).toBe(50)
   })
 })
+
+describe('validateChain with a verified prefix', () => {
+  it('skips signatures already checked but still checks the blocks after', async () => {
+    const [a, b] = [await party(40), await party(41)]
+    await pair(a, b, transfer(b, a, 1))
+    await pair(a, b, transfer(b, a, 1))
+    const tampered = { ...a.chain[1]!, signature: a.chain[0]!.signature }
+    const chain = [a.chain[0], tampered]
+    expect((await validateChain(chain, view([a, b]))).problems[0]?.code).toBe('bad-signature')
+    expect((await validateChain(chain, view([a, b]), { verifiedThrough: 1 })).problems[0]?.code).toBe(
+      'bad-signature',
+    )
+    expect((await validateChain(a.chain, view([a, b]), { verifiedThrough: 2 })).valid).toBe(true)
+  })
+})

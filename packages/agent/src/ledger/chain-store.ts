@@ -138,6 +138,14 @@ export class ChainStore {
     return row ? { seq: row.seq, hash: row.hash } : null
   }
 
+  /** How many blocks of a chain are held at seqs 1..seq: `seq` when none is missing. */
+  countUpTo(peerId: string, seq: number): number {
+    const row = this.#store.db
+      .prepare('SELECT COUNT(*) AS n FROM ledger_blocks WHERE peer_id = ? AND seq <= ?')
+      .get(peerId, seq) as { n: number }
+    return row.n
+  }
+
   /** Every chain held: owner, blocks held, highest seq. */
   chains(): { peerId: string; held: number; top: number }[] {
     return this.#store.db

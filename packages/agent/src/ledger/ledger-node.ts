@@ -122,10 +122,12 @@ export class LedgerNode {
   followHead(peerId: string, head: { seq: number; hash: string } | null | undefined): void {
     if (!head || peerId === this.ledger.selfId || this.ledger.isOffender(peerId)) return
     const held = this.ledger.chains.get(peerId, head.seq)
-    if (held !== undefined && blockHash(held).startsWith(head.hash)) {
-      const top = this.ledger.chains.head(peerId)
-      if (top !== null && top.seq === this.ledger.chains.range(peerId, 1, head.seq).length) return
-    }
+    if (
+      held !== undefined &&
+      blockHash(held).startsWith(head.hash) &&
+      this.ledger.chains.countUpTo(peerId, head.seq) === head.seq
+    )
+      return
     if (this.#following.has(peerId)) {
       this.#following.set(peerId, true)
       return

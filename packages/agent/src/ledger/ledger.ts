@@ -86,6 +86,11 @@ export class Ledger {
     return [...this.#pending.values()]
   }
 
+  /** Forgets expired proposals among the pending ones (the chain keeps them; they count for nothing). */
+  dropExpired(): void {
+    for (const [hash, p] of this.#pending) if (this.isExpired(p)) this.#pending.delete(hash)
+  }
+
   isExpired(proposal: Block): boolean {
     return this.#now() > proposal.ts + PROPOSAL_TTL_MS
   }

@@ -6,6 +6,7 @@ import {
   type LedgerRefusal,
   type LedgerRequest,
   type LedgerResponse,
+  PROPOSAL_TTL_MS,
   type PriceQuote,
   priceOf,
   type TaskOfferBody,
@@ -99,6 +100,9 @@ export class Settlement implements SettlementPort {
   async executed(offer: TaskOfferBody, quote: PriceQuote, usage: Usage): Promise<void> {
     const credits = priceOf(quote, usage)
     if (credits <= 0) return
+    const { ledger } = this.#init
+    // No line and nothing in its chain (as followed from its adverts): it could only refuse.
+    if (ledger.creditLine(offer.origin) === 0 && ledger.chains.head(offer.origin) === null) return
     const kind = offer.spec.kind === 'chat' ? 'chat' : 'task'
     const proposal = await this.#init.ledger.propose({
       from: offer.origin,
@@ -181,6 +185,9 @@ export class Settlement implements SettlementPort {
    * resolves when every try, the ones already under way included, has its answer.
    */
   async retryPending(): Promise<void> {
+    this.#init.ledger.dropExpired()
+    // What a submitter expected of work whose claims can no longer be agreed to.
+    this.#init.ledger.chains.sweepExpectations(Date.now() - 2 * PROPOSAL_TTL_MS)
     const tries: Promise<void>[] = []
     for (const p of this.#init.ledger.pending()) {
       if (p.tx.type !== 'transfer' || p.tx.ref === null || p.tx.to !== this.#init.ledger.selfId) continue

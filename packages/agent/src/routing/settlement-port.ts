@@ -11,7 +11,7 @@ export interface SettlementPort {
   executed(offer: TaskOfferBody, quote: PriceQuote, usage: Usage): Promise<void>
   /** Submitter: the executor's quote; a message when it is refused. */
   quoted(work: WorkRef, quote: PriceQuote): string | null
-  /** Submitter: the result arrived after this many tokens and ms since the accept. */
+  /** Submitter: the result arrived after this many tokens and ms since the offer left. */
   observed(work: WorkRef, tokens: number, wallMs: number): void
 }
 

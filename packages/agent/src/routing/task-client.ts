@@ -90,7 +90,8 @@ export class TaskClient {
     }
     let failure: Error | null = null
     let accepted: string | null = null
-    let acceptedAt = 0
+    // The executor can't start before the offer leaves: sandbox time is bounded from here.
+    let offeredAt = 0
     let tokensSeen = 0
     const work = { executor: req.peerId, taskId: req.taskId, attempt: req.attempt, kind: req.spec.kind }
     const fail = (err: Error) => {
@@ -121,7 +122,9 @@ export class TaskClient {
     const via = relayOf(this.#init.host()?.getConnections(peerIdFromString(req.peerId)) ?? [])
     try {
       arm()
-      await io.send({ type: 'offer', offer: await signOffer(body, key) })
+      const offer = await signOffer(body, key)
+      offeredAt = performance.now()
+      await io.send({ type: 'offer', offer })
       for await (const f of io.frames()) {
         arm()
         if (!f.ok) throw new TaskProtocolError(`${short(req.peerId)} sent a bad frame: ${f.error}`)
@@ -135,7 +138,6 @@ export class TaskClient {
           const refused = frame.quote && this.#init.settlement?.quoted(work, frame.quote)
           if (refused) throw new OfferDeclinedError('credit', refused)
           accepted = frame.executorTaskId
-          acceptedAt = performance.now()
           arm()
           req.onAccept?.({ executorTaskId: accepted, via })
         } else if (accepted === null) {
@@ -144,7 +146,7 @@ export class TaskClient {
           if (frame.event.type === 'token' && frame.event.text !== '') tokensSeen++
           req.onEvent?.(frame.event)
         } else {
-          this.#init.settlement?.observed(work, tokensSeen, Math.ceil(performance.now() - acceptedAt))
+          this.#init.settlement?.observed(work, tokensSeen, Math.ceil(performance.now() - offeredAt))
           await io.close(AbortSignal.timeout(options.answerTimeoutMs))
           req.signal.throwIfAborted()
           return {

@@ -42,6 +42,13 @@ describe('settlement of work between two ledgers', () => {
     expect(sub.ledger.head()).toBeNull()
   })
 
+  it('claims nothing from a submitter with no credit line and an empty chain', async () => {
+    const n = net()
+    const [sub, exe] = [await testLedger(n, { creditLine: 0 }), await testLedger(n, { creditLine: 0 })]
+    await work(sub, exe, { tokens: 50, wallMs: 1000 }, { tokens: 50, cpuMs: 0 })
+    expect(exe.ledger.head()).toBeNull()
+  })
+
   it('refuses a claim for more tokens than the submitter received', async () => {
     const n = net()
     const [sub, exe] = [await testLedger(n), await testLedger(n)]

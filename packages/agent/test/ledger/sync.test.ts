@@ -1,0 +1,95 @@
+import { type Block, blockHash, makeProposal, signBlock } from '@edgecoder/protocol'
+import { afterEach, describe, expect, it } from 'vitest'
+import { fetchChain, serveBlocks, storeContext } from '../../src/ledger/index.ts'
+import { cleanup, net, type TestLedger, testLedger } from './helpers.ts'
+
+afterEach(cleanup)
+
+/** `count` paid transfers from `payer` to `payee`, each agreed: both chains grow. */
+async function trade(payer: TestLedger, payee: TestLedger, count: number): Promise<void> {
+  for (let i = 0; i < count; i++) {
+    const p = await payee.ledger.propose({
+      from: payer.peerId,
+      to: payee.peerId,
+      credits: 2,
+      memo: '',
+      ref: null,
+    })
+    const a = await payer.ledger.agree(p, () => {})
+    await payee.ledger.ingestAgreement(a)
+  }
+}
+
+/** A source that serves what `from` holds, passed through `tamper`. */
+function source(from: TestLedger, tamper: (blocks: Block[]) => Block[] = (b) => b) {
+  return async (_peer: string, req: { type: string; peerId?: string; fromSeq?: number; limit?: number }) => {
+    if (req.type !== 'blocks') throw new Error('blocks only')
+    const page = serveBlocks(from.ledger, req.peerId!, req.fromSeq!, req.limit!)
+    return { ...page, blocks: tamper(page.blocks) }
+  }
+}
+
+describe('fetching a chain', () => {
+  it('stores a valid chain with its counterparts, so its balance resolves', async () => {
+    const n = net()
+    const [a, b, c] = [await testLedger(n), await testLedger(n), await testLedger(n)]
+    await trade(a, b, 3)
+    const r = await fetchChain(c.ledger, storeContext(c.ledger, new Set()), source(b), b.peerId, b.peerId)
+    expect(r.report).toMatchObject({ valid: true, validLength: 3, balance: 6, unresolved: 0 })
+    expect(r.stored).toBe(3)
+    // Fetching again brings nothing new.
+    expect(
+      (await fetchChain(c.ledger, storeContext(c.ledger, new Set()), source(b), b.peerId, b.peerId)).stored,
+    ).toBe(0)
+  })
+
+  it('stores only the valid prefix of a chain with a forged block', async () => {
+    const n = net()
+    const [a, b, c] = [await testLedger(n), await testLedger(n), await testLedger(n)]
+    await trade(a, b, 4)
+    const forge = async (blocks: Block[]) => {
+      const third = blocks.find((x) => x.seq === 3)
+      if (!third) return blocks
+      const fake = await signBlock({ ...third, signature: undefined, ts: third.ts + 1 } as never, a.key)
+      return blocks.map((x) => (x.seq === 3 ? fake : x))
+    }
+    const forged = await forge(serveBlocks(b.ledger, b.peerId, 1, 10).blocks)
+    const r = await fetchChain(
+      c.ledger,
+      storeContext(c.ledger, new Set()),
+      source(b, () => forged),
+      b.peerId,
+      b.peerId,
+    )
+    expect(r.report.problems[0]).toMatchObject({ seq: 3, code: 'bad-signature' })
+    expect(r.stored).toBe(2)
+    expect(c.ledger.chains.get(b.peerId, 3)).toBeUndefined()
+  })
+
+  it('turns a different block at a seq it holds into a proof, and refuses the offender', async () => {
+    const n = net()
+    const [a, b, c] = [await testLedger(n), await testLedger(n), await testLedger(n)]
+    await trade(a, b, 2)
+    await fetchChain(c.ledger, storeContext(c.ledger, new Set()), source(b), b.peerId, b.peerId)
+    const held = b.ledger.chains.get(b.peerId, 2)!
+    const tx = { ...(held.tx as Extract<Block['tx'], { type: 'transfer' }>), nonce: 'another-nonce-0000000' }
+    const prev = b.ledger.chains.get(b.peerId, 1)!
+    const fork = await signBlock(
+      makeProposal(b.peerId, { seq: 1, hash: blockHash(prev) }, tx, held.ts + 5),
+      b.key,
+    )
+    const r = await fetchChain(
+      c.ledger,
+      storeContext(c.ledger, new Set()),
+      source(b, (blocks) => blocks.map((x) => (x.seq === 2 ? fork : x))),
+      b.peerId,
+      b.peerId,
+    )
+    expect(r.stored).toBe(0)
+    expect(c.ledger.isOffender(b.peerId)).toBe(true)
+    expect(c.ledger.chains.offenders()[0]?.peerId).toBe(b.peerId)
+    await expect(
+      c.ledger.propose({ from: c.peerId, to: b.peerId, credits: 1, memo: '', ref: null }),
+    ).rejects.toMatchObject({ reason: 'offender' })
+  })
+})
