@@ -5,12 +5,14 @@ import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protoco
 import {
   APP_ORIGINS,
   buildApi,
+  DEV_ORIGINS,
   eventRoutes,
   healthRoutes,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
   type NodeView,
+  OriginPolicy,
   ollamaRoutes,
   openAiRoutes,
   orchestrationRoutes,
@@ -312,7 +314,11 @@ export class EdgeNode {
         guard: {
           token: loopback ? null : this.apiToken.token,
           loopbackOnly: loopback,
-          allowedOrigins: new Set(APP_ORIGINS),
+          allowedOrigins: new OriginPolicy([
+            ...APP_ORIGINS,
+            ...(config.devOrigins ? DEV_ORIGINS : []),
+            ...config.allowedOrigins,
+          ]),
         },
       },
       [

@@ -1,5 +1,5 @@
 export { ApiError, notFound } from './errors.ts'
-export { APP_ORIGINS, type GuardOptions } from './guard.ts'
+export { APP_ORIGINS, DEV_ORIGINS, type GuardOptions, OriginPolicy } from './guard.ts'
 export { eventRoutes } from './routes/events.ts'
 export { healthRoutes, type NodeView } from './routes/health.ts'
 export { type MeshView, meshRoutes } from './routes/mesh.ts'
