@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import { Sandbox } from '@edgecoder/sandbox'
 import {
   APP_ORIGINS,
   buildApi,
@@ -29,7 +30,6 @@ import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
 import { createRouting, type Routing, routingOptions } from './routing/index.ts'
-import { SandboxPool } from './sandbox/index.ts'
 import { SettingsStore } from './settings/index.ts'
 import { DataDirLock, Store } from './store/index.ts'
 import { TaskEngine } from './tasks/index.ts'
@@ -68,7 +68,7 @@ export class EdgeNode {
   store!: Store
   settings!: SettingsStore
   mesh!: Mesh
-  sandbox!: SandboxPool
+  sandbox!: Sandbox
   models!: ModelManager
   #modelList: ModelInfo[] = []
   tasks!: TaskEngine
@@ -190,24 +190,27 @@ export class EdgeNode {
    */
   async #startTasks(): Promise<void> {
     const { config, log } = this
-    this.sandbox = new SandboxPool({ logger: log.child({ part: 'sandbox' }) })
+    // The sandbox's processes start with the first run of their language and exit when idle.
+    this.sandbox = new Sandbox({ logger: log.child({ part: 'sandbox' }), idleMs: config.sandboxIdleMs })
     if (config.mode !== 'coordinator') {
-      const pool = this.sandbox
-      // Pyodide takes seconds to load: it warms in the background and runs queue until it is warm,
-      // so the API (and the supervisor waiting for the ready line) isn't held up.
-      await this.#startPart({
-        name: 'sandbox',
-        start: async () => {
-          pool.start().catch((err) => log.error({ err }, 'sandbox failed to start'))
-        },
-        stop: () => pool.stop(),
-      })
+      const sandbox = this.sandbox
+      const { confined, detail } = sandbox.confinement
+      if (confined) log.info({ confinement: detail }, 'sandbox confined by the OS')
+      else if (config.allowUnconfined)
+        log.warn(
+          { reason: detail },
+          'sandbox NOT confined by the OS; peers’ code runs anyway (--allow-unconfined-sandbox)',
+        )
+      else
+        log.warn({ reason: detail }, 'sandbox NOT confined by the OS: peers’ run and code tasks are refused')
+      await this.#startPart({ name: 'sandbox', start: () => sandbox.start(), stop: () => sandbox.stop() })
     }
     await this.#startModels()
     this.tasks = new TaskEngine(
       {
         executes: config.mode !== 'coordinator',
         acceptsLocal: config.mode !== 'worker',
+        acceptsPeerCode: this.peerCodeAllowed,
         maxQueued: config.maxQueuedTasks,
       },
       {
@@ -368,7 +371,16 @@ export class EdgeNode {
       relayReservations: this.mesh.relayReservations(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,
+      agentRssBytes: process.memoryUsage.rss(),
+      sandbox: { ...this.sandbox.status(), peerCodeAllowed: this.peerCodeAllowed },
     }
+  }
+
+  /** Peers' run and code tasks are taken only behind the OS wall, unless the operator said otherwise. */
+  get peerCodeAllowed(): boolean {
+    return (
+      this.config.mode !== 'coordinator' && (this.sandbox.confinement.confined || this.config.allowUnconfined)
+    )
   }
 
   status(): StatusSummary {

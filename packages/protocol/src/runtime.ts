@@ -24,6 +24,29 @@ export const Readyz = z.object({
   checks: z.record(z.string(), z.boolean()),
 })
 
+/** The sandbox: the OS wall around it, and its processes (memory apart from the agent's). */
+export const SandboxRuntime = z.object({
+  mechanism: z.enum(['bubblewrap', 'sandbox-exec', 'none']),
+  confined: z.boolean(),
+  memory: z.enum(['rlimit-data', 'none']),
+  detail: z.string(),
+  /** Peers' run and code tasks are taken: confined, or the operator allowed it unconfined. */
+  peerCodeAllowed: z.boolean(),
+  idleMs: z.number().int(),
+  queued: z.number().int(),
+  processes: z.array(
+    z.object({
+      language: z.enum(['python', 'javascript']),
+      pid: z.number().int().nullable(),
+      state: z.enum(['starting', 'warm', 'retiring']),
+      rssBytes: z.number().int(),
+      runs: z.number().int(),
+      inFlight: z.number().int(),
+    }),
+  ),
+})
+export type SandboxRuntime = z.infer<typeof SandboxRuntime>
+
 export const RuntimeHealth = z.object({
   peerId: z.string(),
   mode: RuntimeMode,
@@ -40,6 +63,9 @@ export const RuntimeHealth = z.object({
   relayReservations: z.number().int(),
   store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),
   contributing: z.boolean(),
+  /** Resident memory of the agent process alone; the sandbox's processes are in `sandbox`. */
+  agentRssBytes: z.number().int().optional(),
+  sandbox: SandboxRuntime.optional(),
 })
 export type RuntimeHealth = z.infer<typeof RuntimeHealth>
 

@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SandboxPool } from '../../src/sandbox/index.ts'
+import { SandboxPool } from '../src/index.ts'
 import { expectHealthy, runners } from './helpers.ts'
 
 const pool = new SandboxPool({ deadlineMs: 5_000 })
