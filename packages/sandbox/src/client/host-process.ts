@@ -180,7 +180,8 @@ export class HostProcess {
       message = JSON.parse(line) as FromHost
     } catch {
       this.#opts.logger?.warn({ language: this.language }, 'unreadable line from the sandbox process')
-      return this.kill()
+      this.kill()
+      return
     }
     if ('rssBytes' in message) this.rssBytes = message.rssBytes
     if (message.type === 'ready') {

@@ -34,8 +34,14 @@ function send(message: FromHost): void {
 const rss = (): number => process.memoryUsage.rss()
 
 function handle(message: ToHost): void {
-  if (message.type === 'stats') return send({ type: 'stats', rssBytes: rss() })
-  if (message.type === 'cancel') return running.get(message.id)?.abort()
+  if (message.type === 'stats') {
+    send({ type: 'stats', rssBytes: rss() })
+    return
+  }
+  if (message.type === 'cancel') {
+    running.get(message.id)?.abort()
+    return
+  }
   const controller = new AbortController()
   running.set(message.id, controller)
   pool
