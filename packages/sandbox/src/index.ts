@@ -4,7 +4,7 @@ export {
   type SandboxProcessStatus,
   type SandboxStatus,
 } from './client/sandbox.ts'
-export { type Confinement, detectConfinement, unconfined } from './confine/index.ts'
+export { buildSeccompFilter, type Confinement, detectConfinement, unconfined } from './confine/index.ts'
 export {
   SandboxNotStartedError,
   SandboxRequestError,
