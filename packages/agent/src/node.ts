@@ -18,6 +18,7 @@ import {
   openAiRoutes,
   orchestrationRoutes,
   type RouteModule,
+  sseClients,
   taskRoutes,
   uiRoutes,
   type ZodApp,
@@ -373,6 +374,7 @@ export class EdgeNode {
       contributing: this.settings.get().contributing,
       agentRssBytes: process.memoryUsage.rss(),
       sandbox: { ...this.sandbox.status(), peerCodeAllowed: this.peerCodeAllowed },
+      eventStreams: sseClients(),
     }
   }
 

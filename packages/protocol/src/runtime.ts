@@ -66,6 +66,8 @@ export const RuntimeHealth = z.object({
   /** Resident memory of the agent process alone; the sandbox's processes are in `sandbox`. */
   agentRssBytes: z.number().int().optional(),
   sandbox: SandboxRuntime.optional(),
+  /** Server-sent-event streams open now (`/events` and task events together). */
+  eventStreams: z.number().int().optional(),
 })
 export type RuntimeHealth = z.infer<typeof RuntimeHealth>
 

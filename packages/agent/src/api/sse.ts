@@ -4,13 +4,30 @@ import { ApiError } from './errors.ts'
 /**
  * Bytes a stream may have waiting in the agent for a client that does not read (beyond what
  * the kernel's socket buffers hold). A client further behind is dropped: it reconnects with
- * `Last-Event-ID` or gets a fresh snapshot, while the agent's memory stays bounded.
+ * `Last-Event-ID` or gets a fresh snapshot. Every stream queues the same encoded buffers, so
+ * what waits for all clients together is about one such backlog, not one per client.
  */
-export const MAX_BUFFERED_BYTES = 64 * 1024
+export const MAX_BUFFERED_BYTES = 1024 * 1024
 /** Streams open at once, all SSE routes together; one more is answered 503. */
 export const MAX_SSE_CLIENTS = 256
 
 let openStreams = 0
+
+/**
+ * An event's `data:` lines, encoded once however many streams send it (each stream is handed the
+ * same event object) and written as that one buffer to all of them, not copied per client.
+ */
+const encodedOnce = new WeakMap<object, Buffer>()
+function dataLines(data: unknown): Buffer {
+  const encode = () => Buffer.from(`data: ${JSON.stringify(data)}\n\n`)
+  if (typeof data !== 'object' || data === null) return encode()
+  let bytes = encodedOnce.get(data)
+  if (bytes === undefined) {
+    bytes = encode()
+    encodedOnce.set(data, bytes)
+  }
+  return bytes
+}
 
 /** Streams open now, all routes together. */
 export function sseClients(): number {
@@ -50,14 +67,18 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, maxClients = M
   res.write(': edgecoder\n\n')
   let closed = false
   const closers: (() => void)[] = []
-  const write = (text: string): void => {
-    if (res.writableLength > MAX_BUFFERED_BYTES) {
+  const write = (head: string, body?: Buffer): void => {
+    if (
+      res.writableLength + head.length + (body?.length ?? 0) > MAX_BUFFERED_BYTES &&
+      res.writableLength > 0
+    ) {
       // Behind by more than the bound: drop it rather than buffer without end.
       res.destroy()
       finish()
       return
     }
-    res.write(text)
+    res.write(head)
+    if (body) res.write(body)
   }
   const keepAlive = setInterval(() => write(': keep-alive\n\n'), 15_000)
   const finish = () => {
@@ -72,7 +93,7 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, maxClients = M
   return {
     send(event, data, id) {
       if (closed) return
-      write(`${id ? `id: ${id}\n` : ''}event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+      write(`${id ? `id: ${id}\n` : ''}event: ${event}\n`, dataLines(data))
     },
     close() {
       if (!closed) res.end()
