@@ -186,7 +186,7 @@ Run: \`node bench/sandbox-process.ts ${runs}\` on ${machine()}; baseline: the ag
 session. The sandbox process runs under ${confined}.
 
 Latency: medians of ${runs} cold starts and ${WARM_RUNS} warm runs. In-process: a \`SandboxPool\` in the
-bench's process, as the agent used to run it. Own process: \`Sandbox\`, which starts the confined
+bench's process, as the agent used to run it (with this commit's hardening of Python on both sides). Own process: \`Sandbox\`, which starts the confined
 process on the first run (cold includes spawning bubblewrap and Node and loading the interpreter).
 
 | language | measure | in-process (before) | own process (now) |
