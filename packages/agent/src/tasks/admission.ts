@@ -29,10 +29,18 @@ export function peerSlots(maxConcurrentTasks: number): number {
 }
 
 /**
+ * Peer tasks that may wait here, all peers together: room for two peers' full share each, so
+ * a flooding peer can't crowd another out, while any number of fresh identities gets no more.
+ */
+export function peerWaitingRoom(maxConcurrentTasks: number): number {
+  return 2 * maxConcurrentTasks
+}
+
+/**
  * Throws why this node can't take one more of a peer's tasks now: it runs no tasks, it is
  * stopping or off duty, the task would run code outside OS confinement, the peer already has
- * `maxConcurrentTasks` tasks waiting here, all peers together have that many waiting (so a
- * flood of fresh identities gets no more than one peer would), or the queue is full.
+ * `maxConcurrentTasks` tasks waiting here, all peers together fill their waiting room (so a
+ * flood of fresh identities gets no more than two peers would), or the queue is full.
  */
 export function refuseAdoption(s: AdoptionState): void {
   if (!s.executes)
@@ -47,7 +55,7 @@ export function refuseAdoption(s: AdoptionState): void {
     )
   if (s.waiting >= s.settings.maxConcurrentTasks || s.queued >= s.maxQueued)
     throw new AdoptionRefusedError('busy', `${s.waiting} of your tasks already wait here`, s.retryAfterMs())
-  if (s.peersWaiting >= s.settings.maxConcurrentTasks)
+  if (s.peersWaiting >= peerWaitingRoom(s.settings.maxConcurrentTasks))
     throw new AdoptionRefusedError(
       'busy',
       `peers' tasks already fill the room kept for them here (${s.peersWaiting} waiting)`,

@@ -182,7 +182,7 @@ describe('TaskEngine adopting peers’ tasks', () => {
     expect(e.counts().queued + e.counts().running).toBe(2)
   })
 
-  it('refuses a peer more waiting tasks than it has slots, and other peers once their shared room is full', async () => {
+  it('refuses a peer more waiting tasks than it has slots, and any peer once their shared room is full', async () => {
     const e = executor()
     await e.start()
     e.adopt(run, origin('running'))
@@ -195,8 +195,10 @@ describe('TaskEngine adopting peers’ tasks', () => {
     }
     expect(refused).toBeInstanceOf(AdoptionRefusedError)
     expect(refused).toMatchObject({ reason: 'busy' })
-    expect(() => e.adopt(run, { peerId: 'other', taskId: 'x', attempt: 1 })).toThrow(/room kept for them/)
-    expect(e.adoptedWaiting).toBe(1)
+    // Another peer still finds room; a third identity does not: the room is shared by all.
+    expect(e.adopt(run, { peerId: 'other', taskId: 'x', attempt: 1 }).status).toBe('queued')
+    expect(() => e.adopt(run, { peerId: 'third', taskId: 'y', attempt: 1 })).toThrow(/room kept for them/)
+    expect(e.adoptedWaiting).toBe(2)
   })
 
   it('gives fresh identities flooding offers no more than the peer pool; the local user’s task still runs', async () => {
@@ -212,8 +214,8 @@ describe('TaskEngine adopting peers’ tasks', () => {
         expect(err).toMatchObject({ reason: 'busy' })
       }
     }
-    // One slot of two for peers (the local user keeps the other), and two waiting.
-    expect(taken).toBe(3)
+    // One slot of two for peers (the local user keeps the other), and four waiting.
+    expect(taken).toBe(1 + 4)
     expect(sandbox.running).toBe(1)
     const local = e.submit(TaskSpec.parse({ kind: 'run', language: 'python', code: 'PASS', submitter: 'me' }))
     await vi.waitFor(() => expect(e.get(local.id).status).toBe('running'))
