@@ -8,6 +8,11 @@ import { ApiError } from './errors.ts'
  * what waits for all clients together is about one such backlog, not one per client.
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024
+/**
+ * Events a stream may have waiting in the agent. Each costs the agent more than its bytes (the
+ * writes of its chunked frame), so a client behind on many small events is dropped too.
+ */
+export const MAX_PENDING_EVENTS = 32
 /** Streams open at once, all SSE routes together; one more is answered 503. */
 export const MAX_SSE_CLIENTS = 256
 
