@@ -160,6 +160,10 @@ def sever_javascript():
         left.update(f'{_describe_leak(r)} in {type(holder).__qualname__}' for r in gc.get_referents(holder) if _leads_out(r))
     if left:
         raise RuntimeError(f'JavaScript objects still reachable from Python: {sorted(left)[:10]}')
+    # The state every run is reset to was taken when the harness loaded: take it again, without
+    # the bridge, or the reset would put Pyodide's emptied modules back into sys.modules.
+    global PRISTINE
+    PRISTINE = take_snapshot()  # noqa: F821 (defined by state.py, loaded after this file)
 
 
 def _leads_out(value):
