@@ -5,7 +5,7 @@
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { loadavg } from 'node:os'
-import { type SandboxLanguage, SandboxPool } from '../packages/agent/src/sandbox/index.ts'
+import { type SandboxLanguage, SandboxPool } from '../packages/sandbox/src/index.ts'
 import { machine, median, writeSection } from './results.ts'
 
 const runs = Math.max(5, Number(process.argv[2] ?? 5))

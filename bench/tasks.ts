@@ -1,5 +1,5 @@
-import { SandboxPool } from '../packages/agent/src/sandbox/index.ts'
 import { FairShareQueue, type QueueEntry } from '../packages/agent/src/tasks/index.ts'
+import { SandboxPool } from '../packages/sandbox/src/index.ts'
 import { type AgentProcess, cleanupAgents, startAgent } from '../tests/e2e/harness.ts'
 import { machine, median, percentile, writeSection } from './results.ts'
 

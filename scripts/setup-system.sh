@@ -4,7 +4,7 @@
 # portal images). Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 packages=(
-  ca-certificates curl git python3 python3-pip npm
+  ca-certificates curl git python3 python3-pip npm bubblewrap util-linux
   chromium xvfb xauth imagemagick procps iproute2 iptables iputils-ping postgresql docker.io debootstrap
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev file
 )

@@ -23,7 +23,7 @@ if (!root || !out) {
 }
 
 /** Our own packages, shipped as source outside node_modules (Node won't strip types inside it). */
-const WORKSPACES = ['packages/agent', 'packages/protocol']
+const WORKSPACES = ['packages/agent', 'packages/protocol', 'packages/sandbox']
 /**
  * node-llama-cpp's prebuilt binaries to ship (comma-separated in EDGECODER_LLAMA_BINARIES): the
  * CPU build for this platform by default. CUDA and Vulkan builds are hundreds of MB each.

@@ -234,6 +234,20 @@ describe('bad input', () => {
     expect(evilRead.headers.get('access-control-allow-origin')).toBeNull()
     const s = (await (await a.api('/orchestration/settings')).json()) as { region: string | null }
     expect(s.region).toBeNull()
+    // A page on the UI's dev-server port is any page: not trusted without --dev-origins.
+    const dev = await a.api('/status', { headers: { origin: 'http://localhost:1420' } })
+    expect(dev.status).toBe(403)
+  })
+
+  it('trusts the dev server only with --dev-origins, and origins the operator lists', async () => {
+    const a = await startAgent({ args: ['--dev-origins', '--allowed-origins', 'http://localhost:*'] })
+    const dev = await a.api('/status', { headers: { origin: 'http://127.0.0.1:1420' } })
+    expect(dev.status).toBe(200)
+    expect(dev.headers.get('access-control-allow-origin')).toBe('http://127.0.0.1:1420')
+    const tool = await a.api('/status', { headers: { origin: 'http://localhost:8080' } })
+    expect(tool.headers.get('access-control-allow-origin')).toBe('http://localhost:8080')
+    const other = await a.api('/status', { headers: { origin: 'http://127.0.0.1:8080' } })
+    expect(other.status).toBe(403)
   })
 
   it('refuses requests addressed to another host name (DNS rebinding) while on loopback', async () => {

@@ -92,6 +92,25 @@ const AgentConfig = z.object({
   maxCreditsPerTask: z.coerce.number().int().min(0).max(1_000_000_000),
   /** Decline submitters whose chain shows they could not pay the quote. */
   creditCheck: z.boolean(),
+  /** Browser origins besides the app's that may use the API (exact, or with `*` wildcards). */
+  allowedOrigins: z.array(
+    z
+      .string()
+      .regex(
+        /^(\*|[a-z][a-z0-9+.-]*:\/\/[^\s/]+)$/i,
+        'an origin is scheme://host[:port], e.g. http://localhost:3000 or chrome-extension://*',
+      ),
+  ),
+  /** Trust the UI's dev server origins (port 1420). */
+  devOrigins: z.boolean(),
+  /** How long the sandbox process stays warm after its last run; 0 keeps it warm for good. */
+  sandboxIdleMs: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .max(24 * 3600_000),
+  /** Run peers' code even when the OS confinement of the sandbox is unavailable. */
+  allowUnconfined: z.boolean(),
   /** Settings given explicitly at start; they override what the store remembers. */
   overrides: z.object({
     meshToken: MeshToken.nullable().optional(),
@@ -258,6 +277,27 @@ export const START_FLAGS = {
     env: 'EDGECODER_CREDIT_CHECK',
     help: 'decline peers whose chain shows they cannot pay the quote',
   },
+  'allowed-origins': {
+    type: 'string',
+    multiple: true,
+    env: 'EDGECODER_ALLOWED_ORIGINS',
+    help: 'browser origin that may use the API besides the app, `*` as wildcard (repeatable; env: comma-separated)',
+  },
+  'dev-origins': {
+    type: 'boolean',
+    env: 'EDGECODER_DEV_ORIGINS',
+    help: 'trust the UI dev server (http://localhost:1420, http://127.0.0.1:1420)',
+  },
+  'sandbox-idle-ms': {
+    type: 'string',
+    env: 'EDGECODER_SANDBOX_IDLE_MS',
+    help: 'the sandbox process exits after this long without a run (300000; 0 = keep it warm)',
+  },
+  'allow-unconfined-sandbox': {
+    type: 'boolean',
+    env: 'EDGECODER_ALLOW_UNCONFINED_SANDBOX',
+    help: 'run peers’ code even where the OS confinement of the sandbox is unavailable',
+  },
   'parent-pid': {
     type: 'string',
     env: 'EDGECODER_PARENT_PID',
@@ -340,6 +380,10 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     pricePerCpuSecond: flag('price-per-cpu-second') ?? 1,
     maxCreditsPerTask: flag('max-credits-per-task') ?? 1000,
     creditCheck: flag('credit-check') ?? false,
+    allowedOrigins: flag('allowed-origins') ?? [],
+    devOrigins: flag('dev-origins') ?? false,
+    sandboxIdleMs: flag('sandbox-idle-ms') ?? 300_000,
+    allowUnconfined: flag('allow-unconfined-sandbox') ?? false,
     overrides: {
       meshToken: flag('mesh-token'),
       region: flag('region'),
@@ -400,11 +444,15 @@ const FIELD_TO_FLAG: Record<string, string> = {
   pricePerCpuSecond: 'price-per-cpu-second',
   maxCreditsPerTask: 'max-credits-per-task',
   creditCheck: 'credit-check',
+  devOrigins: 'dev-origins',
+  sandboxIdleMs: 'sandbox-idle-ms',
+  allowUnconfined: 'allow-unconfined-sandbox',
 }
 for (let i = 0; i < 64; i++) {
   FIELD_TO_FLAG[`bootstrap.${i}`] = 'bootstrap'
   FIELD_TO_FLAG[`announce.${i}`] = 'announce'
   FIELD_TO_FLAG[`grantKeys.${i}`] = 'grant-key'
+  FIELD_TO_FLAG[`allowedOrigins.${i}`] = 'allowed-origins'
 }
 
 function expandHome(p: string): string {

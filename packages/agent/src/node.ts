@@ -2,21 +2,25 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import { Sandbox } from '@edgecoder/sandbox'
 import { NodeActivation } from './activation/index.ts'
 import {
   APP_ORIGINS,
   buildApi,
   creditRoutes,
+  DEV_ORIGINS,
   eventRoutes,
   healthRoutes,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
   type NodeView,
+  OriginPolicy,
   ollamaRoutes,
   openAiRoutes,
   orchestrationRoutes,
   type RouteModule,
+  sseClients,
   taskRoutes,
   uiRoutes,
   type ZodApp,
@@ -30,7 +34,6 @@ import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
 import { createRouting, type Routing, routingOptions } from './routing/index.ts'
-import { SandboxPool } from './sandbox/index.ts'
 import { SettingsStore } from './settings/index.ts'
 import { DataDirLock, Store } from './store/index.ts'
 import { TaskEngine } from './tasks/index.ts'
@@ -70,7 +73,7 @@ export class EdgeNode {
   settings!: SettingsStore
   activation!: NodeActivation
   mesh!: Mesh
-  sandbox!: SandboxPool
+  sandbox!: Sandbox
   models!: ModelManager
   #modelList: ModelInfo[] = []
   tasks!: TaskEngine
@@ -260,24 +263,27 @@ export class EdgeNode {
    */
   async #startTasks(): Promise<void> {
     const { config, log } = this
-    this.sandbox = new SandboxPool({ logger: log.child({ part: 'sandbox' }) })
+    // The sandbox's processes start with the first run of their language and exit when idle.
+    this.sandbox = new Sandbox({ logger: log.child({ part: 'sandbox' }), idleMs: config.sandboxIdleMs })
     if (config.mode !== 'coordinator') {
-      const pool = this.sandbox
-      // Pyodide takes seconds to load: it warms in the background and runs queue until it is warm,
-      // so the API (and the supervisor waiting for the ready line) isn't held up.
-      await this.#startPart({
-        name: 'sandbox',
-        start: async () => {
-          pool.start().catch((err) => log.error({ err }, 'sandbox failed to start'))
-        },
-        stop: () => pool.stop(),
-      })
+      const sandbox = this.sandbox
+      const { confined, detail } = sandbox.confinement
+      if (confined) log.info({ confinement: detail }, 'sandbox confined by the OS')
+      else if (config.allowUnconfined)
+        log.warn(
+          { reason: detail },
+          'sandbox NOT confined by the OS; peers’ code runs anyway (--allow-unconfined-sandbox)',
+        )
+      else
+        log.warn({ reason: detail }, 'sandbox NOT confined by the OS: peers’ run and code tasks are refused')
+      await this.#startPart({ name: 'sandbox', start: () => sandbox.start(), stop: () => sandbox.stop() })
     }
     await this.#startModels()
     this.tasks = new TaskEngine(
       {
         executes: config.mode !== 'coordinator',
         acceptsLocal: config.mode !== 'worker',
+        acceptsPeerCode: this.peerCodeAllowed,
         maxQueued: config.maxQueuedTasks,
       },
       {
@@ -396,7 +402,11 @@ export class EdgeNode {
         guard: {
           token: loopback ? null : this.apiToken.token,
           loopbackOnly: loopback,
-          allowedOrigins: new Set(APP_ORIGINS),
+          allowedOrigins: new OriginPolicy([
+            ...APP_ORIGINS,
+            ...(config.devOrigins ? DEV_ORIGINS : []),
+            ...config.allowedOrigins,
+          ]),
         },
       },
       [
@@ -448,12 +458,22 @@ export class EdgeNode {
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,
       earnings: this.#earnings(),
+      agentRssBytes: process.memoryUsage.rss(),
+      sandbox: { ...this.sandbox.status(), peerCodeAllowed: this.peerCodeAllowed },
+      eventStreams: sseClients(),
     }
   }
 
   #earnings() {
     const t = this.ledger.ledger.totals
     return { credits: t.balance, earned: t.earned, spent: t.spent }
+  }
+
+  /** Peers' run and code tasks are taken only behind the OS wall, unless the operator said otherwise. */
+  get peerCodeAllowed(): boolean {
+    return (
+      this.config.mode !== 'coordinator' && (this.sandbox.confinement.confined || this.config.allowUnconfined)
+    )
   }
 
   status(): StatusSummary {

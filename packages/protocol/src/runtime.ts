@@ -32,6 +32,28 @@ export const Earnings = z.object({
   spent: z.number().int(),
 })
 export type Earnings = z.infer<typeof Earnings>
+/** The sandbox: the OS wall around it, and its processes (memory apart from the agent's). */
+export const SandboxRuntime = z.object({
+  mechanism: z.enum(['bubblewrap', 'sandbox-exec', 'none']),
+  confined: z.boolean(),
+  memory: z.enum(['rlimit-data', 'none']),
+  detail: z.string(),
+  /** Peers' run and code tasks are taken: confined, or the operator allowed it unconfined. */
+  peerCodeAllowed: z.boolean(),
+  idleMs: z.number().int(),
+  queued: z.number().int(),
+  processes: z.array(
+    z.object({
+      language: z.enum(['python', 'javascript']),
+      pid: z.number().int().nullable(),
+      state: z.enum(['starting', 'warm', 'retiring']),
+      rssBytes: z.number().int(),
+      runs: z.number().int(),
+      inFlight: z.number().int(),
+    }),
+  ),
+})
+export type SandboxRuntime = z.infer<typeof SandboxRuntime>
 
 export const RuntimeHealth = z.object({
   peerId: z.string(),
@@ -52,6 +74,11 @@ export const RuntimeHealth = z.object({
   store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),
   contributing: z.boolean(),
   earnings: Earnings,
+  /** Resident memory of the agent process alone; the sandbox's processes are in `sandbox`. */
+  agentRssBytes: z.number().int().optional(),
+  sandbox: SandboxRuntime.optional(),
+  /** Server-sent-event streams open now (`/events` and task events together). */
+  eventStreams: z.number().int().optional(),
 })
 export type RuntimeHealth = z.infer<typeof RuntimeHealth>
 

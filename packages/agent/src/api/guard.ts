@@ -2,14 +2,38 @@ import { timingSafeEqual } from 'node:crypto'
 import type { FastifyRequest } from 'fastify'
 import { ApiError } from './errors.ts'
 
-/** Origins of the desktop app (Tauri's webview on each platform, and the UI's dev server). */
-export const APP_ORIGINS = [
-  'tauri://localhost',
-  'http://tauri.localhost',
-  'https://tauri.localhost',
-  'http://localhost:1420',
-  'http://127.0.0.1:1420',
-]
+/** Origins of the packaged desktop app: Tauri's webview on macOS/Linux, then on Windows. */
+export const APP_ORIGINS = ['tauri://localhost', 'http://tauri.localhost', 'https://tauri.localhost']
+
+/**
+ * The UI's dev server (`npm run dev --prefix desktop`). Any page served on that port would get
+ * the full API, so these are trusted only when the operator starts the agent with `--dev-origins`.
+ */
+export const DEV_ORIGINS = ['http://localhost:1420', 'http://127.0.0.1:1420']
+
+/**
+ * Which browser origins may use the API: exact origins, or patterns where `*` stands for any
+ * run of characters (`http://localhost:*`, `chrome-extension://*`), as an operator lists them.
+ */
+export class OriginPolicy {
+  readonly #exact = new Set<string>()
+  readonly #patterns: RegExp[] = []
+
+  constructor(origins: Iterable<string>) {
+    for (const origin of origins) {
+      if (!origin.includes('*')) this.#exact.add(origin)
+      else this.#patterns.push(new RegExp(`^${origin.split('*').map(escapeRegExp).join('.*')}$`))
+    }
+  }
+
+  has(origin: string): boolean {
+    return this.#exact.has(origin) || this.#patterns.some((p) => p.test(origin))
+  }
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+}
 
 export interface GuardOptions {
   /** Null when the API is on loopback: no token is asked for. */
@@ -19,7 +43,7 @@ export interface GuardOptions {
    * loopback name, so a web page can't reach it by rebinding its own DNS name to 127.0.0.1.
    */
   loopbackOnly: boolean
-  allowedOrigins: Set<string>
+  allowedOrigins: OriginPolicy
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])

@@ -6,6 +6,8 @@ export interface TaskEngineOptions {
   executes: boolean
   /** False on a worker: the local API may not submit. */
   acceptsLocal: boolean
+  /** False where the sandbox lacks OS confinement: peers' `run` and `code` tasks are declined. */
+  acceptsPeerCode: boolean
   /** Tasks that may wait at once; one more is refused with a retry hint. */
   maxQueued: number
   /** How long a cancelled task may take to let go of the model and sandbox before it is marked cancelled anyway. */
@@ -18,6 +20,7 @@ export interface TaskEngineOptions {
 export const TASK_ENGINE_DEFAULTS: TaskEngineOptions = {
   executes: true,
   acceptsLocal: true,
+  acceptsPeerCode: true,
   maxQueued: 1_000,
   cancelGraceMs: 5_000,
   maxRuns: 8,

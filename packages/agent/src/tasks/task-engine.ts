@@ -5,7 +5,7 @@ import type { NodeMetrics } from '../metrics.ts'
 import type { SettingsStore } from '../settings/index.ts'
 import { policyAllowsWork } from '../settings/index.ts'
 import type { Store } from '../store/index.ts'
-import { refuseAdoption } from './admission.ts'
+import { peerSlots, refuseAdoption } from './admission.ts'
 import {
   EngineStoppingError,
   QueueFullError,
@@ -69,6 +69,8 @@ export class TaskEngine {
   readonly #running = new Map<string, Running>()
   readonly #listeners = new Set<() => void>()
   #localRunning = 0
+  /** Peers' tasks running on this node's slots, bounded as a whole by `peerSlots`. */
+  #peersRunning = 0
   #started = false
   #unsubscribe: (() => void) | undefined
   readonly #onSettings = () => this.#pump()
@@ -149,7 +151,10 @@ export class TaskEngine {
       executes: this.#opts.executes,
       started: this.#started,
       settings: this.#m.settings.get(),
+      kind: spec.kind,
+      acceptsPeerCode: this.#opts.acceptsPeerCode,
       waiting: this.#queue.sizeOf(peerFlow(origin.peerId)),
+      peersWaiting: this.adoptedWaiting,
       queued: this.#queue.size,
       maxQueued: this.#opts.maxQueued,
       retryAfterMs: () => this.retryAfterSec() * 1000,
@@ -259,9 +264,13 @@ export class TaskEngine {
     )
   }
 
-  /** A peer's task runs here or nowhere; the router places the rest. */
+  /** A peer's task runs here or nowhere, in the slots peers share; the router places the rest. */
   #place(e: Entry, localFree: boolean): Placement | null {
-    if (e.task.origin || !this.#m.router) return localFree ? LOCAL : null
+    if (e.task.origin) {
+      const room = this.#peersRunning < peerSlots(this.#m.settings.get().maxConcurrentTasks)
+      return localFree && room ? LOCAL : null
+    }
+    if (!this.#m.router) return localFree ? LOCAL : null
     return this.#m.router.place(e.task, localFree)
   }
 
@@ -285,10 +294,13 @@ export class TaskEngine {
     const task = this.#runs.begin(entry.id, placement)
     if (!task) return
     const controller = new AbortController()
+    const peer = local && task.origin !== undefined && task.origin !== null
     if (local) this.#localRunning++
+    if (peer) this.#peersRunning++
     const done = this.#runs.run(task, placement, controller.signal).finally(() => {
       this.#running.delete(task.id)
       if (local) this.#localRunning--
+      if (peer) this.#peersRunning--
       this.#changed()
       this.#pump()
     })

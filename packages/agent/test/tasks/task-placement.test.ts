@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type RouteHop, type TaskRecord, TaskSpec } from '@edgecoder/protocol'
-import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { EventBus } from '../../src/events.ts'
 import { createLogger } from '../../src/logger.ts'
 import { SettingsStore } from '../../src/settings/index.ts'
@@ -196,7 +196,7 @@ describe('TaskEngine adopting peers’ tasks', () => {
     expect(e.counts().queued + e.counts().running).toBe(2)
   })
 
-  it('refuses a peer more waiting tasks than it has slots, but not another peer', async () => {
+  it('refuses a peer more waiting tasks than it has slots, and any peer once their shared room is full', async () => {
     const e = executor()
     await e.start()
     e.adopt(run, origin('running'))
@@ -209,8 +209,44 @@ describe('TaskEngine adopting peers’ tasks', () => {
     }
     expect(refused).toBeInstanceOf(AdoptionRefusedError)
     expect(refused).toMatchObject({ reason: 'busy' })
+    // Another peer still finds room; a third identity does not: the room is shared by all.
     expect(e.adopt(run, { peerId: 'other', taskId: 'x', attempt: 1 }).status).toBe('queued')
+    expect(() => e.adopt(run, { peerId: 'third', taskId: 'y', attempt: 1 })).toThrow(/room kept for them/)
     expect(e.adoptedWaiting).toBe(2)
+  })
+
+  it('gives fresh identities flooding offers no more than the peer pool; the local user’s task still runs', async () => {
+    settings.update({ maxConcurrentTasks: 2 })
+    const e = executor()
+    await e.start()
+    let taken = 0
+    for (let i = 0; i < 20; i++) {
+      try {
+        e.adopt(run, { peerId: `fresh-${i}`, taskId: `t${i}`, attempt: 1 })
+        taken++
+      } catch (err) {
+        expect(err).toMatchObject({ reason: 'busy' })
+      }
+    }
+    // One slot of two for peers (the local user keeps the other), and four waiting.
+    expect(taken).toBe(1 + 4)
+    expect(sandbox.running).toBe(1)
+    const local = e.submit(TaskSpec.parse({ kind: 'run', language: 'python', code: 'PASS', submitter: 'me' }))
+    await vi.waitFor(() => expect(e.get(local.id).status).toBe('running'))
+    expect(sandbox.running).toBe(2)
+  })
+
+  it('declines peers’ run and code tasks where the sandbox is not confined, and still takes chat', async () => {
+    const e = new TaskEngine(
+      { acceptsPeerCode: false },
+      { store: db, bus: new EventBus(), settings, sandbox, model: null, log: createLogger('silent') },
+    )
+    engines.push(e)
+    await e.start()
+    expect(() => e.adopt(run, origin('code'))).toThrow(/no OS confinement/)
+    const chat = TaskSpec.parse({ kind: 'chat', messages: [{ role: 'user', content: 'hi' }] })
+    expect(e.adopt(chat, origin('chat')).status).not.toBe('failed')
+    expect(sandbox.calls).toHaveLength(0)
   })
 
   it('refuses peers’ tasks on a coordinator and while paused', async () => {

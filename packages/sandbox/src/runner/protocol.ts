@@ -1,7 +1,7 @@
 // What the pool and its worker threads share: the messages they post and the layout of
 // the shared memory through which the pool stops a run that does not yield its thread.
 
-import type { SandboxLanguage } from './types.ts'
+import type { SandboxLanguage } from '../types.ts'
 
 /** Int32 slots of the control buffer. */
 export const Slot = {

@@ -63,6 +63,11 @@ async function load(): Promise<PyRun> {
   let entry: PyRun | undefined
   for (const [name, source] of harness)
     entry = py.runPython(source, { globals, filename: `<sandbox:${name}>` })
+  // Called from here, not from Python run by runPython: none of Pyodide's frames may be live.
+  const sever = globals.get('sever_javascript') as () => void
+  sever()
+  globals.delete('sever_javascript')
+  closeProxyConstructors(py)
   lockDownWorker()
   return entry!
 }
@@ -82,6 +87,35 @@ function closeEmscriptenDoors(py: PyodideInterface, pyodideEntry: string): void 
   const api = py as unknown as Record<string, unknown>
   for (const name of ['mountNodeFS', 'mountNativeFS', 'loadPackage', 'loadPackagesFromImports']) {
     if (name in api) api[name] = undefined
+  }
+}
+
+/** The parts of Emscripten's module used to raise a Python exception from JavaScript. */
+interface EmscriptenModule {
+  HEAPU32: Uint32Array
+  _PyExc_TypeError: number
+  _PyErr_SetString: (type: number, message: number) => void
+  _free: (ptr: number) => void
+  stringToNewUTF8: (text: string) => number
+  _PropagatePythonError: new () => Error
+}
+
+/**
+ * The proxy classes stay nameable from Python (`object.__subclasses__()`), and one of them makes
+ * a JavaScript object: `JsException('x')` builds a JS Error through this hook. It now raises a
+ * plain Python TypeError instead; a thrown JS error would reach Python as a proxy of itself.
+ */
+function closeProxyConstructors(py: PyodideInterface): void {
+  const internals = py as unknown as { _api?: Record<string, unknown>; _module?: EmscriptenModule }
+  const api = internals._api
+  const module = internals._module
+  if (typeof api?.deserializeError !== 'function' || !module?._PropagatePythonError)
+    throw new Error('this Pyodide has no deserializeError hook to close')
+  api.deserializeError = () => {
+    const message = module.stringToNewUTF8('JavaScript objects cannot be made in the sandbox')
+    module._PyErr_SetString(module.HEAPU32[module._PyExc_TypeError >>> 2]!, message)
+    module._free(message)
+    throw new module._PropagatePythonError()
   }
 }
 

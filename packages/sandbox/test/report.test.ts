@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
-import { CONTROL_SLOTS, OutputSink, Slot, StopReason, type WorkerResult } from '../../src/sandbox/protocol.ts'
-import { buildReport, type RunEnd } from '../../src/sandbox/report.ts'
+import { CONTROL_SLOTS, OutputSink, Slot, StopReason, type WorkerResult } from '../src/runner/protocol.ts'
+import { buildReport, type RunEnd } from '../src/runner/report.ts'
 
 function end(overrides: Partial<RunEnd> = {}, reason = 0): RunEnd {
   const control = new Int32Array(new SharedArrayBuffer(CONTROL_SLOTS * 4))

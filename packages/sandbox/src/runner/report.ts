@@ -1,5 +1,5 @@
+import type { SandboxLanguage, SandboxOutcome, SandboxReport } from '../types.ts'
 import { Slot, StopReason, type WorkerResult } from './protocol.ts'
-import type { SandboxLanguage, SandboxOutcome, SandboxReport } from './types.ts'
 
 /** How a run ended, as the pool saw it. */
 export interface RunEnd {

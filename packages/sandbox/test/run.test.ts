@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SandboxPool } from '../../src/sandbox/index.ts'
+import { SandboxPool } from '../src/index.ts'
 import { counts, runners } from './helpers.ts'
 
 const pool = new SandboxPool({ deadlineMs: 5_000 })

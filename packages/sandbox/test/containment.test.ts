@@ -4,7 +4,7 @@ import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { SandboxPool } from '../../src/sandbox/index.ts'
+import { SandboxPool } from '../src/index.ts'
 import { expectHealthy, runners } from './helpers.ts'
 
 const pool = new SandboxPool({ deadlineMs: 5_000 })
@@ -109,17 +109,17 @@ describe('host access', () => {
   it('holds even when Python digs the FFI out of the garbage collector', async () => {
     const code = `
 import gc, sys
-ffi = {o.__name__: o for o in gc.get_objects() if type(o).__name__ == 'module' and o.__name__ in ('_pyodide_core', 'pyodide.code', 'pyodide.ffi')}
+ffi = {getattr(o, '__name__', None): o for o in gc.get_objects() if type(o).__name__ == 'module' and getattr(o, '__name__', None) in ('_pyodide_core', 'pyodide.code', 'pyodide.ffi')}
 sys.meta_path[:] = [m for m in sys.meta_path if getattr(m, '__name__', '') != 'BlockedImports']
 def attempt(label, fn):
     try:
         print('ESCAPED', label, repr(fn())[:100])
     except BaseException as e:
         print('refused', label, type(e).__name__)
-core = ffi.get('_pyodide_core') or __import__('_pyodide_core')
-attempt('Function', lambda: core.to_js([1]).constructor.constructor('return process.pid')())
+core = lambda: ffi.get('_pyodide_core') or __import__('_pyodide_core')
+attempt('Function', lambda: core().to_js([1]).constructor.constructor('return process.pid')())
 attempt('eval', lambda: ffi['pyodide.code'].run_js('process.pid'))
-attempt('proxy', lambda: core.create_proxy(print).constructor('return process.pid')())
+attempt('proxy', lambda: core().create_proxy(print).constructor('return process.pid')())
 `
     const report = await py(code)
     expect(report.output).not.toContain('ESCAPED')

@@ -1,5 +1,5 @@
 import { expect } from 'vitest'
-import type { SandboxLanguage, SandboxPool, SandboxReport } from '../../src/sandbox/index.ts'
+import type { SandboxLanguage, SandboxPool, SandboxReport } from '../src/index.ts'
 
 /** Shorthands for running one language in a pool. */
 export function runners(pool: SandboxPool) {

@@ -4,7 +4,7 @@ import {
   SandboxPool,
   SandboxRequestError,
   SandboxStoppedError,
-} from '../../src/sandbox/index.ts'
+} from '../src/index.ts'
 import { runners } from './helpers.ts'
 
 const pool = new SandboxPool({ deadlineMs: 5_000, languages: ['javascript'] })

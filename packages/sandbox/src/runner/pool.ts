@@ -1,7 +1,7 @@
-import { SandboxNotStartedError, SandboxRequestError, SandboxStoppedError } from './errors.ts'
+import { SandboxNotStartedError, SandboxRequestError, SandboxStoppedError } from '../errors.ts'
+import type { SandboxLanguage, SandboxOptions, SandboxReport, SandboxRequest } from '../types.ts'
 import { cancelledBeforeStart } from './report.ts'
 import { type SlotSettings, WorkerSlot } from './slot.ts'
-import type { SandboxLanguage, SandboxOptions, SandboxReport, SandboxRequest } from './types.ts'
 
 const LANGUAGES: readonly SandboxLanguage[] = ['python', 'javascript']
 const MAX_SOURCE_CHARS = 1_000_000
@@ -23,7 +23,7 @@ export interface SandboxLanguageStatus {
   queued: number
 }
 
-function validate(request: SandboxRequest, languages: readonly SandboxLanguage[]): void {
+export function validate(request: SandboxRequest, languages: readonly SandboxLanguage[]): void {
   if (!LANGUAGES.includes(request.language)) {
     throw new SandboxRequestError(`unknown sandbox language: ${String(request.language)}`)
   }

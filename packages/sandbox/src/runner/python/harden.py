@@ -75,6 +75,115 @@ class BlockedImports:
         return None
 
 
+# Builtin modules a run may never create again: the bridge to JavaScript, raw memory, CPython's
+# test hooks. Creating a builtin is the one way back to them once their modules are gone.
+NEVER_BUILTIN = frozenset({'_pyodide_core', '_ctypes', '_testcapi', '_testinternalcapi', '_testlimitedcapi',
+                           '_testbuffer', '_testclinic', '_testclinic_limited', '_xxtestfuzz',
+                           '_remote_debugging', '_posixsubprocess', 'xxsubtype'})
+
+
+def _from_javascript(value):
+    """True for what leads to the JavaScript realm: Pyodide's modules, types and objects, and
+    the functions of its C bridge."""
+    kind = type(value)
+    if kind is types.ModuleType:
+        return getattr(value, '__name__', '').partition('.')[0] in BLOCKED_ROOTS
+    if kind is types.BuiltinFunctionType:
+        owner = getattr(value, '__self__', None)
+        return type(owner) is types.ModuleType and getattr(owner, '__name__', '') == '_pyodide_core'
+    module = getattr(kind, '__module__', None)
+    if isinstance(module, str) and module.partition('.')[0] in BLOCKED_ROOTS:
+        return True
+    return kind.__name__.startswith('Js') and module == 'builtins'
+
+
+def sever_javascript():
+    """Drops every path from Python to a JavaScript object: the import hook's table of JS modules
+    (``js``, ``pyodide_js``), Pyodide's own modules, its bridge's functions wherever a dict holds
+    them (the builtin module's saved copy too), and the ability to create the bridge again.
+
+    The worker calls it once the harness is loaded, straight from JavaScript, so that no frame of
+    Pyodide's own code is live; it raises, and the worker refuses to start, if anything is left.
+    """
+    hook = sys.modules.get('_pyodide._importhook')
+    finder = getattr(hook, 'jsfinder', None)
+    if finder is not None:
+        finder.jsproxies.clear()
+    bridge = [m for n, m in sys.modules.items() if n.partition('.')[0] in BLOCKED_ROOTS]
+    import _imp
+    allowed = {}
+    for name in sys.builtin_module_names:
+        if name not in NEVER_BUILTIN and name not in BLOCKED_ROOTS:
+            try:
+                allowed[name] = __import__(name)
+            except ImportError:
+                pass
+    def create_builtin(spec):
+        if spec.name in allowed:
+            return allowed[spec.name]
+        raise ImportError(f'No module named {spec.name!r} (not available in the sandbox)', name=spec.name)
+    _imp.create_builtin = create_builtin
+    for name in ('create_dynamic', 'exec_dynamic'):
+        if hasattr(_imp, name):
+            delattr(_imp, name)
+    for name in list(sys.modules):
+        if name.partition('.')[0] in BLOCKED_ROOTS or name in NEVER_BUILTIN:
+            del sys.modules[name]
+    for module in bridge:
+        vars(module).clear()
+    for _ in range(2):
+        for holder in gc.get_objects():
+            if type(holder) is types.ModuleType:
+                if _from_javascript(holder):
+                    vars(holder).clear()
+                continue
+            if type(holder) is list:
+                holder[:] = [v for v in holder if not _from_javascript(v)]
+                continue
+            if type(holder) is dict:
+                attrs = holder
+            elif isinstance(holder, type) or _from_javascript(holder):
+                continue
+            else:
+                # Instance attributes may live inline, without a dict object gc would list.
+                try:
+                    attrs = object.__getattribute__(holder, '__dict__')
+                except (AttributeError, TypeError):
+                    continue
+                if type(attrs) is not dict:
+                    continue
+            for key in [k for k, v in attrs.items() if _from_javascript(v)]:
+                del attrs[key]
+        gc.collect()
+    left = {_describe_leak(o) for o in gc.get_objects() if _leads_out(o)}
+    for holder in gc.get_objects():
+        left.update(f'{_describe_leak(r)} in {type(holder).__qualname__}' for r in gc.get_referents(holder) if _leads_out(r))
+    if left:
+        raise RuntimeError(f'JavaScript objects still reachable from Python: {sorted(left)[:10]}')
+    # The state every run is reset to was taken when the harness loaded: take it again, without
+    # the bridge, or the reset would put Pyodide's emptied modules back into sys.modules.
+    global PRISTINE
+    PRISTINE = take_snapshot()  # noqa: F821 (defined by state.py, loaded after this file)
+
+
+def _leads_out(value):
+    """What must be gone once severed: a proxy of a JavaScript value (JavaScript's null aside),
+    a Pyodide module that still has its contents, a function of the C bridge."""
+    if type(value) is types.ModuleType:
+        return _from_javascript(value)
+    if type(value) is types.BuiltinFunctionType:
+        return _from_javascript(value)
+    if isinstance(value, type):
+        return False
+    # Pyodide's proxy types are C types (immutable); the pure-Python stubs of its docs are not.
+    return any(c.__name__ == 'JsProxy' and c.__module__ == 'pyodide.ffi' and c.__flags__ & (1 << 8)
+               for c in type(value).__mro__) and type(value).__name__ != 'JsNull'
+
+
+def _describe_leak(value):
+    return f'{type(value).__module__}.{type(value).__qualname__} {getattr(value, "__name__", "")}'.strip()
+
+
 def _close_host_modules():
     for name in list(sys.modules):
         if name.partition('.')[0] in BLOCKED_ROOTS:

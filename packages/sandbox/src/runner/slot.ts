@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
-import { SandboxStartError, SandboxStoppedError } from './errors.ts'
+import { SandboxStartError, SandboxStoppedError } from '../errors.ts'
+import type { SandboxLanguage, SandboxLogger, SandboxReport } from '../types.ts'
 import {
   CONTROL_SLOTS,
   type RunMessage,
@@ -11,7 +12,6 @@ import {
   type WorkerMessage,
 } from './protocol.ts'
 import { buildReport, type RunEnd } from './report.ts'
-import type { SandboxLanguage, SandboxLogger, SandboxReport } from './types.ts'
 
 const WORKER_FILES: Record<SandboxLanguage, URL> = {
   python: new URL('./python-worker.ts', import.meta.url),
