@@ -271,7 +271,8 @@ export class EdgeNode {
           family: m.family,
           parameters: m.parameters,
           quantization: m.quantization,
-          contextLength: m.contextLength,
+          // What a request can hold here, which is what a peer routing to it needs to know.
+          contextLength: m.servedContext ?? m.contextLength,
         })),
       provider: () => models.provider.name,
     })

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events'
 import { mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
-import { InferenceError, ModelNotFoundError } from './errors.ts'
+import { InferenceError, ModelNotFoundError, UnsupportedCapabilityError } from './errors.ts'
 import {
   cleanPartials,
   MODEL_NAME,
@@ -13,7 +13,16 @@ import {
 } from './model-pull.ts'
 import { OllamaProvider } from './ollama-provider.ts'
 import { OpenAiCompatibleProvider } from './openai-provider.ts'
-import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
+import type {
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  EmbedResult,
+  LoadedModelInfo,
+  ModelInfo,
+  Provider,
+  ProviderStatus,
+} from './types.ts'
 
 export type ProviderChoice = 'auto' | 'embedded' | 'ollama' | 'openai'
 
@@ -149,6 +158,35 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
       req.model || this.#active === null ? req : { ...req, model: this.#active },
       opts,
     )
+  }
+
+  /**
+   * Embeds with the named model, else the active one.
+   * @throws UnsupportedCapabilityError when the provider can't embed
+   */
+  embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const p = this.provider
+    if (p.embed === undefined)
+      throw new UnsupportedCapabilityError(`the ${p.name} provider of this node does not embed`)
+    return p.embed(model || (this.#active ?? undefined), inputs, signal)
+  }
+
+  /** Loads a model into memory; a provider that loads on its own just confirms the name. */
+  async load(model: string | undefined): Promise<string> {
+    const name = model || (this.#active ?? undefined)
+    if (this.provider.load) return this.provider.load(name)
+    const models = await this.provider.listModels()
+    const found = models.find((m) => m.name === name) ?? (name === undefined ? models[0] : undefined)
+    if (!found)
+      throw new ModelNotFoundError(
+        name ?? '(default)',
+        models.map((m) => m.name),
+      )
+    return found.name
+  }
+
+  async loadedModels(): Promise<LoadedModelInfo[]> {
+    return (await this.provider.loadedModels?.()) ?? []
   }
 
   async swap(name: string): Promise<string> {
