@@ -11,6 +11,7 @@ import {
   metricsRoutes,
   modelRoutes,
   type NodeView,
+  ollamaAdmin,
   ollamaRoutes,
   openAiRoutes,
   orchestrationRoutes,
@@ -154,7 +155,7 @@ export class EdgeNode {
         taskRoutes(this.tasks),
         modelRoutes(this.models),
         openAiRoutes(chat),
-        ollamaRoutes(chat),
+        ollamaRoutes(chat, ollamaAdmin(this.models)),
         uiRoutes(UI_DIST),
       )
 

@@ -91,7 +91,13 @@ export const ChatTaskSpec = z
       .optional(),
     /** A raw completion of `prompt` (no chat template; fill-in-the-middle with `suffix`); `messages` are then ignored. */
     completion: z
-      .object({ prompt: z.string().max(256 * 1024), suffix: z.string().max(256 * 1024).optional() })
+      .object({
+        prompt: z.string().max(256 * 1024),
+        suffix: z
+          .string()
+          .max(256 * 1024)
+          .optional(),
+      })
       .strict()
       .optional(),
     /** Tokens the request may use in all, below the executor's served context (Ollama's num_ctx). */

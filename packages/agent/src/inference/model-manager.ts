@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events'
-import { mkdir, rm } from 'node:fs/promises'
+import { copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
 import { InferenceError, ModelNotFoundError, UnsupportedCapabilityError } from './errors.ts'
@@ -273,6 +273,31 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
     job.done.catch(() => {})
     this.#pulls.set(name, job)
     return job
+  }
+
+  /**
+   * Copies a model under a new name (Ollama's `/api/copy`); an embedded model is a second file.
+   * @throws ModelNotFoundError when the source is unknown
+   * @throws PullError when the new name is not a valid model name or is taken
+   */
+  async copy(source: string, destination: string): Promise<void> {
+    const p = this.provider
+    if (p instanceof OllamaProvider) await p.copyModel(source, destination)
+    else if (p instanceof EmbeddedLlamaProvider) {
+      if (!MODEL_NAME.test(destination))
+        throw new PullError('invalid_name', `"${destination}" is not a valid model name`)
+      const models = await p.listModels()
+      const from = models.find((m) => m.name === source)
+      if (!from?.path)
+        throw new ModelNotFoundError(
+          source,
+          models.map((m) => m.name),
+        )
+      if (models.some((m) => m.name === destination))
+        throw new PullError('exists', `a model named ${destination} exists already`)
+      await copyFile(from.path, join(this.#opts.modelsDir, `${destination}.gguf`))
+    } else throw new PullError('unsupported', `the ${p.name} provider manages its own models`)
+    this.emit('changed')
   }
 
   async remove(name: string): Promise<void> {

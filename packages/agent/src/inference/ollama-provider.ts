@@ -274,6 +274,12 @@ export class OllamaProvider implements Provider {
     }))
   }
 
+  async copyModel(source: string, destination: string): Promise<void> {
+    const res = await this.#post('/api/copy', { source, destination })
+    if (res.status === 404) throw new ModelNotFoundError(source, await this.#names())
+    if (!res.ok) throw new OllamaError(await errorText(res), res.status)
+  }
+
   async deleteModel(model: string): Promise<void> {
     const res = await fetch(`${this.baseUrl}/api/delete`, {
       method: 'DELETE',

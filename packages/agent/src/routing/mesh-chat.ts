@@ -169,7 +169,8 @@ export class MeshChatBackend implements ChatBackend {
   #spec(req: ChatRequest): ChatTaskSpec {
     const parsed = ChatTaskSpec.safeParse({
       kind: 'chat',
-      messages: req.messages,
+      // A raw completion carries its prompt in `completion`; the spec still needs one message.
+      messages: req.completion ? [{ role: 'user', content: '' }] : req.messages,
       model: req.model,
       maxTokens: Math.min(8192, Math.max(1, req.maxTokens ?? this.#init.options.chatMaxTokens)),
       temperature: req.temperature,
