@@ -4,7 +4,7 @@
 set -euo pipefail
 packages=(
   ca-certificates curl git python3 python3-pip python3-venv npm
-  chromium xvfb xauth imagemagick procps iproute2
+  chromium xvfb xauth imagemagick procps iproute2 prometheus
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev file
 )
 # Where python3/pip or npm come from elsewhere (pyenv, a Node install), the Debian package isn't needed.

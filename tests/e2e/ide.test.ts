@@ -339,6 +339,40 @@ describe('embeddings and model lookup', () => {
   )
 })
 
+describe('metrics', () => {
+  const scrape = async (a: AgentProcess) => await (await fetch(`${a.apiUrl}/metrics`)).text()
+  const value = (text: string, series: string) => {
+    const line = text.split('\n').find((l) => l.startsWith(`${series} `))
+    return line === undefined ? undefined : Number(line.slice(series.length + 1))
+  }
+
+  it.each(nodes())('count inference requests, errors, tokens and time to first token %s', async (_, key) => {
+    const text = await scrape(agent(key))
+    const chat = '{endpoint="/v1/chat/completions"}'
+    expect(value(text, `edgecoder_inference_requests_total${chat}`)).toBeGreaterThan(0)
+    expect(value(text, `edgecoder_tokens_generated_total${chat}`)).toBeGreaterThan(0)
+    expect(value(text, `edgecoder_time_to_first_token_seconds_count${chat}`)).toBeGreaterThan(0)
+    // The num_ctx test's refusals.
+    expect(
+      value(text, 'edgecoder_inference_errors_total{endpoint="/api/generate",code="context_overflow"}'),
+    ).toBeGreaterThan(0)
+  })
+
+  it('count gossip messages and peer states', async () => {
+    const text = await scrape(c)
+    expect(value(text, 'edgecoder_gossip_messages_total{kind="first_seen"}')).toBeGreaterThan(0)
+    expect(value(text, 'edgecoder_adverts_total{outcome="accepted"}')).toBeGreaterThan(0)
+    expect(value(text, 'edgecoder_peers{state="online"}')).toBeGreaterThan(0)
+  })
+
+  it('pass promtool check metrics without lint warnings', async () => {
+    const check = spawnSync('promtool', ['check', 'metrics'], { input: await scrape(m), encoding: 'utf8' })
+    expect(check.error).toBeUndefined()
+    expect(`${check.stdout}${check.stderr}`.trim()).toBe('')
+    expect(check.status).toBe(0)
+  })
+})
+
 describe('the official Python clients', () => {
   let python = process.env.EDGECODER_PYTHON ?? ''
   beforeAll(() => {

@@ -7,6 +7,7 @@ import {
   buildApi,
   eventRoutes,
   healthRoutes,
+  IdeMetrics,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
@@ -22,6 +23,7 @@ import {
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
+import { registerGossipMetrics } from './gossip-metrics.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
 import { type ModelInfo, ModelManager } from './inference/index.ts'
 import type { Logger } from './logger.ts'
@@ -151,11 +153,13 @@ export class EdgeNode {
       await this.#startTasks()
       // The IDE endpoints answer from the local model when it is the one asked for, else from a peer's.
       const chat = this.routing.chat(this.models)
+      const ideMetrics = new IdeMetrics(this.metrics.registry)
+      registerGossipMetrics(this.metrics.registry, () => this.mesh.stats())
       routes.push(
         taskRoutes(this.tasks),
         modelRoutes(this.models),
-        openAiRoutes(chat),
-        ollamaRoutes(chat, ollamaAdmin(this.models)),
+        openAiRoutes(chat, ideMetrics),
+        ollamaRoutes(chat, { admin: ollamaAdmin(this.models), metrics: ideMetrics }),
         uiRoutes(UI_DIST),
       )
 

@@ -3,6 +3,7 @@ import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/types
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
 import { acceptAnyJsonBody } from './ide-body.ts'
+import { type IdeMetrics, unmetered } from './ide-metrics.ts'
 import { resolveModelName } from './model-names.ts'
 import { answer, finalFields, mapError, ollamaError } from './ollama-answer.ts'
 import { type ModelAdmin, ollamaModelRoutes } from './ollama-models.ts'
@@ -97,7 +98,7 @@ const now = () => new Date().toISOString()
  * and the model routes of {@link ollamaModelRoutes}. Answers stream as NDJSON by default.
  */
 export const ollamaRoutes =
-  (backend: ChatBackend, admin?: ModelAdmin): RouteModule =>
+  (backend: ChatBackend, opts: { admin?: ModelAdmin; metrics?: IdeMetrics } = {}): RouteModule =>
   (root) =>
     root.register(async (app) => {
       // Parser failures (malformed JSON, oversize body) answer in Ollama's error shape here.
@@ -106,15 +107,21 @@ export const ollamaRoutes =
         return reply.code(status).send(ollamaError(err.message))
       })
       acceptAnyJsonBody(app)
-      ollamaModelRoutes(app, backend, admin)
+      ollamaModelRoutes(app, backend, opts.admin)
+      const on = (endpoint: string) => (opts.metrics ?? unmetered).metered(backend, endpoint)
       const resolve = async (name: string) =>
         resolveModelName(
           name,
           (await backend.listModels().catch(() => [])).map((m) => m.name),
         )
-      const load = async (reply: import('fastify').FastifyReply, name: string, extra: object) => {
+      const load = async (
+        endpoint: string,
+        reply: import('fastify').FastifyReply,
+        name: string,
+        extra: object,
+      ) => {
         try {
-          const model = await backend.load(name)
+          const model = await on(endpoint).load(name)
           return { model, created_at: now(), ...extra, done: true, done_reason: 'load' }
         } catch (err) {
           const [status, msg] = mapError(err)
@@ -131,7 +138,7 @@ export const ollamaRoutes =
           const b = p.data
           const model = await resolve(b.model)
           if (b.messages.length === 0)
-            return load(reply, model, { message: { role: 'assistant', content: '' } })
+            return load('/api/chat', reply, model, { message: { role: 'assistant', content: '' } })
           const tools: ToolSpec[] = (b.tools ?? []).map((t) => t.function)
           const format = toolSchema(tools, 'auto')
           const chatReq: ChatRequest = {
@@ -142,7 +149,7 @@ export const ollamaRoutes =
           return answer(
             req,
             reply,
-            backend,
+            on('/api/chat'),
             chatReq,
             { stream: b.stream ?? true, tools: format !== undefined },
             {
@@ -182,7 +189,7 @@ export const ollamaRoutes =
           const b = p.data
           const model = await resolve(b.model)
           // Ollama's "load the model" call: no prompt, nothing to generate.
-          if (b.prompt === '' && !b.suffix) return load(reply, model, { response: '' })
+          if (b.prompt === '' && !b.suffix) return load('/api/generate', reply, model, { response: '' })
           const fim = b.raw === true || b.suffix !== undefined
           const chatReq: ChatRequest = {
             ...toRequest(model, b.options, b.format),
@@ -197,7 +204,7 @@ export const ollamaRoutes =
           return answer(
             req,
             reply,
-            backend,
+            on('/api/generate'),
             chatReq,
             { stream: b.stream ?? true, tools: false },
             {
@@ -209,13 +216,14 @@ export const ollamaRoutes =
       )
 
       const embed = async (
+        endpoint: string,
         model: string,
         input: string[],
         req: import('fastify').FastifyRequest,
         reply: import('fastify').FastifyReply,
       ) => {
         const t0 = performance.now()
-        const r = await backend.embed(await resolve(model), input, clientGone(req.raw, reply.raw))
+        const r = await on(endpoint).embed(await resolve(model), input, clientGone(req.raw, reply.raw))
         return { r, totalNs: Math.round((performance.now() - t0) * 1e6) }
       }
       app.post(
@@ -226,7 +234,7 @@ export const ollamaRoutes =
           if (!p.success) return reply.code(400).send(ollamaError(issueText(p.error)))
           try {
             const input = typeof p.data.input === 'string' ? [p.data.input] : p.data.input
-            const { r, totalNs } = await embed(p.data.model, input, req, reply)
+            const { r, totalNs } = await embed('/api/embed', p.data.model, input, req, reply)
             return {
               model: r.model,
               embeddings: r.embeddings,
@@ -247,7 +255,7 @@ export const ollamaRoutes =
           const p = LegacyEmbedBody.safeParse(req.body)
           if (!p.success) return reply.code(400).send(ollamaError(issueText(p.error)))
           try {
-            const { r } = await embed(p.data.model, [p.data.prompt], req, reply)
+            const { r } = await embed('/api/embeddings', p.data.model, [p.data.prompt], req, reply)
             return { embedding: r.embeddings[0] }
           } catch (err) {
             const [status, msg] = mapError(err)

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
+import type { IdeMetrics } from './ide-metrics.ts'
 import { mapError, oaiError, openAiStream, usageOf } from './openai-sse.ts'
 
 const CompletionBody = z.object({
@@ -40,6 +41,7 @@ function base64Floats(v: number[]): string {
 /** `/v1/completions` (raw text, fill-in-the-middle with `suffix`) and `/v1/embeddings`. */
 export function openAiCompletionRoutes(
   app: FastifyInstance,
+  metrics: Pick<IdeMetrics, 'metered'>,
   backend: ChatBackend,
   resolve: (name: string) => Promise<string>,
 ): void {
@@ -73,7 +75,7 @@ export function openAiCompletionRoutes(
       const signal = clientGone(req.raw, reply.raw)
       if (!b.stream) {
         try {
-          const r = await backend.chat(chatReq, { signal })
+          const r = await metrics.metered(backend, '/v1/completions').chat(chatReq, { signal })
           const text = b.echo ? prompt + r.text : r.text
           return {
             id,
@@ -99,7 +101,7 @@ export function openAiCompletionRoutes(
       })
       try {
         if (b.echo) out.send(event(choice(prompt, null)))
-        const r = await backend.chat(chatReq, {
+        const r = await metrics.metered(backend, '/v1/completions').chat(chatReq, {
           signal,
           onToken: (t) => {
             if (t) out.send(event(choice(t, null)))
@@ -124,7 +126,9 @@ export function openAiCompletionRoutes(
       const b = p.data
       const inputs = typeof b.input === 'string' ? [b.input] : b.input
       try {
-        const r = await backend.embed(await resolve(b.model), inputs, clientGone(req.raw, reply.raw))
+        const r = await metrics
+          .metered(backend, '/v1/embeddings')
+          .embed(await resolve(b.model), inputs, clientGone(req.raw, reply.raw))
         // Matryoshka-style shortening, as OpenAI's `dimensions` does: cut, then renormalise.
         const shaped = r.embeddings.map((v) =>
           b.dimensions && b.dimensions < v.length ? normalise(v.slice(0, b.dimensions)) : v,

@@ -4,6 +4,7 @@ import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/types
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
 import { acceptAnyJsonBody } from './ide-body.ts'
+import { type IdeMetrics, unmetered } from './ide-metrics.ts'
 import { resolveModelName } from './model-names.ts'
 import { openAiCompletionRoutes } from './openai-completions.ts'
 import { mapError, oaiError, openAiStream, usageOf } from './openai-sse.ts'
@@ -116,7 +117,7 @@ function badRequest(message: string, param: string | null) {
 
 /** OpenAI-compatible models and chat completions (with tools), plus the routes of openai-completions.ts. */
 export const openAiRoutes =
-  (backend: ChatBackend): RouteModule =>
+  (backend: ChatBackend, metrics: Pick<IdeMetrics, 'metered'> = unmetered): RouteModule =>
   (root) =>
     root.register(async (app) => {
       // Parser failures (malformed JSON, oversize body) answer in OpenAI's error shape here.
@@ -159,7 +160,7 @@ export const openAiRoutes =
           return modelObject(found)
         },
       )
-      openAiCompletionRoutes(app, backend, resolve)
+      openAiCompletionRoutes(app, metrics, backend, resolve)
 
       app.post(
         '/v1/chat/completions',
@@ -201,7 +202,7 @@ export const openAiRoutes =
 
           if (!b.stream) {
             try {
-              const r = await backend.chat(chatReq, { signal })
+              const r = await metrics.metered(backend, '/v1/chat/completions').chat(chatReq, { signal })
               const { content, calls } = withTools_ ? parseToolReply(r.text) : { content: r.text, calls: [] }
               return {
                 id,
@@ -239,7 +240,7 @@ export const openAiRoutes =
           })
           try {
             let first = true
-            const r = await backend.chat(chatReq, {
+            const r = await metrics.metered(backend, '/v1/chat/completions').chat(chatReq, {
               signal,
               // With tools the reply is JSON that is read once complete.
               onToken: withTools_
