@@ -57,7 +57,7 @@ const nodes = () =>
   ] as const
 const agent = (key: 'm' | 'c') => (key === 'm' ? m : c)
 
-describe('Ollama dialect fidelity', () => {
+describe('Ollama dialect fidelity', { timeout: 180_000 }, () => {
   it('says "Ollama is running" at / and reports an Ollama version tools accept', async () => {
     const root = await fetch(`${m.apiUrl}/`)
     expect(await root.text()).toBe('Ollama is running')
@@ -140,7 +140,7 @@ describe('Ollama dialect fidelity', () => {
   })
 })
 
-describe.each(nodes())('tool calls %s', (_, key) => {
+describe.each(nodes())('tool calls %s', { timeout: 300_000 }, (_, key) => {
   const a = () => agent(key)
 
   it('OpenAI: a forced call comes back as tool_calls, and the follow-up turn is answered', async () => {
@@ -260,7 +260,7 @@ describe.each(nodes())('tool calls %s', (_, key) => {
   })
 })
 
-describe.each(nodes())('fill-in-the-middle %s', (_, key) => {
+describe.each(nodes())('fill-in-the-middle %s', { timeout: 180_000 }, (_, key) => {
   it('Ollama generate with suffix stops where the suffix begins; raw continues the prompt as is', async () => {
     const r = await ollama(agent(key)).generate({
       model: MODEL,
