@@ -1,4 +1,6 @@
 import { spawnSync } from 'node:child_process'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Ollama } from 'ollama'
 import OpenAI from 'openai'
@@ -370,6 +372,40 @@ describe('metrics', () => {
     expect(check.error).toBeUndefined()
     expect(`${check.stdout}${check.stderr}`.trim()).toBe('')
     expect(check.status).toBe(0)
+  })
+})
+
+describe('the OpenAPI document', () => {
+  it('describes the IDE request bodies, uses its security scheme and passes redocly lint with no warning', async () => {
+    const doc = (await (await fetch(`${m.apiUrl}/openapi.json`)).json()) as {
+      paths: Record<
+        string,
+        Record<string, { requestBody?: { content: Record<string, { schema: { properties: object } }> } }>
+      >
+      security: unknown[]
+      components: { securitySchemes: Record<string, unknown> }
+    }
+    const props = (path: string) =>
+      doc.paths[path]!.post!.requestBody!.content['application/json']!.schema.properties
+    expect(props('/v1/chat/completions')).toHaveProperty('tools')
+    expect(props('/v1/completions')).toHaveProperty('suffix')
+    expect(props('/v1/embeddings')).toHaveProperty('input')
+    expect(props('/api/chat')).toHaveProperty('tools')
+    expect(props('/api/generate')).toHaveProperty('raw')
+    expect(props('/api/embed')).toHaveProperty('input')
+    expect(Object.keys(doc.components.securitySchemes)).toEqual(['bearer'])
+    expect(doc.security).toContainEqual({ bearer: [] })
+    const file = join(mkdtempSync(join(tmpdir(), 'edgecoder-openapi-')), 'openapi.json')
+    writeFileSync(file, JSON.stringify(doc))
+    const lint = spawnSync(
+      join(REPO_ROOT, 'node_modules/.bin/redocly'),
+      ['lint', file, '--extends', 'minimal', '--format', 'stylish'],
+      { encoding: 'utf8' },
+    )
+    const out = `${lint.stdout}${lint.stderr}`
+    expect(lint.status, out).toBe(0)
+    expect(out).not.toMatch(/warning|error/)
+    rmSync(file, { force: true })
   })
 })
 

@@ -4,6 +4,7 @@ import { InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
 import type { ModelManager } from '../../inference/model-manager.ts'
 import { PullError, type PullProgressEvent } from '../../inference/model-pull.ts'
 import { clientGone } from './chat-backend.ts'
+import { documentedBody } from './ide-body.ts'
 import { resolveModelName } from './model-names.ts'
 import { ollamaError } from './ollama-answer.ts'
 import type { ModelAdmin } from './ollama-models.ts'
@@ -47,7 +48,14 @@ export function ollamaAdmin(models: ModelManager): ModelAdmin {
     register(app: FastifyInstance) {
       app.post(
         '/api/pull',
-        { schema: { summary: 'Pull a model, Ollama style (NDJSON progress)', tags: ['ollama'] } },
+        {
+          schema: {
+            summary: 'Pull a model, Ollama style (NDJSON progress)',
+            tags: ['ollama'],
+            body: PullBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = PullBody.safeParse(req.body)
           const target = p.success ? (p.data.model ?? p.data.name) : undefined
@@ -83,7 +91,10 @@ export function ollamaAdmin(models: ModelManager): ModelAdmin {
 
       app.delete(
         '/api/delete',
-        { schema: { summary: 'Remove a model, Ollama style', tags: ['ollama'] } },
+        {
+          schema: { summary: 'Remove a model, Ollama style', tags: ['ollama'], body: DeleteBody },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = DeleteBody.safeParse(req.body)
           const target = p.success ? (p.data.model ?? p.data.name) : undefined
@@ -100,7 +111,14 @@ export function ollamaAdmin(models: ModelManager): ModelAdmin {
 
       app.post(
         '/api/copy',
-        { schema: { summary: 'Copy a model under a new name, Ollama style', tags: ['ollama'] } },
+        {
+          schema: {
+            summary: 'Copy a model under a new name, Ollama style',
+            tags: ['ollama'],
+            body: CopyBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = CopyBody.safeParse(req.body)
           if (!p.success) return reply.code(400).send(ollamaError('source and destination are required'))

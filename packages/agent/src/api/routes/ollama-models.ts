@@ -1,9 +1,13 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
+import { z } from 'zod'
 import type { ModelInfo } from '../../inference/types.ts'
 import type { ChatBackend } from './chat-backend.ts'
+import { documentedBody } from './ide-body.ts'
 import { resolveModelName, withTag } from './model-names.ts'
 import { ollamaError } from './ollama-answer.ts'
+
+const ShowBody = z.object({ model: z.string().optional(), name: z.string().optional() })
 
 /** The Ollama release whose API this node speaks (tools check for a minimum version). */
 export const OLLAMA_COMPATIBLE_VERSION = '0.12.0'
@@ -98,7 +102,7 @@ export function ollamaModelRoutes(app: FastifyInstance, backend: ChatBackend, ad
 
   app.post(
     '/api/show',
-    { schema: { summary: 'One model in detail', tags: ['ollama'] } },
+    { schema: { summary: 'One model in detail', tags: ['ollama'], body: ShowBody }, ...documentedBody },
     async (req, reply) => {
       const body = (req.body ?? {}) as { model?: unknown; name?: unknown }
       const name = body.model ?? body.name

@@ -2,7 +2,7 @@ import { z } from 'zod'
 import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/types.ts'
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
-import { acceptAnyJsonBody } from './ide-body.ts'
+import { acceptAnyJsonBody, documentedBody } from './ide-body.ts'
 import { type IdeMetrics, unmetered } from './ide-metrics.ts'
 import { resolveModelName } from './model-names.ts'
 import { answer, finalFields, mapError, ollamaError } from './ollama-answer.ts'
@@ -131,7 +131,14 @@ export const ollamaRoutes =
 
       app.post(
         '/api/chat',
-        { schema: { summary: 'Chat, Ollama style (NDJSON stream), with tools', tags: ['ollama'] } },
+        {
+          schema: {
+            summary: 'Chat, Ollama style (NDJSON stream), with tools',
+            tags: ['ollama'],
+            body: ChatBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = ChatBody.safeParse(req.body)
           if (!p.success) return reply.code(400).send(ollamaError(issueText(p.error)))
@@ -182,7 +189,14 @@ export const ollamaRoutes =
 
       app.post(
         '/api/generate',
-        { schema: { summary: 'Generate, Ollama style: raw, fill-in-the-middle, load', tags: ['ollama'] } },
+        {
+          schema: {
+            summary: 'Generate, Ollama style: raw, fill-in-the-middle, load',
+            tags: ['ollama'],
+            body: GenerateBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = GenerateBody.safeParse(req.body)
           if (!p.success) return reply.code(400).send(ollamaError(issueText(p.error)))
@@ -228,7 +242,10 @@ export const ollamaRoutes =
       }
       app.post(
         '/api/embed',
-        { schema: { summary: 'Embeddings, Ollama style', tags: ['ollama'] } },
+        {
+          schema: { summary: 'Embeddings, Ollama style', tags: ['ollama'], body: EmbedBody },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const p = EmbedBody.safeParse(req.body)
           if (!p.success) return reply.code(400).send(ollamaError(issueText(p.error)))

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
+import { documentedBody } from './ide-body.ts'
 import type { IdeMetrics } from './ide-metrics.ts'
 import { mapError, oaiError, openAiStream, usageOf } from './openai-sse.ts'
 
@@ -47,7 +48,14 @@ export function openAiCompletionRoutes(
 ): void {
   app.post(
     '/v1/completions',
-    { schema: { summary: 'Text completion, OpenAI style; suffix fills in the middle', tags: ['openai'] } },
+    {
+      schema: {
+        summary: 'Text completion, OpenAI style; suffix fills in the middle',
+        tags: ['openai'],
+        body: CompletionBody,
+      },
+      ...documentedBody,
+    },
     async (req, reply) => {
       const p = CompletionBody.safeParse(req.body)
       if (!p.success) return invalid(reply, p.error)
@@ -119,7 +127,10 @@ export function openAiCompletionRoutes(
 
   app.post(
     '/v1/embeddings',
-    { schema: { summary: 'Embeddings, OpenAI style', tags: ['openai'] } },
+    {
+      schema: { summary: 'Embeddings, OpenAI style', tags: ['openai'], body: EmbeddingsBody },
+      ...documentedBody,
+    },
     async (req, reply) => {
       const p = EmbeddingsBody.safeParse(req.body)
       if (!p.success) return invalid(reply, p.error)

@@ -3,7 +3,7 @@ import { z } from 'zod'
 import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/types.ts'
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
-import { acceptAnyJsonBody } from './ide-body.ts'
+import { acceptAnyJsonBody, documentedBody } from './ide-body.ts'
 import { type IdeMetrics, unmetered } from './ide-metrics.ts'
 import { resolveModelName } from './model-names.ts'
 import { openAiCompletionRoutes } from './openai-completions.ts'
@@ -139,11 +139,16 @@ export const openAiRoutes =
         data: (await backend.listModels()).map((m) => modelObject(m.name)),
       }))
       app.get(
-        '/v1/models/*',
-        { schema: { summary: 'One model, OpenAI style', tags: ['openai'] } },
+        '/v1/models/:id',
+        {
+          schema: {
+            summary: 'One model, OpenAI style',
+            tags: ['openai'],
+            params: z.object({ id: z.string().min(1).max(256) }),
+          },
+        },
         async (req, reply) => {
-          // Model ids may hold slashes (`org/name`): the rest of the path is the id.
-          const id = decodeURIComponent((req.params as { '*': string })['*'])
+          const id = (req.params as { id: string }).id
           const names = (await backend.listModels()).map((m) => m.name)
           const found = resolveModelName(id, names)
           if (!names.includes(found))
@@ -164,7 +169,14 @@ export const openAiRoutes =
 
       app.post(
         '/v1/chat/completions',
-        { schema: { summary: 'Chat completion, OpenAI style, with tools', tags: ['openai'] } },
+        {
+          schema: {
+            summary: 'Chat completion, OpenAI style, with tools',
+            tags: ['openai'],
+            body: ChatCompletionBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const parsed = ChatCompletionBody.safeParse(req.body)
           if (!parsed.success) {
