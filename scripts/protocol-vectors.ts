@@ -1,7 +1,7 @@
 // Writes docs/protocol-vectors.json: canonical JSON cases, a signed advert and a signed task
 // offer made with fixed Ed25519 keys, so another implementation can check its encoding and
 // signatures byte for byte. Ed25519 signatures are deterministic: a rerun gives the same file.
-//   node scripts/protocol-vectors.ts
+//   node scripts/protocol-vectors.ts && npx biome format --write docs/protocol-vectors.json
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import {

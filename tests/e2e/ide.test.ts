@@ -349,12 +349,21 @@ describe('metrics', () => {
   }
 
   it.each(nodes())('count inference requests, errors, tokens and time to first token %s', async (_, key) => {
-    const text = await scrape(agent(key))
+    const a = agent(key)
+    await openai(a).chat.completions.create({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'hi' }],
+      max_tokens: 2,
+    })
+    const refused = await ollama(a)
+      .generate({ model: MODEL, prompt: 'lorem ipsum '.repeat(60), options: { num_ctx: 32 } })
+      .catch((e) => e)
+    expect(refused.status_code).toBe(400)
+    const text = await scrape(a)
     const chat = '{endpoint="/v1/chat/completions"}'
     expect(value(text, `edgecoder_inference_requests_total${chat}`)).toBeGreaterThan(0)
     expect(value(text, `edgecoder_tokens_generated_total${chat}`)).toBeGreaterThan(0)
     expect(value(text, `edgecoder_time_to_first_token_seconds_count${chat}`)).toBeGreaterThan(0)
-    // The num_ctx test's refusals.
     expect(
       value(text, 'edgecoder_inference_errors_total{endpoint="/api/generate",code="context_overflow"}'),
     ).toBeGreaterThan(0)
