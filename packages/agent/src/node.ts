@@ -267,7 +267,10 @@ export class EdgeNode {
     models.warm().catch((err) => log.error({ err }, 'inference provider failed to start'))
     void refresh().then(() => {
       if (this.#modelList.length === 0)
-        log.warn('no model available yet: code and chat tasks fail until one is pulled')
+        log.warn(
+          { pull: 'edgecoder models pull <https URL or path of a .gguf file>' },
+          'no model here yet: chat and code go to peers that have one; pull one with the command in "pull"',
+        )
     })
     this.mesh.setProviders({
       models: () =>

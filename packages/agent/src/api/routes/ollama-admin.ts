@@ -30,16 +30,20 @@ function pullRequest(target: string) {
   return { name: target.replace(/:latest$/, '').replace(':', '-') }
 }
 
-/** Ollama's pull line for a progress event: status, digest, total and completed bytes. */
-function pullLine(p: PullProgressEvent) {
-  if (p.status === 'verifying') return { status: 'verifying sha256 digest' }
-  if (p.status === 'success') return { status: 'success' }
-  return {
+/**
+ * Ollama's pull lines for a progress event: the layer's bytes so far, and the verify step once
+ * the transfer is complete (the final `success` is the route's to send).
+ */
+function pullLines(p: PullProgressEvent): object[] {
+  const layer = {
     status: 'pulling model',
     digest: 'model',
     total: p.totalBytes ?? 0,
     completed: p.completedBytes,
   }
+  if (p.status === 'downloading') return [layer]
+  if (p.status === 'verifying') return [layer, { status: 'verifying sha256 digest' }]
+  return []
 }
 
 /** `/api/pull`, `/api/delete` and `/api/copy` on this node's model manager. */
@@ -76,7 +80,13 @@ export function ollamaAdmin(models: ModelManager): ModelAdmin {
           }
           try {
             write({ status: 'pulling manifest' })
-            await models.pull(pullRequest(target), (ev) => write(pullLine(ev)), signal)
+            await models.pull(
+              pullRequest(target),
+              (ev) => {
+                for (const line of pullLines(ev)) write(line)
+              },
+              signal,
+            )
             write({ status: 'writing manifest' })
             if (!stream) return { status: 'success' }
             write({ status: 'success' })
