@@ -148,10 +148,13 @@ describe('ModelManager pulls (embedded provider)', () => {
     const a: PullProgressEvent[] = []
     const b: PullProgressEvent[] = []
     const first = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => a.push(p))
-    await new Promise((r) => setTimeout(r, 400))
+    // Waits for progress, not for time: on a busy machine the first bytes may take a while.
+    const until = async (ok: () => boolean) => {
+      while (!ok()) await new Promise((r) => setTimeout(r, 20))
+    }
+    await until(() => (a.at(-1)?.completedBytes ?? 0) > 0)
     const second = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => b.push(p))
     expect(b.length).toBeGreaterThan(0) // the joiner gets the current progress at once
-    await new Promise((r) => setTimeout(r, 300))
     const mid = a.at(-1)!
     expect(mid.completedBytes).toBeGreaterThan(0)
     expect(mid.completedBytes).toBeLessThan(MODEL_SIZE)
