@@ -4,12 +4,13 @@
 # portal images). Installs only what is missing, and only as root; otherwise says what to install.
 set -euo pipefail
 packages=(
-  ca-certificates curl git python3 python3-pip npm bubblewrap util-linux
-  chromium xvfb xauth imagemagick procps iproute2 iptables iputils-ping postgresql docker.io debootstrap
+  ca-certificates curl git python3 python3-pip python3-venv npm bubblewrap util-linux
+  chromium xvfb xauth imagemagick procps iproute2 iptables iputils-ping postgresql docker.io debootstrap prometheus
   build-essential pkg-config libssl-dev libwebkit2gtk-4.1-dev libayatana-appindicator3-dev librsvg2-dev libxdo-dev file
 )
 # Where python3/pip or npm come from elsewhere (pyenv, a Node install), the Debian package isn't needed.
 command -v pip3 >/dev/null 2>&1 && packages=("${packages[@]/python3-pip/}")
+python3 -c "import ensurepip" >/dev/null 2>&1 && packages=("${packages[@]/python3-venv/}")
 command -v npm >/dev/null 2>&1 && packages=("${packages[@]/npm/}")
 
 missing=()

@@ -28,7 +28,7 @@ let sha = ''
 beforeAll(async () => {
   sha = createHash('sha256').update(readFileSync(MODEL_PATH)).digest('hex')
   files = createServer((req, res) => {
-    if (req.url === '/gemma-copy.gguf') {
+    if (req.url === '/gemma-copy.gguf' || req.url === '/pulled.gguf') {
       res.writeHead(200, { 'content-length': MODEL_SIZE })
       createReadStream(MODEL_PATH).pipe(res)
     } else if (req.url === '/slow.gguf') {
@@ -142,7 +142,8 @@ describe('OpenAI-compatible endpoints, with the official openai client', () => {
 describe('Ollama-compatible endpoints, with the official ollama client', () => {
   it('lists tags with model details', async () => {
     const tags = await ollama(a).list()
-    const m = tags.models.find((x) => x.name === MODEL)!
+    // Ollama names carry a tag; `:latest` when the model has none.
+    const m = tags.models.find((x) => x.name === `${MODEL}:latest`)!
     expect(m.details).toMatchObject({
       family: 'gemma3',
       quantization_level: 'Q4_K_M',
@@ -346,5 +347,51 @@ describe('model manager over the API', () => {
     expect(pull.code).toBe(0)
     expect(pull.stderr).toMatch(/100%/)
     expect(pull.stdout).toContain('pulled cli-copy')
+  })
+})
+
+describe('Ollama model routes on the model manager', () => {
+  const names = async () => (await ollama(a).list()).models.map((m) => m.name)
+
+  it('pulls with Ollama progress lines, copies under a tagged name, and deletes', async () => {
+    const lines: { status: string; total?: number; completed?: number }[] = []
+    for await (const p of await ollama(a).pull({ model: `${filesUrl}/pulled.gguf`, stream: true }))
+      lines.push(p)
+    expect(lines[0]!.status).toBe('pulling manifest')
+    expect(lines.some((l) => l.total === MODEL_SIZE && l.completed === MODEL_SIZE)).toBe(true)
+    expect(lines.at(-1)!.status).toBe('success')
+    expect(await names()).toContain('pulled:latest')
+
+    await ollama(a).copy({ source: 'pulled:latest', destination: 'pulled:v2' })
+    expect(await names()).toContain('pulled-v2:latest')
+    const copied = await ollama(a).chat({
+      model: 'pulled:v2',
+      messages: [{ role: 'user', content: 'hi' }],
+      options: { num_predict: 1 },
+    })
+    expect(copied.model).toBe('pulled-v2')
+
+    await ollama(a).delete({ model: 'pulled:v2' })
+    await ollama(a).delete({ model: 'pulled:latest' })
+    expect(await names()).not.toContain('pulled:latest')
+    expect(await names()).not.toContain('pulled-v2:latest')
+  })
+
+  it('answers unknown models and bad names in Ollama error shape', async () => {
+    const gone = await ollama(a)
+      .delete({ model: 'nope' })
+      .catch((e) => e)
+    expect(gone.status_code).toBe(404)
+    const copy = await ollama(a)
+      .copy({ source: 'nope', destination: 'x' })
+      .catch((e) => e)
+    expect(copy.status_code).toBe(404)
+    const bad = await ollama(a)
+      .copy({ source: MODEL, destination: '../etc' })
+      .catch((e) => e)
+    expect(bad.status_code).toBe(400)
+    const res = await a.api('/api/pull', { method: 'POST', json: { stream: false } })
+    expect(res.status).toBe(400)
+    expect(typeof ((await res.json()) as { error: unknown }).error).toBe('string')
   })
 })

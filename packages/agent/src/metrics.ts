@@ -15,6 +15,10 @@ export class NodeMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'edgecoder_' })
+    // prom-client names three gauges `*_total`, which Prometheus reserves for counters
+    // (promtool's lint refuses them); the handle and request counts are in the others.
+    for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total'])
+      this.registry.removeSingleMetric(`edgecoder_nodejs_${name}`)
     const registers = [this.registry]
     this.httpRequests = new Counter({
       name: 'edgecoder_http_requests_total',

@@ -11,11 +11,13 @@ import {
   DEV_ORIGINS,
   eventRoutes,
   healthRoutes,
+  IdeMetrics,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
   type NodeView,
   OriginPolicy,
+  ollamaAdmin,
   ollamaRoutes,
   openAiRoutes,
   orchestrationRoutes,
@@ -27,6 +29,7 @@ import {
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
+import { registerGossipMetrics } from './gossip-metrics.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
 import { type ModelInfo, ModelManager } from './inference/index.ts'
 import { creditPolicy, LedgerNode } from './ledger/index.ts'
@@ -179,11 +182,13 @@ export class EdgeNode {
       await this.#startTasks()
       // The IDE endpoints answer from the local model when it is the one asked for, else from a peer's.
       const chat = this.routing.chat(this.models)
+      const ideMetrics = new IdeMetrics(this.metrics.registry)
+      registerGossipMetrics(this.metrics.registry, () => this.mesh.stats())
       routes.push(
         taskRoutes(this.tasks),
         modelRoutes(this.models),
-        openAiRoutes(chat),
-        ollamaRoutes(chat),
+        openAiRoutes(chat, ideMetrics),
+        ollamaRoutes(chat, { admin: ollamaAdmin(this.models), metrics: ideMetrics }),
         uiRoutes(UI_DIST),
       )
 
@@ -352,7 +357,10 @@ export class EdgeNode {
     }
     void refresh().then(() => {
       if (this.#modelList.length === 0)
-        log.warn('no model available yet: code and chat tasks fail until one is pulled')
+        log.warn(
+          { pull: 'edgecoder models pull <https URL or path of a .gguf file>' },
+          'no model here yet: chat and code go to peers that have one; pull one with the command in "pull"',
+        )
     })
     this.mesh.setProviders({
       models: () =>
@@ -361,7 +369,8 @@ export class EdgeNode {
           family: m.family,
           parameters: m.parameters,
           quantization: m.quantization,
-          contextLength: m.contextLength,
+          // What a request can hold here, which is what a peer routing to it needs to know.
+          contextLength: m.servedContext ?? m.contextLength,
         })),
       provider: () => models.provider.name,
     })

@@ -84,6 +84,24 @@ export const ChatTaskSpec = z
     temperature: z.number().min(0).max(2).optional(),
     seed: z.number().int().min(0).optional(),
     stop: z.array(z.string().min(1).max(64)).max(8).optional(),
+    /** Constrain the reply to JSON matching this JSON schema (tool calls, structured output). */
+    format: z
+      .record(z.string(), z.unknown())
+      .refine((v) => JSON.stringify(v).length <= 32 * 1024, 'format: at most 32 KiB of JSON schema')
+      .optional(),
+    /** A raw completion of `prompt` (no chat template; fill-in-the-middle with `suffix`); `messages` are then ignored. */
+    completion: z
+      .object({
+        prompt: z.string().max(256 * 1024),
+        suffix: z
+          .string()
+          .max(256 * 1024)
+          .optional(),
+      })
+      .strict()
+      .optional(),
+    /** Tokens the request may use in all, below the executor's served context (Ollama's num_ctx). */
+    contextSize: z.number().int().min(1).max(1_048_576).optional(),
     ...Common,
   })
   .strict()

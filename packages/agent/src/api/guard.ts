@@ -71,10 +71,17 @@ export function guardRequest(req: FastifyRequest, opts: GuardOptions): void {
   }
   if (!SAFE_METHODS.has(req.method) && req.headers['content-length'] !== '0' && hasBody(req)) {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase()
-    if (type !== 'application/json') {
+    // Ollama's and OpenAI's docs send bodies with `curl -d` (form-encoded). A browser always sends
+    // an Origin with such a request, so without one it came from a tool: the IDE routes take it as JSON.
+    if (type !== 'application/json' && !(origin === undefined && isIdePath(req.url))) {
       throw new ApiError(415, 'unsupported_media_type', 'send the body as application/json')
     }
   }
+}
+
+/** The Ollama and OpenAI dialects, which tools call without a content type. */
+function isIdePath(url: string): boolean {
+  return url.startsWith('/api/') || url.startsWith('/v1/')
 }
 
 /**

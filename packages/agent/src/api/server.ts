@@ -53,8 +53,16 @@ export async function buildApi(opts: ApiServerOptions, routes: RouteModule[]): P
       openapi: '3.1.0',
       info: { title: 'EdgeCoder agent API', version: opts.version },
       components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+      // On loopback no token is asked for; bound beyond it, every route but liveness needs the bearer.
+      security: [{}, { bearer: [] }],
+      servers: [{ url: 'http://127.0.0.1:4301', description: 'the default local API address' }],
     },
-    transform: jsonSchemaTransform,
+    // Every operation gets an id from its method and path, so generated clients have names.
+    transform: (input) => {
+      const out = jsonSchemaTransform(input)
+      const method = [input.route.method].flat()[0]!.toLowerCase()
+      return { ...out, schema: { operationId: operationIdOf(method, input.url), ...out.schema } }
+    },
   })
 
   const known: { method: string; pattern: RegExp }[] = []
@@ -140,6 +148,17 @@ export async function buildApi(opts: ApiServerOptions, routes: RouteModule[]): P
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger())
   for (const register of routes) register(app)
   return app
+}
+
+/** `post` + `/v1/chat/completions` -> `postV1ChatCompletions`; `:id` and `*` become `ById`, `All`. */
+export function operationIdOf(method: string, url: string): string {
+  const words = url
+    .split('/')
+    .filter(Boolean)
+    .map((part) => (part.startsWith(':') ? `by-${part.slice(1)}` : part === '*' ? 'all' : part))
+    .flatMap((part) => part.split(/[^A-Za-z0-9]+/))
+    .filter(Boolean)
+  return method + words.map((w) => w[0]!.toUpperCase() + w.slice(1)).join('') || method
 }
 
 export function errorBody(code: string, message: string, details?: unknown) {

@@ -14,8 +14,20 @@ function check(ok: boolean, message: string): void {
  * @throws InvalidChatRequestError naming the first bad field
  */
 export function validateChatRequest(req: ChatRequest): void {
-  check(Array.isArray(req.messages) && req.messages.length > 0, 'messages must be a non-empty array')
-  req.messages.forEach((m, i) => {
+  const c = req.completion
+  if (c !== undefined) {
+    check(typeof c?.prompt === 'string', 'completion.prompt must be a string')
+    check(c.suffix === undefined || typeof c.suffix === 'string', 'completion.suffix must be a string')
+  } else check(Array.isArray(req.messages) && req.messages.length > 0, 'messages must be a non-empty array')
+  check(
+    req.format === undefined || (typeof req.format === 'object' && req.format !== null),
+    'format must be a JSON schema object',
+  )
+  check(
+    req.contextSize === undefined || (Number.isInteger(req.contextSize) && req.contextSize >= 1),
+    'contextSize must be >= 1',
+  )
+  ;(req.messages ?? []).forEach((m, i) => {
     check(ROLES.has(m?.role), `messages[${i}].role must be system, user or assistant`)
     check(typeof m.content === 'string', `messages[${i}].content must be a string`)
   })

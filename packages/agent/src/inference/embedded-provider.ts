@@ -6,7 +6,16 @@ import { modelNameFromPath, readModelInfo } from './gguf-info.ts'
 import { loadLlamaRuntime } from './llama-runtime.ts'
 import { LoadedModel, type LoadSettings } from './loaded-model.ts'
 import { ModelDirectory } from './model-directory.ts'
-import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
+import type {
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  EmbedResult,
+  LoadedModelInfo,
+  ModelInfo,
+  Provider,
+  ProviderStatus,
+} from './types.ts'
 
 /** Settings of an {@link EmbeddedLlamaProvider}. At least one of `modelsDir` and `modelPath` is needed. */
 export interface EmbeddedLlamaOptions {
@@ -83,7 +92,50 @@ export class EmbeddedLlamaProvider implements Provider {
   }
 
   async listModels(): Promise<ModelInfo[]> {
-    return this.#directory.list()
+    const served = this.#settings.contextSize
+    return (await this.#directory.list()).map((m) => ({
+      ...m,
+      servedContext: Math.min(served, m.contextLength ?? served),
+    }))
+  }
+
+  /** Loads the model (the default one when unnamed) and returns its name once it is in memory. */
+  async load(model: string | undefined): Promise<string> {
+    await this.#stopping
+    const name = modelNameFromPath(model ?? (await this.#defaultName()))
+    this.#pin(name, 1)
+    try {
+      const m = await this.#use(name)
+      m.lastUsedAt = performance.now()
+      return name
+    } finally {
+      this.#pin(name, -1)
+      await this.#unloadSurplus()
+    }
+  }
+
+  async loadedModels(): Promise<LoadedModelInfo[]> {
+    return [...this.#loaded.entries()].map(([name, m]) => ({
+      name,
+      sizeBytes: m.info.sizeBytes,
+      memoryBytes: m.memoryBytes,
+      contextSize: m.contextSize,
+    }))
+  }
+
+  async embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    await this.#stopping
+    const name = modelNameFromPath(model ?? (await this.#defaultName()))
+    this.#pin(name, 1)
+    try {
+      const m = await this.#use(name)
+      const { vectors, tokens } = await m.embed(inputs, signal)
+      m.lastUsedAt = performance.now()
+      return { model: name, embeddings: vectors, promptTokens: tokens }
+    } finally {
+      this.#pin(name, -1)
+      await this.#unloadSurplus()
+    }
   }
 
   chat(req: ChatRequest, opts: ChatOptions = {}): Promise<ChatResult> {

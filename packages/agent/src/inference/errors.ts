@@ -67,3 +67,9 @@ export class LlamaRuntimeUnavailableError extends InferenceError {
     )
   }
 }
+
+/** The provider or model can't do what was asked (embed, fill in the middle). */
+export class UnsupportedCapabilityError extends InferenceError {
+  override name = 'UnsupportedCapabilityError'
+  override readonly code = 'unsupported'
+}

@@ -1,5 +1,6 @@
-import type { ChatHistoryItem, LlamaChat, LlamaChatResponse } from 'node-llama-cpp'
+import type { ChatHistoryItem, LlamaChat } from 'node-llama-cpp'
 import { toChatHistory } from './chat-request.ts'
+import { jsonGrammar, rawCompletion } from './completion.ts'
 import { ContextOverflowError } from './errors.ts'
 import type { ChatOptions, ChatRequest, ChatResult, FinishReason } from './types.ts'
 
@@ -22,7 +23,7 @@ export function countPromptTokens(chat: LlamaChat, history: ChatHistoryItem[]): 
   return contextText.tokenize(chat.model.tokenizer).length
 }
 
-function finishReasonOf(stopReason: LlamaChatResponse['metadata']['stopReason']): FinishReason {
+function finishReasonOf(stopReason: string): FinishReason {
   if (stopReason === 'abort') return 'cancelled'
   if (stopReason === 'maxTokens') return 'length'
   return 'stop'
@@ -46,9 +47,10 @@ export function decodeRate(tokens: number, startedAt: number, firstAt: number | 
  */
 export async function generate(input: GenerationInput): Promise<ChatResult> {
   const { chat, req, signal, receivedAt } = input
-  const history = toChatHistory(req.messages)
-  const promptTokens = countPromptTokens(chat, history)
-  const contextSize = chat.sequence.contextSize
+  const contextSize = Math.min(chat.sequence.contextSize, req.contextSize ?? Number.POSITIVE_INFINITY)
+  const grammar = req.format === undefined ? undefined : await jsonGrammar(chat, req.format)
+  const history = req.completion === undefined ? toChatHistory(req.messages) : []
+  let promptTokens = req.completion === undefined ? countPromptTokens(chat, history) : 0
   const room = contextSize - promptTokens
   if (room < 1) throw new ContextOverflowError(promptTokens, contextSize)
 
@@ -56,25 +58,42 @@ export async function generate(input: GenerationInput): Promise<ChatResult> {
   let firstTokenAt: number | undefined
   let completionTokens = 0
   let streamed = ''
-  let response: LlamaChatResponse | undefined
+  let response: { response: string; metadata: { stopReason: string } } | undefined
+  const common = {
+    signal,
+    temperature: req.temperature,
+    topP: req.topP,
+    seed: req.seed,
+    customStopTriggers: req.stop,
+    grammar,
+    onToken: (tokens: unknown[]) => {
+      firstTokenAt ??= performance.now()
+      completionTokens += tokens.length
+    },
+    onTextChunk: (text: string) => {
+      streamed += text
+      input.onToken?.(text)
+    },
+  }
   try {
-    response = await chat.generateResponse(history, {
-      signal,
-      stopOnAbortSignal: true,
-      maxTokens: Math.min(req.maxTokens ?? room, room),
-      temperature: req.temperature,
-      topP: req.topP,
-      seed: req.seed,
-      customStopTriggers: req.stop,
-      onToken: (tokens) => {
-        firstTokenAt ??= performance.now()
-        completionTokens += tokens.length
-      },
-      onTextChunk: (text) => {
-        streamed += text
-        input.onToken?.(text)
-      },
-    })
+    if (req.completion !== undefined) {
+      const r = await rawCompletion({
+        chat,
+        prompt: req.completion.prompt,
+        suffix: req.completion.suffix,
+        contextSize,
+        maxTokens: req.maxTokens,
+        options: common,
+      })
+      promptTokens = r.promptTokens
+      response = r.response
+    } else {
+      response = await chat.generateResponse(history, {
+        ...common,
+        stopOnAbortSignal: true,
+        maxTokens: Math.min(req.maxTokens ?? room, room),
+      })
+    }
   } catch (err) {
     // An abort that lands before the first token is thrown rather than reported as a stop.
     if (!signal.aborted) throw err

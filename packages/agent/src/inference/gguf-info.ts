@@ -56,10 +56,23 @@ export async function readModelInfo(path: string): Promise<ModelInfo> {
       ),
       contextLength: typeof arch.context_length === 'number' ? arch.context_length : null,
       path,
+      basename: general.basename ?? null,
+      fim: hasFimTokens(gguf.metadata.tokenizer?.ggml as Record<string, unknown> | undefined),
     }
     cache.set(path, { key, info })
     return info
   } catch (err) {
     throw new ModelLoadError(path, err)
   }
+}
+
+/** Fill-in-the-middle needs prefix, suffix and middle tokens; GGUF names them two ways. */
+function hasFimTokens(ggml: Record<string, unknown> | undefined): boolean {
+  if (ggml === undefined) return false
+  const has = (...keys: string[]) => keys.some((k) => typeof ggml[k] === 'number')
+  return (
+    has('fim_pre_token_id', 'prefix_token_id') &&
+    has('fim_suf_token_id', 'suffix_token_id') &&
+    has('fim_mid_token_id', 'middle_token_id')
+  )
 }

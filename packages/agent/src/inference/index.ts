@@ -6,6 +6,7 @@ export {
   LlamaRuntimeUnavailableError,
   ModelLoadError,
   ModelNotFoundError,
+  UnsupportedCapabilityError,
 } from './errors.ts'
 export { modelNameFromPath, readModelInfo } from './gguf-info.ts'
 export { llamaRuntimeOptions, loadLlamaRuntime } from './llama-runtime.ts'
@@ -24,7 +25,10 @@ export type {
   ChatRequest,
   ChatResult,
   ChatRole,
+  EmbedResult,
   FinishReason,
+  JsonSchema,
+  LoadedModelInfo,
   ModelInfo,
   Provider,
   ProviderStatus,

@@ -1,5 +1,5 @@
-import type { Llama, LlamaChat, LlamaContext, LlamaModel } from 'node-llama-cpp'
-import { ModelLoadError } from './errors.ts'
+import type { Llama, LlamaChat, LlamaContext, LlamaEmbeddingContext, LlamaModel } from 'node-llama-cpp'
+import { ContextOverflowError, ModelLoadError } from './errors.ts'
 import { llamaModule } from './llama-module.ts'
 import type { ModelInfo } from './types.ts'
 
@@ -32,8 +32,19 @@ export class LoadedModel {
   lastUsedAt = 0
   readonly #free: LlamaChat[]
   readonly #waiters: Waiter[] = []
+  #embedding: Promise<LlamaEmbeddingContext> | undefined
+  /** Embeddings run one batch at a time on their own context. */
+  #embedQueue: Promise<unknown> = Promise.resolve()
+  readonly #threads: number
 
-  private constructor(info: ModelInfo, model: LlamaModel, context: LlamaContext, chats: LlamaChat[]) {
+  private constructor(
+    info: ModelInfo,
+    model: LlamaModel,
+    context: LlamaContext,
+    chats: LlamaChat[],
+    threads: number,
+  ) {
+    this.#threads = threads
     this.info = info
     this.model = model
     this.context = context
@@ -56,7 +67,7 @@ export class LoadedModel {
         { length: settings.sequences },
         () => new LlamaChat({ contextSequence: context.getSequence(), chatWrapper: 'auto' }),
       )
-      return new LoadedModel(info, model, context, chats)
+      return new LoadedModel(info, model, context, chats, settings.threads)
     } catch (err) {
       await model?.dispose()
       throw new ModelLoadError(path, err)
@@ -111,8 +122,41 @@ export class LoadedModel {
     waiter.resolve(chat)
   }
 
+  /**
+   * One vector per input, from a separate embedding context created on first use (a generative
+   * model embeds too: llama.cpp pools its last hidden states).
+   * @throws ContextOverflowError when an input exceeds the embedding context
+   */
+  embed(inputs: string[], signal?: AbortSignal): Promise<{ vectors: number[][]; tokens: number }> {
+    const size = Math.min(2048, this.model.trainContextSize)
+    this.#embedding ??= this.model
+      .createEmbeddingContext({ contextSize: size, threads: this.#threads })
+      .catch((err: unknown) => {
+        this.#embedding = undefined
+        throw new ModelLoadError(this.info.path ?? this.info.name, err)
+      })
+    const run = this.#embedQueue.then(async () => {
+      const ctx = await this.#embedding!
+      const vectors: number[][] = []
+      let tokens = 0
+      for (const input of inputs) {
+        signal?.throwIfAborted()
+        const n = ctx.calculateInputLength(input)
+        if (n > size) throw new ContextOverflowError(n, size)
+        tokens += n
+        vectors.push([...(await ctx.getEmbeddingFor(input)).vector])
+      }
+      return { vectors, tokens }
+    })
+    this.#embedQueue = run.catch(() => {})
+    return run
+  }
+
   /** Frees the context and weights; anyone still waiting gets no slot. */
   async dispose(): Promise<void> {
+    const embedding = this.#embedding
+    this.#embedding = undefined
+    await embedding?.then((e) => e.dispose()).catch(() => {})
     for (const waiter of this.#waiters.splice(0)) {
       waiter.signal?.removeEventListener('abort', waiter.onAbort)
       waiter.resolve(undefined)

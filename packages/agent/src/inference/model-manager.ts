@@ -1,8 +1,8 @@
 import { EventEmitter } from 'node:events'
-import { access, mkdir, rm } from 'node:fs/promises'
+import { access, copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
-import { InferenceError, ModelNotFoundError } from './errors.ts'
+import { InferenceError, ModelNotFoundError, UnsupportedCapabilityError } from './errors.ts'
 import {
   cleanPartials,
   MODEL_NAME,
@@ -13,7 +13,16 @@ import {
 } from './model-pull.ts'
 import { OllamaProvider } from './ollama-provider.ts'
 import { OpenAiCompatibleProvider } from './openai-provider.ts'
-import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
+import type {
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  EmbedResult,
+  LoadedModelInfo,
+  ModelInfo,
+  Provider,
+  ProviderStatus,
+} from './types.ts'
 
 export type ProviderChoice = 'auto' | 'embedded' | 'ollama' | 'openai'
 
@@ -151,6 +160,35 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
     )
   }
 
+  /**
+   * Embeds with the named model, else the active one.
+   * @throws UnsupportedCapabilityError when the provider can't embed
+   */
+  embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const p = this.provider
+    if (p.embed === undefined)
+      throw new UnsupportedCapabilityError(`the ${p.name} provider of this node does not embed`)
+    return p.embed(model || (this.#active ?? undefined), inputs, signal)
+  }
+
+  /** Loads a model into memory; a provider that loads on its own just confirms the name. */
+  async load(model: string | undefined): Promise<string> {
+    const name = model || (this.#active ?? undefined)
+    if (this.provider.load) return this.provider.load(name)
+    const models = await this.provider.listModels()
+    const found = models.find((m) => m.name === name) ?? (name === undefined ? models[0] : undefined)
+    if (!found)
+      throw new ModelNotFoundError(
+        name ?? '(default)',
+        models.map((m) => m.name),
+      )
+    return found.name
+  }
+
+  async loadedModels(): Promise<LoadedModelInfo[]> {
+    return (await this.provider.loadedModels?.()) ?? []
+  }
+
   async swap(name: string): Promise<string> {
     const models = await this.provider.listModels()
     const found = models.find((m) => m.name === name || `${m.name}.gguf` === name)
@@ -253,6 +291,31 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
     job.done.catch(() => {})
     this.#pulls.set(name, job)
     return job
+  }
+
+  /**
+   * Copies a model under a new name (Ollama's `/api/copy`); an embedded model is a second file.
+   * @throws ModelNotFoundError when the source is unknown
+   * @throws PullError when the new name is not a valid model name or is taken
+   */
+  async copy(source: string, destination: string): Promise<void> {
+    const p = this.provider
+    if (p instanceof OllamaProvider) await p.copyModel(source, destination)
+    else if (p instanceof EmbeddedLlamaProvider) {
+      if (!MODEL_NAME.test(destination))
+        throw new PullError('invalid_name', `"${destination}" is not a valid model name`)
+      const models = await p.listModels()
+      const from = models.find((m) => m.name === source)
+      if (!from?.path)
+        throw new ModelNotFoundError(
+          source,
+          models.map((m) => m.name),
+        )
+      if (models.some((m) => m.name === destination))
+        throw new PullError('exists', `a model named ${destination} exists already`)
+      await copyFile(from.path, join(this.#opts.modelsDir, `${destination}.gguf`))
+    } else throw new PullError('unsupported', `the ${p.name} provider manages its own models`)
+    this.emit('changed')
   }
 
   async remove(name: string): Promise<void> {

@@ -1,7 +1,16 @@
 import { InferenceError, ModelNotFoundError } from './errors.ts'
 import { readNdjson } from './ndjson.ts'
 import { errorText, ProviderHttpError } from './provider-http.ts'
-import type { ChatOptions, ChatRequest, ChatResult, ModelInfo, Provider, ProviderStatus } from './types.ts'
+import type {
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  EmbedResult,
+  LoadedModelInfo,
+  ModelInfo,
+  Provider,
+  ProviderStatus,
+} from './types.ts'
 
 /** Ollama answered with an error, or could not be reached. */
 export class OllamaError extends ProviderHttpError {
@@ -36,6 +45,8 @@ interface OllamaTag {
 interface OllamaChatChunk {
   error?: string
   message?: { content?: string }
+  /** `/api/generate` carries its text here. */
+  response?: string
   done?: boolean
   done_reason?: string
   model?: string
@@ -87,7 +98,8 @@ export class OllamaProvider implements Provider {
   async listModels(): Promise<ModelInfo[]> {
     const res = (await this.#json('GET', '/api/tags')) as { models?: OllamaTag[] }
     return (res.models ?? []).map((m) => ({
-      name: m.name,
+      // `:latest` is implied everywhere, so names match those of the other providers.
+      name: untagged(m.name),
       sizeBytes: m.size,
       family: m.details?.family ?? null,
       parameters: m.details?.parameter_size ?? null,
@@ -115,20 +127,28 @@ export class OllamaProvider implements Provider {
     let final: OllamaChatChunk | null = null
     this.#running++
     try {
+      const options = {
+        num_predict: req.maxTokens,
+        temperature: req.temperature,
+        top_p: req.topP,
+        seed: req.seed,
+        stop: req.stop,
+        num_ctx: req.contextSize,
+      }
+      const c = req.completion
       const res = await this.#post(
-        '/api/chat',
-        {
-          model,
-          messages: req.messages,
-          stream: true,
-          options: {
-            num_predict: req.maxTokens,
-            temperature: req.temperature,
-            top_p: req.topP,
-            seed: req.seed,
-            stop: req.stop,
-          },
-        },
+        c ? '/api/generate' : '/api/chat',
+        c
+          ? {
+              model,
+              prompt: c.prompt,
+              suffix: c.suffix,
+              raw: true,
+              stream: true,
+              format: req.format,
+              options,
+            }
+          : { model, messages: req.messages, stream: true, format: req.format, options },
         opts.signal,
       )
       if (res.status === 404) throw new ModelNotFoundError(model, await this.#names())
@@ -137,7 +157,7 @@ export class OllamaProvider implements Provider {
         const chunk = raw as OllamaChatChunk
         // Ollama reports failures mid-stream as an error line under a 200 status.
         if (chunk.error) throw new OllamaError(chunk.error, res.status)
-        const piece = chunk.message?.content ?? ''
+        const piece = chunk.message?.content ?? chunk.response ?? ''
         if (piece) {
           ttft ??= performance.now() - t0
           text += piece
@@ -192,10 +212,10 @@ export class OllamaProvider implements Provider {
     const ps = (await this.#json('GET', '/api/ps').catch(() => ({ models: [] }))) as {
       models?: { name: string; size?: number; context_length?: number }[]
     }
-    const active = ps.models?.find((m) => m.name === this.#lastModel) ?? ps.models?.[0]
+    const active = ps.models?.find((m) => untagged(m.name) === this.#lastModel) ?? ps.models?.[0]
     return {
       provider: this.name,
-      activeModel: active?.name ?? this.#lastModel ?? this.#opts.defaultModel ?? null,
+      activeModel: (active && untagged(active.name)) ?? this.#lastModel ?? this.#opts.defaultModel ?? null,
       loaded: active !== undefined,
       contextSize: active?.context_length ?? null,
       memoryBytes: active?.size ?? null,
@@ -230,6 +250,34 @@ export class OllamaProvider implements Provider {
       onProgress(p)
     }
     signal?.throwIfAborted()
+  }
+
+  async embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const name = model ?? this.#opts.defaultModel ?? (await this.listModels())[0]?.name
+    if (!name) throw new ModelNotFoundError('(default)', [])
+    const res = await this.#post('/api/embed', { model: name, input: inputs }, signal)
+    if (res.status === 404) throw new ModelNotFoundError(name, await this.#names())
+    if (!res.ok) throw new OllamaError(await errorText(res), res.status)
+    const body = (await res.json()) as { embeddings?: number[][]; prompt_eval_count?: number }
+    return { model: name, embeddings: body.embeddings ?? [], promptTokens: body.prompt_eval_count ?? 0 }
+  }
+
+  async loadedModels(): Promise<LoadedModelInfo[]> {
+    const ps = (await this.#json('GET', '/api/ps').catch(() => ({ models: [] }))) as {
+      models?: { name: string; size?: number; context_length?: number }[]
+    }
+    return (ps.models ?? []).map((m) => ({
+      name: untagged(m.name),
+      sizeBytes: m.size ?? 0,
+      memoryBytes: m.size ?? 0,
+      contextSize: m.context_length ?? 0,
+    }))
+  }
+
+  async copyModel(source: string, destination: string): Promise<void> {
+    const res = await this.#post('/api/copy', { source, destination })
+    if (res.status === 404) throw new ModelNotFoundError(source, await this.#names())
+    if (!res.ok) throw new OllamaError(await errorText(res), res.status)
   }
 
   async deleteModel(model: string): Promise<void> {
@@ -274,6 +322,10 @@ export class OllamaProvider implements Provider {
     if (!res.ok) throw new OllamaError(await errorText(res), res.status)
     return res.json()
   }
+}
+
+function untagged(name: string): string {
+  return name.replace(/:latest$/, '')
 }
 
 /** Sums per-layer sizes into one overall figure. */

@@ -23,6 +23,25 @@ export interface ChatRequest {
   seed?: number
   /** Generation ends (without the stop text) when any of these appears. */
   stop?: string[]
+  /** Constrains the reply to JSON matching this JSON schema (grammar-constrained decoding). */
+  format?: JsonSchema
+  /**
+   * A raw completion instead of a chat: `prompt` is continued as is, no chat template, and
+   * `messages` are ignored. With `suffix`, the text between the two is filled in.
+   */
+  completion?: { prompt: string; suffix?: string }
+  /** Tokens the request may use (prompt and reply), below the served context: Ollama's `num_ctx`. */
+  contextSize?: number
+}
+
+/** A JSON schema, as OpenAI's `response_format` and Ollama's `format` carry it. */
+export type JsonSchema = Record<string, unknown>
+
+/** Embedding vectors for a batch of inputs. */
+export interface EmbedResult {
+  model: string
+  embeddings: number[][]
+  promptTokens: number
 }
 
 /** Per-call controls that are not part of the request itself. */
@@ -69,6 +88,12 @@ export interface ModelInfo {
   quantization: string | null
   /** Context length the model was trained for. */
   contextLength: number | null
+  /** Tokens a request can hold where the model is served; the trained length when unknown. */
+  servedContext?: number | null
+  /** `general.basename` of the GGUF header, e.g. `gemma-3`. */
+  basename?: string | null
+  /** The model has fill-in-the-middle tokens. */
+  fim?: boolean
   /** Local file, when the model is one. */
   path: string | null
 }
@@ -111,4 +136,21 @@ export interface Provider {
    */
   chat(req: ChatRequest, opts?: ChatOptions): Promise<ChatResult>
   status(): Promise<ProviderStatus>
+  /**
+   * Embeds each input with the model; absent where the provider can't embed.
+   * @throws ModelNotFoundError when the model is unknown
+   */
+  embed?(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult>
+  /** Loads the model, if not loaded, and returns once it is: Ollama's empty-prompt generate. */
+  load?(model: string | undefined): Promise<string>
+  /** The models in memory now, for `/api/ps`. */
+  loadedModels?(): Promise<LoadedModelInfo[]>
+}
+
+/** A model in memory. */
+export interface LoadedModelInfo {
+  name: string
+  sizeBytes: number
+  memoryBytes: number
+  contextSize: number
 }

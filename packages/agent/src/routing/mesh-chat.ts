@@ -5,10 +5,13 @@ import {
   type ChatOptions,
   type ChatRequest,
   type ChatResult,
+  type EmbedResult,
   InferenceError,
   InvalidChatRequestError,
+  type LoadedModelInfo,
   type ModelInfo,
   ModelNotFoundError,
+  UnsupportedCapabilityError,
 } from '../inference/index.ts'
 import { OfferDeclinedError, RemoteInferenceError } from './errors.ts'
 import type { RoutingOptions } from './options.ts'
@@ -54,6 +57,33 @@ export class MeshChatBackend implements ChatBackend {
     const here = req.model === undefined ? local.length > 0 : local.some((m) => m.name === req.model)
     if (here) return this.#init.local.chat(req, opts)
     return this.#remote(req, opts, local)
+  }
+
+  /** Embeddings come from this node's own models: the task protocol carries no vectors. */
+  async embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
+    const local = await this.#localModels()
+    if (model === undefined ? local.length > 0 : local.some((m) => m.name === model))
+      return this.#init.local.embed(model, inputs, signal)
+    if (model !== undefined && this.#init.router.meshModels().some((m) => m.name === model))
+      throw new UnsupportedCapabilityError(
+        `${model} is served by a peer; embeddings are computed only by a node that has the model`,
+      )
+    const names = [...local.map((m) => m.name), ...this.#init.router.meshModels().map((m) => m.name)]
+    throw new ModelNotFoundError(model ?? '(any)', names)
+  }
+
+  /** A local model is loaded; a peer's loads on its first request, so naming one is enough. */
+  async load(model: string | undefined): Promise<string> {
+    const local = await this.#localModels()
+    if (model === undefined ? local.length > 0 : local.some((m) => m.name === model))
+      return this.#init.local.load(model)
+    if (model !== undefined && this.#init.router.meshModels().some((m) => m.name === model)) return model
+    const names = [...local.map((m) => m.name), ...this.#init.router.meshModels().map((m) => m.name)]
+    throw new ModelNotFoundError(model ?? '(any)', names)
+  }
+
+  loadedModels(): Promise<LoadedModelInfo[]> {
+    return this.#init.local.loadedModels().catch(() => [])
   }
 
   async #localModels(): Promise<ModelInfo[]> {
@@ -139,12 +169,16 @@ export class MeshChatBackend implements ChatBackend {
   #spec(req: ChatRequest): ChatTaskSpec {
     const parsed = ChatTaskSpec.safeParse({
       kind: 'chat',
-      messages: req.messages,
+      // A raw completion carries its prompt in `completion`; the spec still needs one message.
+      messages: req.completion ? [{ role: 'user', content: '' }] : req.messages,
       model: req.model,
       maxTokens: Math.min(8192, Math.max(1, req.maxTokens ?? this.#init.options.chatMaxTokens)),
       temperature: req.temperature,
       seed: req.seed !== undefined && req.seed >= 0 ? req.seed : undefined,
       stop: req.stop?.filter((s) => s.length > 0 && s.length <= 64).slice(0, 8),
+      format: req.format,
+      completion: req.completion,
+      contextSize: req.contextSize,
       submitter: 'ide',
       priority: 'high',
     })

@@ -28,6 +28,12 @@ export interface ModelRequest {
   temperature?: number
   seed?: number
   stop?: string[]
+  /** JSON schema the reply must match. */
+  format?: Record<string, unknown>
+  /** A raw completion (fill-in-the-middle with `suffix`) instead of a chat. */
+  completion?: { prompt: string; suffix?: string }
+  /** Tokens the request may use in all. */
+  contextSize?: number
 }
 
 export interface ModelReply {

@@ -48,6 +48,9 @@ export async function runChat(
       temperature: spec.temperature,
       seed: spec.seed,
       stop: spec.stop,
+      format: spec.format,
+      completion: spec.completion,
+      contextSize: spec.contextSize,
     },
     { signal, onToken: (t) => progress.token(t, 'chat', null) },
   )

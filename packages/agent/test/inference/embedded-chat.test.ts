@@ -44,6 +44,10 @@ describe('EmbeddedLlamaProvider with the real model', () => {
         quantization: 'Q4_K_M',
         contextLength: 32768,
         path: modelPath,
+        basename: 'gemma-3',
+        fim: false,
+        // What a request can hold here: the provider's context, not the trained 32768.
+        servedContext: 512,
       },
     ])
   })

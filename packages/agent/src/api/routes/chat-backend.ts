@@ -1,4 +1,11 @@
-import type { ChatOptions, ChatRequest, ChatResult, ModelInfo } from '../../inference/types.ts'
+import type {
+  ChatOptions,
+  ChatRequest,
+  ChatResult,
+  EmbedResult,
+  LoadedModelInfo,
+  ModelInfo,
+} from '../../inference/types.ts'
 
 /**
  * What the IDE-facing endpoints (OpenAI and Ollama dialects) need: the models reachable from
@@ -8,6 +15,12 @@ import type { ChatOptions, ChatRequest, ChatResult, ModelInfo } from '../../infe
 export interface ChatBackend {
   listModels(): Promise<ModelInfo[]>
   chat(req: ChatRequest, opts?: ChatOptions): Promise<ChatResult>
+  /** Embedding vectors, one per input. */
+  embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult>
+  /** Loads a model and resolves with its name once it can answer at once. */
+  load(model: string | undefined): Promise<string>
+  /** The models in this node's memory. */
+  loadedModels(): Promise<LoadedModelInfo[]>
 }
 
 /** Aborts when the HTTP client goes away, so generation stops with it. */

@@ -1,93 +1,121 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import { ContextOverflowError, InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
 import type { ChatRequest } from '../../inference/types.ts'
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
+import { acceptAnyJsonBody, documentedBody } from './ide-body.ts'
+import { type IdeMetrics, unmetered } from './ide-metrics.ts'
+import { resolveModelName } from './model-names.ts'
+import { ChatCompletionBody, formatOf, plainMessages } from './openai-chat-body.ts'
+import { openAiCompletionRoutes } from './openai-completions.ts'
+import { mapError, oaiError, openAiStream, usageOf } from './openai-sse.ts'
+import { parseToolReply, type ToolChoice, type ToolSpec, toolSchema, withTools } from './tool-calls.ts'
 
-const ContentPart = z.object({ type: z.literal('text'), text: z.string() })
-const Message = z.object({
-  role: z.enum(['system', 'developer', 'user', 'assistant']),
-  content: z.union([z.string(), z.array(ContentPart)]),
-})
-const ChatCompletionBody = z.object({
-  model: z.string().min(1),
-  messages: z.array(Message).min(1),
-  stream: z.boolean().optional(),
-  stream_options: z.object({ include_usage: z.boolean().optional() }).nullish(),
-  max_tokens: z.number().int().min(1).nullish(),
-  max_completion_tokens: z.number().int().min(1).nullish(),
-  temperature: z.number().min(0).max(2).nullish(),
-  top_p: z.number().gt(0).max(1).nullish(),
-  seed: z.number().int().nullish(),
-  stop: z.union([z.string(), z.array(z.string()).max(4)]).nullish(),
-  n: z.literal(1).nullish(),
-})
-
-/** OpenAI's error object: `{error: {message, type, param, code}}`. */
-function oaiError(message: string, type: string, param: string | null, code: string | null) {
-  return { error: { message, type, param, code } }
+function badRequest(message: string, param: string | null) {
+  return oaiError(message, 'invalid_request_error', param, null)
 }
 
-/** OpenAI-compatible `GET /v1/models` and `POST /v1/chat/completions`, streaming or not. */
+/** OpenAI-compatible models and chat completions (with tools), plus the routes of openai-completions.ts. */
 export const openAiRoutes =
-  (backend: ChatBackend): RouteModule =>
+  (backend: ChatBackend, metrics: Pick<IdeMetrics, 'metered'> = unmetered): RouteModule =>
   (root) =>
     root.register(async (app) => {
       // Parser failures (malformed JSON, oversize body) answer in OpenAI's error shape here.
       app.setErrorHandler((err: import('fastify').FastifyError, _req, reply) => {
         const status = err.statusCode && err.statusCode < 500 ? err.statusCode : 500
-        return reply
-          .code(status)
-          .send(
-            oaiError(
-              err.message,
-              status < 500 ? 'invalid_request_error' : 'api_error',
-              null,
-              err.code ?? null,
-            ),
-          )
+        const type = status < 500 ? 'invalid_request_error' : 'api_error'
+        return reply.code(status).send(oaiError(err.message, type, null, err.code ?? null))
       })
-      app.get('/v1/models', { schema: { summary: 'Models, OpenAI style', tags: ['openai'] } }, async () => {
-        const models = await backend.listModels()
-        return {
-          object: 'list',
-          data: models.map((m) => ({ id: m.name, object: 'model', created: 0, owned_by: 'edgecoder' })),
-        }
-      })
+      acceptAnyJsonBody(app)
+      const resolve = async (name: string) =>
+        resolveModelName(
+          name,
+          (await backend.listModels().catch(() => [])).map((m) => m.name),
+        )
+      const modelObject = (id: string) => ({ id, object: 'model', created: 0, owned_by: 'edgecoder' })
+
+      app.get('/v1/models', { schema: { summary: 'Models, OpenAI style', tags: ['openai'] } }, async () => ({
+        object: 'list',
+        data: (await backend.listModels()).map((m) => modelObject(m.name)),
+      }))
+      app.get(
+        '/v1/models/:id',
+        {
+          schema: {
+            summary: 'One model, OpenAI style',
+            tags: ['openai'],
+            params: z.object({ id: z.string().min(1).max(256) }),
+          },
+        },
+        async (req, reply) => {
+          const id = (req.params as { id: string }).id
+          const names = (await backend.listModels()).map((m) => m.name)
+          const found = resolveModelName(id, names)
+          if (!names.includes(found))
+            return reply
+              .code(404)
+              .send(
+                oaiError(
+                  `The model \`${id}\` does not exist`,
+                  'invalid_request_error',
+                  'model',
+                  'model_not_found',
+                ),
+              )
+          return modelObject(found)
+        },
+      )
+      openAiCompletionRoutes(app, metrics, backend, resolve)
 
       app.post(
         '/v1/chat/completions',
-        { schema: { summary: 'Chat completion, OpenAI style', tags: ['openai'] } },
+        {
+          schema: {
+            summary: 'Chat completion, OpenAI style, with tools',
+            tags: ['openai'],
+            body: ChatCompletionBody,
+          },
+          ...documentedBody,
+        },
         async (req, reply) => {
           const parsed = ChatCompletionBody.safeParse(req.body)
           if (!parsed.success) {
             const issue = parsed.error.issues[0]!
             const param = issue.path.join('.')
-            return reply
-              .code(400)
-              .send(oaiError(`${param}: ${issue.message}`, 'invalid_request_error', param, null))
+            return reply.code(400).send(badRequest(`${param}: ${issue.message}`, param))
           }
           const b = parsed.data
+          const tools: ToolSpec[] = (b.tools ?? []).map((t) => t.function)
+          const tc = b.tool_choice ?? 'auto'
+          const choice: ToolChoice = typeof tc === 'string' ? tc : { name: tc.function.name }
+          if (typeof choice === 'object' && !tools.some((t) => t.name === choice.name))
+            return reply
+              .code(400)
+              .send(badRequest(`tool_choice names ${choice.name}, which is not in tools`, 'tool_choice'))
+          if (choice === 'required' && tools.length === 0)
+            return reply
+              .code(400)
+              .send(badRequest('tool_choice is required but no tools are given', 'tool_choice'))
+          const toolFormat = toolSchema(tools, choice, b.parallel_tool_calls !== false)
           const chatReq: ChatRequest = {
-            model: b.model,
-            messages: b.messages.map((m) => ({
-              role: m.role === 'developer' ? 'system' : m.role,
-              content: typeof m.content === 'string' ? m.content : m.content.map((p) => p.text).join(''),
-            })),
+            model: await resolve(b.model),
+            messages: withTools(plainMessages(b.messages), tools, choice),
             maxTokens: b.max_completion_tokens ?? b.max_tokens ?? undefined,
             temperature: b.temperature ?? undefined,
             topP: b.top_p ?? undefined,
             seed: b.seed ?? undefined,
             stop: b.stop == null ? undefined : Array.isArray(b.stop) ? b.stop : [b.stop],
+            format: toolFormat ?? formatOf(b.response_format),
           }
           const id = `chatcmpl-${randomUUID()}`
           const created = Math.floor(Date.now() / 1000)
           const signal = clientGone(req.raw, reply.raw)
+          const withTools_ = toolFormat !== undefined
 
           if (!b.stream) {
             try {
-              const r = await backend.chat(chatReq, { signal })
+              const r = await metrics.metered(backend, '/v1/chat/completions').chat(chatReq, { signal })
+              const { content, calls } = withTools_ ? parseToolReply(r.text) : { content: r.text, calls: [] }
               return {
                 id,
                 object: 'chat.completion',
@@ -96,16 +124,17 @@ export const openAiRoutes =
                 choices: [
                   {
                     index: 0,
-                    message: { role: 'assistant', content: r.text },
-                    finish_reason: r.finishReason === 'length' ? 'length' : 'stop',
+                    message: {
+                      role: 'assistant',
+                      content,
+                      ...(calls.length > 0 ? { tool_calls: calls.map(oaiCall) } : {}),
+                    },
+                    finish_reason:
+                      calls.length > 0 ? 'tool_calls' : r.finishReason === 'length' ? 'length' : 'stop',
                     logprobs: null,
                   },
                 ],
-                usage: {
-                  prompt_tokens: r.promptTokens,
-                  completion_tokens: r.completionTokens,
-                  total_tokens: r.promptTokens + r.completionTokens,
-                },
+                usage: usageOf(r),
               }
             } catch (err) {
               const [status, body] = mapError(err)
@@ -113,93 +142,79 @@ export const openAiRoutes =
             }
           }
 
-          // Streaming: the status line is sent with the first event, so errors found before any
-          // token still get their proper status; later ones arrive as an error event.
-          const res = reply.raw
-          reply.hijack()
-          let started = false
-          const begin = () => {
-            if (started) return
-            started = true
-            res.writeHead(200, {
-              'content-type': 'text/event-stream; charset=utf-8',
-              'cache-control': 'no-cache',
-            })
-          }
-          const send = (data: unknown) => {
-            begin()
-            res.write(`data: ${JSON.stringify(data)}\n\n`)
-          }
+          const out = openAiStream(reply)
           const chunk = (delta: object, finish: string | null) => ({
             id,
             object: 'chat.completion.chunk',
             created,
-            model: b.model,
+            model: chatReq.model,
             choices: [{ index: 0, delta, finish_reason: finish, logprobs: null }],
           })
           try {
             let first = true
-            const r = await backend.chat(chatReq, {
+            const r = await metrics.metered(backend, '/v1/chat/completions').chat(chatReq, {
               signal,
-              onToken: (text) => {
-                if (!text) return
-                send(chunk(first ? { role: 'assistant', content: text } : { content: text }, null))
-                first = false
-              },
+              // With tools the reply is JSON that is read once complete.
+              onToken: withTools_
+                ? undefined
+                : (text) => {
+                    if (!text) return
+                    out.send(chunk(first ? { role: 'assistant', content: text } : { content: text }, null))
+                    first = false
+                  },
             })
-            if (first) send(chunk({ role: 'assistant', content: '' }, null))
-            send(chunk({}, r.finishReason === 'length' ? 'length' : 'stop'))
-            if (b.stream_options?.include_usage) {
-              send({
+            let finish = r.finishReason === 'length' ? 'length' : 'stop'
+            if (withTools_) {
+              const { content, calls } = parseToolReply(r.text)
+              if (calls.length > 0) {
+                finish = 'tool_calls'
+                // Name first, then the arguments, as OpenAI streams them.
+                out.send(
+                  chunk(
+                    {
+                      role: 'assistant',
+                      content: null,
+                      tool_calls: calls.map((c, index) => ({
+                        index,
+                        ...oaiCall(c),
+                        function: { name: c.name, arguments: '' },
+                      })),
+                    },
+                    null,
+                  ),
+                )
+                for (const [index, c] of calls.entries())
+                  out.send(
+                    chunk(
+                      { tool_calls: [{ index, function: { arguments: JSON.stringify(c.arguments) } }] },
+                      null,
+                    ),
+                  )
+                first = false
+              } else if (content) {
+                out.send(chunk({ role: 'assistant', content }, null))
+                first = false
+              }
+            }
+            if (first) out.send(chunk({ role: 'assistant', content: '' }, null))
+            out.send(chunk({}, finish))
+            if (b.stream_options?.include_usage)
+              out.send({
                 id,
                 object: 'chat.completion.chunk',
                 created,
                 model: r.model,
                 choices: [],
-                usage: {
-                  prompt_tokens: r.promptTokens,
-                  completion_tokens: r.completionTokens,
-                  total_tokens: r.promptTokens + r.completionTokens,
-                },
+                usage: usageOf(r),
               })
-            }
-            begin()
-            res.end('data: [DONE]\n\n')
+            out.done()
           } catch (err) {
-            const [status, body] = mapError(err)
-            if (!started) {
-              res.writeHead(status, { 'content-type': 'application/json' })
-              res.end(JSON.stringify(body))
-            } else {
-              res.end(`data: ${JSON.stringify(body)}\n\n`)
-            }
+            out.fail(...mapError(err))
           }
         },
       )
     })
 
-function mapError(err: unknown): [number, ReturnType<typeof oaiError>] {
-  if (err instanceof ModelNotFoundError) {
-    return [
-      404,
-      oaiError(
-        `The model \`${err.model}\` does not exist`,
-        'invalid_request_error',
-        'model',
-        'model_not_found',
-      ),
-    ]
-  }
-  // A peer's overflow arrives by its code alone.
-  if (
-    err instanceof ContextOverflowError ||
-    (err instanceof InferenceError && err.code === 'context_overflow')
-  ) {
-    return [400, oaiError(err.message, 'invalid_request_error', 'messages', 'context_length_exceeded')]
-  }
-  if (err instanceof InferenceError && err.code === 'invalid_request') {
-    return [400, oaiError(err.message, 'invalid_request_error', null, null)]
-  }
-  if (err instanceof InferenceError) return [502, oaiError(err.message, 'api_error', null, err.code)]
-  return [500, oaiError('the node failed to answer; see its log', 'api_error', null, null)]
+function oaiCall(c: { id: string; name: string; arguments: Record<string, unknown> }) {
+  return { id: c.id, type: 'function', function: { name: c.name, arguments: JSON.stringify(c.arguments) } }
 }

@@ -1,0 +1,101 @@
+// Writes docs/protocol-vectors.json: canonical JSON cases, a signed advert and a signed task
+// offer made with fixed Ed25519 keys, so another implementation can check its encoding and
+// signatures byte for byte. Ed25519 signatures are deterministic: a rerun gives the same file.
+//   node scripts/protocol-vectors.ts && npx biome format --write docs/protocol-vectors.json
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import {
+  ADVERT_SIGNING_DOMAIN,
+  type AdvertBody,
+  canonicalJson,
+  signingBytes,
+  TASK_OFFER_SIGNING_DOMAIN,
+  type TaskOfferBody,
+  TaskSpec,
+} from '@edgecoder/protocol'
+import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
+import { peerIdFromPrivateKey } from '@libp2p/peer-id'
+
+const seed = (byte: number) => new Uint8Array(32).fill(byte)
+const hex = (b: Uint8Array) => Buffer.from(b).toString('hex')
+const b64url = (b: Uint8Array) => Buffer.from(b).toString('base64url')
+
+const CANONICAL = [
+  { b: 1, a: [3, 'x', null, true], c: { z: 0.5, y: -2 } },
+  { é: 'ü', e: 'line\nbreak "quoted"', E: 1e21, n: 1e-7 },
+  { nested: [{ b: 2, a: 1 }, []], empty: {} },
+]
+
+async function main() {
+  const submitterKey = await generateKeyPairFromSeed('Ed25519', seed(1))
+  const executorKey = await generateKeyPairFromSeed('Ed25519', seed(2))
+  const submitter = peerIdFromPrivateKey(submitterKey).toString()
+  const executor = peerIdFromPrivateKey(executorKey).toString()
+  const timestamp = 1_767_225_600_000
+
+  const advert: AdvertBody = {
+    v: 1,
+    peerId: submitter,
+    region: 'eu-west',
+    roles: ['coordinator', 'worker'],
+    models: [
+      {
+        name: 'gemma-3-270m-Q4_K_M',
+        family: 'gemma3',
+        parameters: '270M',
+        quantization: 'Q4_K_M',
+        contextLength: 4096,
+      },
+    ],
+    provider: 'embedded',
+    slots: { total: 2, free: 1 },
+    queueDepth: 0,
+    load: 0.25,
+    power: 'active',
+    version: '0.1.0',
+    addrs: [`/ip4/192.0.2.1/tcp/4001/p2p/${submitter}`],
+    intervalMs: 10_000,
+    seq: 7,
+    timestamp,
+  }
+  const offer: TaskOfferBody = {
+    v: 1,
+    taskId: 'task-0001',
+    attempt: 1,
+    origin: submitter,
+    executor,
+    spec: TaskSpec.parse({
+      kind: 'chat',
+      messages: [{ role: 'user', content: 'Say hello.' }],
+      maxTokens: 16,
+      submitter: 'ide',
+      priority: 'high',
+    }),
+    heartbeatMs: 2000,
+    nonce: 'AAAAAAAAAAAAAAAAAAAAAA',
+    issuedAt: timestamp,
+    expiresAt: timestamp + 30_000,
+  }
+
+  const signed = async (domain: string, body: unknown, key: typeof submitterKey) => {
+    const bytes = signingBytes(domain, body)
+    return { domain, body, signingBytesHex: hex(bytes), sig: b64url(await key.sign(bytes)) }
+  }
+  const vectors = {
+    description:
+      'EdgeCoder protocol test vectors: see docs/protocol.md. Keys are Ed25519 from 32-byte seeds (all bytes 0x01, all bytes 0x02).',
+    keys: {
+      submitter: { seedHex: hex(seed(1)), publicKeyHex: hex(submitterKey.publicKey.raw), peerId: submitter },
+      executor: { seedHex: hex(seed(2)), publicKeyHex: hex(executorKey.publicKey.raw), peerId: executor },
+    },
+    canonicalJson: CANONICAL.map((input) => ({ input, output: canonicalJson(input) })),
+    advert: await signed(ADVERT_SIGNING_DOMAIN, advert, submitterKey),
+    taskOffer: await signed(TASK_OFFER_SIGNING_DOMAIN, offer, submitterKey),
+  }
+  writeFileSync(
+    join(import.meta.dirname, '../docs/protocol-vectors.json'),
+    `${JSON.stringify(vectors, null, 2)}\n`,
+  )
+}
+
+await main()
