@@ -1,4 +1,11 @@
-import type { MeshPeer, RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
+import type {
+  ChainView,
+  CreditBalance,
+  LedgerVerifyReport,
+  MeshPeer,
+  RuntimeHealth,
+  TaskRecord,
+} from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testModelPath } from '../../packages/agent/test/inference/test-model.ts'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
@@ -15,6 +22,7 @@ import { NetLab, type NsAgent } from './netns.ts'
 const ONE_WAY_MS = 50
 const MODEL_PATH = testModelPath()
 const MODEL = 'gemma-3-270m-Q4_K_M'
+const MESH_TOKEN = 'wan-regions-test-token-0123456789'
 const lab = new NetLab()
 let seed: NsAgent
 let us: NsAgent
@@ -32,7 +40,8 @@ beforeAll(async () => {
   const usNs = lab.ns('us')
   apNs = lab.ns('ap')
   await lab.wan({ [eu]: '203.0.113.1', [usNs]: '203.0.113.2', [apNs]: '203.0.113.3' }, ONE_WAY_MS)
-  const common = ['--p2p-host', '0.0.0.0', '--advert-interval-ms', '1000']
+  // A private mesh: its members have credit lines, so the task below settles across regions.
+  const common = ['--p2p-host', '0.0.0.0', '--advert-interval-ms', '1000', '--mesh-token', MESH_TOKEN]
   seed = await lab.agent(eu, { args: [...common, '--api-host', '0.0.0.0', '--region', 'eu-west'] })
   const seedAddr = p2pAddr(seed, '203.0.113.1')
   expect(seedAddr, seed.ready.p2pAddrs.join(' ')).toBeDefined()
@@ -140,6 +149,60 @@ describe('three regions over a 50 ms WAN', () => {
       )
       expect(rt!.dht).toMatchObject({ mode: 'server' })
     }
+  })
+
+  it('settles the task across regions: every chain validates and agrees everywhere, credits are conserved', async () => {
+    // The submitter's agreement completes the pair; then every region follows both chains.
+    await waitFor(
+      async () => ((await (await ap.api('/credits/balance')).json()) as CreditBalance).spent > 0,
+      60_000,
+      250,
+    )
+    const apBalance = (await (await ap.api('/credits/balance')).json()) as CreditBalance
+    const heads = async (a: NsAgent) => {
+      const report = (await (await a.api('/credits/verify')).json()) as LedgerVerifyReport
+      if (!report.ok) throw new Error(`chains invalid on ${a.ready.peerId}: ${JSON.stringify(report)}`)
+      const of = (id: string) => report.chains.find((c) => c.peerId === id)
+      return { report, ap: of(ap.ready.peerId), us: of(us.ready.peerId) }
+    }
+    // Views agree once quiet: each region holds both parties' chains at the same length.
+    await waitFor(
+      async () => {
+        const views = await Promise.all(all().map(heads))
+        const lengths = views.map((v) => `${v.ap?.validLength}/${v.us?.validLength}`)
+        return new Set(lengths).size === 1 && views[0]!.ap !== undefined && views[0]!.us !== undefined
+      },
+      60_000,
+      500,
+    )
+    const views = await Promise.all(all().map(heads))
+    for (const v of views) {
+      expect(v.report.offenders).toEqual([])
+      // No grants here: the balances of all chains sum to zero (mutual credit, nothing minted).
+      expect(v.report.totals.balances).toBe(v.report.totals.grants)
+      expect(v.ap!.balance).toBe(-apBalance.spent)
+      expect(v.us!.balance).toBe(apBalance.spent)
+    }
+    console.log(`wan: the task settled ${apBalance.spent} credits from ap to us; all three regions agree`)
+  })
+
+  it('refuses a ledger block captured in one region and replayed in another', async () => {
+    const chain = (await (await ap.api(`/credits/chain/${ap.ready.peerId}`)).json()) as ChainView
+    const agreement = chain.blocks.find((b) => b.tx.type === 'agreement')
+    expect(agreement).toBeDefined()
+    const balances = async () =>
+      Promise.all(
+        all().map(async (a) => ((await (await a.api('/credits/balance')).json()) as CreditBalance).balance),
+      )
+    const before = await balances()
+    // To a node of another region that is no party to it: refused.
+    const res = await seed.api('/credits/agreements', { method: 'POST', json: agreement })
+    expect(res.status, await res.clone().text()).toBeGreaterThanOrEqual(400)
+    // To the proposer in another region, and to its own node again: it already counts, and
+    // answering with the block it holds is all a replay gets (the pair is counted once).
+    for (const target of [us, ap])
+      await target.api('/credits/agreements', { method: 'POST', json: agreement })
+    expect(await balances()).toEqual(before)
   })
 
   it('keeps every region in every table', async () => {
