@@ -100,9 +100,11 @@ describe('fly.portal.toml', () => {
     expect(portalText).not.toMatch(/postgres:\/\//)
   })
 
-  it('points its coordinator discovery at the seed node, whose peer id is set as a secret', () => {
+  it("points its coordinator discovery at the seed node's API; a static seed address is only a secret", () => {
     const seedHost = seed.env.EDGECODER_ANNOUNCE!.match(/^\/dns4\/([^/]+)\//)![1]
     const p2pPort = seed.env.EDGECODER_P2P_PORT
+    expect(portal.env.COORDINATOR_DISCOVERY_URL).toBe(`https://${seedHost}`)
+    expect(seed.services?.some((s) => s.internal_port === Number(seed.env.EDGECODER_API_PORT))).toBe(true)
     expect(portal.env).not.toHaveProperty('EDGECODER_PORTAL_SEEDS')
     expect(portalText).toContain(
       `flyctl secrets set -a edgecoder-portal EDGECODER_PORTAL_SEEDS=/dns4/${seedHost}/tcp/${p2pPort}/p2p/<peer id>`,

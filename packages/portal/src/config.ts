@@ -35,6 +35,8 @@ const PortalConfig = z.object({
       .string()
       .regex(/^\/[a-z0-9]/, 'a seed address is a multiaddr, e.g. /dns4/seed.example/tcp/4001/p2p/12D3Koo...'),
   ),
+  /** The seed node's API (`COORDINATOR_DISCOVERY_URL`): its coordinator list is listed first. */
+  coordinatorDiscoveryUrl: z.url().nullable(),
   /** Lifetime of an activation certificate: a revocation reaches every node within it. */
   certTtlSec: z.coerce
     .number()
@@ -95,6 +97,11 @@ export const PORTAL_FLAGS = {
     multiple: true,
     env: 'EDGECODER_PORTAL_SEEDS',
     help: 'seed node multiaddr listed first; repeatable (env: comma-separated)',
+  },
+  'coordinator-discovery-url': {
+    type: 'string',
+    env: 'COORDINATOR_DISCOVERY_URL',
+    help: "the seed node's API URL; its GET /network/coordinators is listed first",
   },
   'cert-ttl-sec': {
     type: 'string',
@@ -176,6 +183,7 @@ export function loadPortalConfig(argv: string[], env: NodeJS.ProcessEnv = proces
     mailFrom: pick('mail-from') ?? 'EdgeCoder <no-reply@localhost>',
     admins: list('admin').map((s) => s.toLowerCase()),
     seeds: list('seed'),
+    coordinatorDiscoveryUrl: pick('coordinator-discovery-url') ?? null,
     certTtlSec: pick('cert-ttl-sec') ?? '86400',
     satsPerCredit: pick('sats-per-credit') ?? '1',
     depositMaxSats: pick('deposit-max-sats') ?? '1000000',

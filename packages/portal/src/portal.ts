@@ -16,7 +16,7 @@ import { PortalKey } from './keys.ts'
 import { LndRest } from './lightning/index.ts'
 import { PortalLock } from './lock.ts'
 import { type MailTransport, Outbox, smtpTransport } from './mail/index.ts'
-import { Activation, nodeRoutes } from './nodes/index.ts'
+import { Activation, nodeRoutes, SeedDirectory } from './nodes/index.ts'
 import { uiRoutes } from './ui-routes.ts'
 import { DEFAULT_WALLET_OPTIONS, Wallet, type WalletOptions, walletRoutes } from './wallet/index.ts'
 
@@ -126,6 +126,9 @@ export class Portal {
             db: this.db,
             admins: config.admins,
             seeds: config.seeds,
+            seedDirectory: new SeedDirectory(config.coordinatorDiscoveryUrl, (err) =>
+              this.log.warn({ err: err.message }, 'seed node not answering'),
+            ),
           }),
           this.wallet
             ? walletRoutes({ wallet: this.wallet, sessions, limiter })

@@ -11,6 +11,7 @@ import type { Database } from '../db/index.ts'
 import { type PortalApp, PortalError, type RateLimiter } from '../http/index.ts'
 import type { PortalKey } from '../keys.ts'
 import type { Activation } from './activation.ts'
+import type { SeedDirectory } from './seed-directory.ts'
 
 export interface NodeDeps {
   activation: Activation
@@ -21,6 +22,7 @@ export interface NodeDeps {
   db: Database
   admins: readonly string[]
   seeds: readonly string[]
+  seedDirectory: SeedDirectory
 }
 
 const PeerIdParam = z.object({ peerId: z.string().min(1).max(128) })
@@ -93,12 +95,14 @@ export function nodeRoutes(d: NodeDeps) {
         addrs: [a],
         region: null,
       }))
-      return {
-        coordinators: [
-          ...seeds.filter((s) => s.peerId !== ''),
-          ...rows.map((r) => ({ peerId: r.peer_id, addrs: r.public_addrs.slice(0, 16), region: null })),
-        ],
-      }
+      // The seed's own list (itself first, then the coordinators it knows), then activated nodes.
+      const all = [
+        ...seeds.filter((s) => s.peerId !== ''),
+        ...(await d.seedDirectory.list()),
+        ...rows.map((r) => ({ peerId: r.peer_id, addrs: r.public_addrs.slice(0, 16), region: null })),
+      ]
+      const seen = new Set<string>()
+      return { coordinators: all.filter((c) => !seen.has(c.peerId) && seen.add(c.peerId)).slice(0, 256) }
     })
     app.get('/admin/coordinators', { schema: {} }, async (req) => {
       await requireAdmin(req)
