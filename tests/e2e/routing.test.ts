@@ -86,7 +86,7 @@ describe('routing across six agents', () => {
     const models = (await (await c2.api('/v1/models')).json()) as { data: { id: string }[] }
     expect(models.data.map((x) => x.id)).toContain(MODEL)
     const tags = (await (await c2.api('/api/tags')).json()) as { models: { name: string }[] }
-    expect(tags.models.map((x) => x.name)).toContain(MODEL)
+    expect(tags.models.map((x) => x.name)).toContain(`${MODEL}:latest`)
 
     const copiesBefore = (await allTasks(m)).filter((t) => t.origin?.peerId === c2.ready.peerId).length
     const res = await c2.api('/v1/chat/completions', {
