@@ -63,7 +63,11 @@ beforeAll(async () => {
     (a) => a.startsWith('/ip4/198.51.100.2/tcp/') && !a.includes('/ws'),
   )
   expect(seedAddr, seed.ready.p2pAddrs.join(' ')).toBeDefined()
-  home = await lab.agent(homeNs, { args: [...common, '--bootstrap', seedAddr!] })
+  // Room for all five at once: the peer pool would otherwise decline some (busy), which is not
+  // what this test is about.
+  home = await lab.agent(homeNs, {
+    args: [...common, '--bootstrap', seedAddr!, '--max-concurrent-tasks', '8'],
+  })
   submitter = await lab.agent(subNs, { args: [...common, '--bootstrap', seedAddr!, '--mode', 'coordinator'] })
 }, 120_000)
 
