@@ -61,7 +61,7 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
   const sandbox = new SandboxPool({})
   await sandbox.start()
   const loop = new CodeLoop({}, { model, sandbox })
-  const progress = { token() {}, attempt() {}, testResult() {} }
+  const progress = { token() {}, attempt() {}, testResult() {}, routed() {} }
   const out: ProblemRun[] = []
   try {
     for (let r = 0; r < runs; r++) {

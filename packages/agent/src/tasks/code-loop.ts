@@ -102,7 +102,6 @@ export class CodeLoop {
         : { code: '' }
       signal.throwIfAborted()
       const code = repair.code
-      if (truncated && code === '') cutOff++
       const earlier = code === '' ? undefined : result.attempts.find((a) => sameCode(a.code, code))
       const written = {
         n,
@@ -134,6 +133,12 @@ export class CodeLoop {
       progress.testResult(n, report)
       const diagnosis = diagnose(spec.language, code, tests, report)
       const ok = passed(report)
+      // Cut off before its code was complete: the next attempt gets more room.
+      if (truncated && !ok && (code === '' || (report.outcome === 'error' && !repair.droppedTail))) {
+        cutOff++
+        if (code !== '')
+          diagnosis.reason = `cut off by the token budget (${budget} tokens): ${diagnosis.reason}`
+      }
       const attempt: TaskAttempt = {
         ...written,
         report,

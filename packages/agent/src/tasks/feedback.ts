@@ -27,10 +27,10 @@ export interface Diagnosis {
 /** Reads the sandbox's report on `code` for the failing test, the error and the lines it names. */
 export function diagnose(lang: TaskLanguage, code: string, tests: string, report: TestReport): Diagnosis {
   const reason = failureReason(report)
-  const testLine = lastLineNumber(report.output, TEST_LINE[lang])
+  const testLine = innermost(lang, report.output, TEST_LINE[lang])
   const failingTest =
     testLine === undefined ? undefined : clip(tests.split('\n')[testLine - 1]?.trim() ?? '', LINE_CHARS)
-  const at = lastLineNumber(report.output, SOLUTION_LINE[lang])
+  const at = innermost(lang, report.output, SOLUTION_LINE[lang])
   return {
     reason,
     ...(failingTest ? { failingTest } : {}),
@@ -66,10 +66,10 @@ function lastErrorLine(output: string): string | undefined {
     .find((l) => /\w*(Error|Exception)\b/.test(l))
 }
 
-function lastLineNumber(output: string, pattern: RegExp): number | undefined {
-  let n: number | undefined
-  for (const m of output.matchAll(pattern)) n = Number(m[1])
-  return n
+/** The line of the frame nearest the error: Python lists it last, a JavaScript stack first. */
+function innermost(lang: TaskLanguage, output: string, pattern: RegExp): number | undefined {
+  const lines = [...output.matchAll(pattern)].map((m) => Number(m[1]))
+  return lang === 'python' ? lines.at(-1) : lines[0]
 }
 
 /** The line `at` and its neighbours, numbered as in the traceback. */
@@ -80,7 +80,9 @@ function numbered(code: string, at: number): string | undefined {
   const to = Math.min(lines.length, at + 1)
   const out: string[] = []
   for (let i = from; i <= to; i++)
-    out.push(`${i === at ? '>' : ' '}${String(i).padStart(3)} | ${clip(lines[i - 1]!, LINE_CHARS)}`)
+    out.push(
+      `${i === at ? '>' : ' '}${String(i).padStart(3)} | ${lines[i - 1]!.trimEnd().slice(0, LINE_CHARS)}`,
+    )
   return out.join('\n')
 }
 
