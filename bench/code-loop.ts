@@ -113,8 +113,11 @@ function summary(f: BenchFile) {
 function report(beforePath: string, afterPath: string): void {
   const before: BenchFile = JSON.parse(readFileSync(beforePath, 'utf8'))
   const after: BenchFile = JSON.parse(readFileSync(afterPath, 'utf8'))
-  const b = summary(before)
-  const a = summary(after)
+  // Compared on the problems both measured.
+  const common = new Set(before.runs.map((r) => r.id).filter((id) => after.runs.some((r) => r.id === id)))
+  const b = summary({ ...before, runs: before.runs.filter((r) => common.has(r.id)) })
+  const a = summary({ ...after, runs: after.runs.filter((r) => common.has(r.id)) })
+  const dropped = after.runs.filter((r) => r.droppedTails > 0).length
   const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
   const cell = (f: BenchFile, id: string) => {
     const rs = f.runs.filter((r) => r.id === id)
@@ -122,13 +125,16 @@ function report(beforePath: string, afterPath: string): void {
     const ok = rs.filter((r) => r.ok).length
     return `${ok}/${rs.length}, ${median(rs.map((r) => r.attempts))} att, ${s(median(rs.map((r) => r.ms)))}`
   }
-  const rows = PROBLEMS.map((p) => `| ${p.id} | ${cell(before, p.id)} | ${cell(after, p.id)} |`)
+  const rows = PROBLEMS.filter((p) => common.has(p.id)).map(
+    (p) => `| ${p.id} | ${cell(before, p.id)} | ${cell(after, p.id)} |`,
+  )
   writeSection(
     'Code loop on the test model',
     `\`node bench/code-loop.ts run\` on the ${PROBLEMS.length} problems of \`bench/code-problems/problems.json\`
 (Python and JavaScript, one function each, with tests), each as a \`code\` task with its defaults
 (plan, 3 attempts) on Gemma 3 270M Q4_K_M, embedded llama.cpp and the agent's sandbox pool in one
-process; seed ${after.seed ?? 'none'}. Before: ${before.label}. After: ${after.label}.
+process; seed ${after.seed ?? 'none'}; ${common.size} problems measured on both sides. Before: ${before.label}.
+After: ${after.label}; ${dropped} of its runs ran a prefix with a dropped tail.
 Machine: ${after.machine} (shared with other work, so times are noisy).
 
 | | before | after |

@@ -66,7 +66,9 @@ export class CodeLoop {
       result.plan = cleanPlan(PLAN_PRIMER + reply.text)
     }
 
-    const first = codeMessages(spec.language, spec.prompt, spec.tests, result.plan)
+    // A small model's plan often says one thing five times; fed back, it drowns the task.
+    const plan = result.plan !== null && usefulPlan(result.plan) ? result.plan : null
+    const first = codeMessages(spec.language, spec.prompt, spec.tests, plan)
     const stops = codeStop(spec.language, spec.tests)
     const tests = spec.tests ?? ''
     let messages: ChatMessage[] = first
@@ -153,7 +155,7 @@ export class CodeLoop {
           stoppedEarly = `stopped after attempt ${n}: the model gave the same failing code again even when asked for another approach`
           break
         }
-        messages = variedMessages(first, spec.language, code, diagnosis)
+        messages = variedMessages(first, diagnosis)
       } else {
         messages = retryMessages(first, spec.language, code, diagnosis)
       }
@@ -253,4 +255,15 @@ function cleanPlan(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '')
   return [...new Set(lines)].slice(0, 5).join('\n').slice(0, 1_200)
+}
+
+/** A plan worth showing the model: most of its steps say different things. */
+function usefulPlan(plan: string): boolean {
+  const steps = plan.split('\n').map((l) =>
+    l
+      .replace(/^\d+[.)]\s*/, '')
+      .toLowerCase()
+      .trim(),
+  )
+  return steps.length > 0 && new Set(steps).size * 2 > steps.length
 }

@@ -79,17 +79,13 @@ export function retryMessages(
 }
 
 /**
- * A retry after the model repeated an answer that had already failed: showing it the same
- * conversation again would get the same answer, so the request itself names the failed code and
- * asks for another approach, without the earlier turns.
+ * A retry after the model repeated an answer that had already failed. Shown its own code again, a
+ * small model copies it, so this request starts afresh: the task, what went wrong in words, and
+ * a request for another way, without the earlier turns or the failed code.
  */
-export function variedMessages(
-  first: ChatMessage[],
-  lang: TaskLanguage,
-  code: string,
-  diagnosis: Diagnosis,
-): ChatMessage[] {
+export function variedMessages(first: ChatMessage[], diagnosis: Diagnosis): ChatMessage[] {
   const [request, primer] = [first[0]!, first.at(-1)!]
-  const note = `\nThis answer was tried and failed (${diagnosis.reason}); do not repeat it, write it another way:\n${fenced(lang, code)}\n`
+  const failed = diagnosis.failingTest ? ` on the test \`${diagnosis.failingTest}\`` : ''
+  const note = `\nAn earlier solution failed${failed} (${diagnosis.reason}). Write a different, simpler solution.\n`
   return [{ role: 'user', content: request.content + note }, primer]
 }

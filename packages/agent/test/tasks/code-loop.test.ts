@@ -94,7 +94,8 @@ describe('CodeLoop', () => {
     expect(attempts[1]!.report).toMatchObject({ outcome: 'failed', durationMs: 0 })
     const varied = model.requests[2]!.messages
     expect(varied).toHaveLength(2)
-    expect(varied[0]!.content).toContain('do not repeat it')
+    expect(varied[0]!.content).toContain('An earlier solution failed on the test `assert add(2, 3) == 5`')
+    expect(varied[0]!.content).not.toContain('return a - b')
     expect(outcome.error).toEqual({
       code: 'tests_failed',
       message:
