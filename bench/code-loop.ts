@@ -63,6 +63,10 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
   const loop = new CodeLoop({}, { model, sandbox })
   const progress = { token() {}, attempt() {}, testResult() {}, routed() {} }
   const out: ProblemRun[] = []
+  const save = (runs: ProblemRun[]) => {
+    const file: BenchFile = { label: args.label ?? src, machine: machine(), seed, runs }
+    writeFileSync(args.out ?? 'code-loop.json', `${JSON.stringify(file, null, 1)}\n`)
+  }
   try {
     for (let r = 0; r < runs; r++) {
       for (const p of problems) {
@@ -88,14 +92,15 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
         }
         out.push(row)
         console.error(JSON.stringify(row))
+        // Written after every problem, so that a sweep stopped early keeps what it measured.
+        save(out)
       }
     }
   } finally {
     await sandbox.stop()
     await model.stop()
   }
-  const file: BenchFile = { label: args.label ?? src, machine: machine(), seed, runs: out }
-  writeFileSync(args.out ?? 'code-loop.json', `${JSON.stringify(file, null, 1)}\n`)
+  save(out)
 }
 
 function summary(f: BenchFile) {
