@@ -46,7 +46,8 @@ export async function completePrefix(
 /**
  * How many lines to keep: the longest cut before a line at the left margin (the start of a new
  * top-level statement) whose prefix parses. The whole text counts only when it was not cut off,
- * or when nothing shorter parses. Null when nothing parses.
+ * or when nothing shorter parses; failing all that, the longest prefix of whole lines that parses
+ * (junk inside the last definition). Null when nothing parses.
  */
 export function longestParsing(
   lines: string[],
@@ -61,7 +62,14 @@ export function longestParsing(
     const prefix = lines.slice(0, k).join('\n')
     if (prefix.trim() !== '' && parses(prefix)) return k
   }
-  return truncated && parses(whole) ? lines.length : null
+  if (truncated && parses(whole)) return lines.length
+  // Junk inside the last definition (prints after its return, cut off): keep its complete statements.
+  for (let k = lines.length - 1; k > 0; k--) {
+    if (lines[k]!.trim() === '') continue
+    const prefix = lines.slice(0, k).join('\n')
+    if (prefix.trim() !== '' && parses(prefix)) return k
+  }
+  return null
 }
 
 function jsParses(text: string): boolean {
@@ -101,7 +109,15 @@ def kept():
         prefix = '\\n'.join(lines[:k])
         if prefix.strip() != '' and parses(prefix):
             return k
-    return len(lines) if truncated and parses(src) else None
+    if truncated and parses(src):
+        return len(lines)
+    for k in range(len(lines) - 1, 0, -1):
+        if lines[k].strip() == '':
+            continue
+        prefix = '\\n'.join(lines[:k])
+        if prefix.strip() != '' and parses(prefix):
+            return k
+    return None
 
 print(${JSON.stringify(MARK)} + json.dumps(kept()))
 `

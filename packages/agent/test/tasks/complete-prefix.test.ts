@@ -48,6 +48,16 @@ describe('completePrefix on Python', () => {
     expect(r).toEqual({ code: ADD_PY, droppedTail: 'print(add(max([1, 2, 3], add(4, 5))' })
   })
 
+  it('drops junk cut off inside the last definition, keeping its complete statements', async () => {
+    const junk = '    print(f"f({n}) = {f(n)}")\n'.repeat(3)
+    const r = await py(`def f(n):\n    return n + 1\n\n${junk}    print(f"f({n`, true)
+    // The complete (unreachable) prints stay: they parse; the one cut off goes.
+    expect(r).toEqual({
+      code: `def f(n):\n    return n + 1\n\n${junk.trimEnd()}`,
+      droppedTail: 'print(f"f({n',
+    })
+  })
+
   it('keeps the whole text when no prefix parses, so that running it reports the error', async () => {
     const broken = 'def add(a, b)\n    return a + b'
     expect(await py(broken)).toEqual({ code: broken })
