@@ -140,6 +140,16 @@ export const TaskAttempt = z.object({
   tokens: TokenCounts,
   modelMs: z.number(),
   sandboxMs: z.number(),
+  /** Why generation ended: `stop` (the code ended) or `length` (the token budget ran out). */
+  finishReason: z.string().optional(),
+  /** Tokens the model was allowed for this attempt. */
+  budget: z.number().int().optional(),
+  /** What was cut from the end of the model's code because it did not parse or was cut off. */
+  droppedTail: z.string().optional(),
+  /** The earlier attempt whose code this one repeated; the code was not run again. */
+  repeatOf: z.number().int().optional(),
+  /** Why the attempt failed, in one line; absent when it passed. */
+  failure: z.string().optional(),
 })
 export type TaskAttempt = z.infer<typeof TaskAttempt>
 

@@ -153,10 +153,19 @@ function progressPrinter(kind: string, out: Out, err: Out): (ev: TaskEvent) => v
           process.stderr.write(String(d.text))
         }
         return
-      case 'attempt':
-        return line(
+      case 'attempt': {
+        line(
           `attempt ${d.n}: ${(d.tokens as { completion: number }).completion} tokens, ${String(d.code).split('\n').length} lines of code`,
         )
+        if (typeof d.repeatOf === 'number')
+          line(`attempt ${d.n}: the same code as attempt ${d.repeatOf}, not run again`)
+        if (typeof d.droppedTail === 'string') {
+          line(
+            `attempt ${d.n}: dropped a tail that did not parse (${d.droppedTail.split('\n').length} lines)`,
+          )
+        }
+        return
+      }
       case 'test-result':
         return line(
           `${d.attempt ? `attempt ${d.attempt}: ` : ''}tests ${d.outcome}: ${d.passed} passed, ${d.failed} failed of ${d.total} (${Math.round(Number(d.durationMs))} ms)`,

@@ -1,8 +1,18 @@
 import type { ChatMessage, CodeTaskSpec, TaskAttempt, TestReport } from '@edgecoder/protocol'
+import { completePrefix } from './complete-prefix.ts'
 import { extractCode } from './extract-code.ts'
+import { diagnose } from './feedback.ts'
+import { codeBudget, codeStop, cutAtStop } from './generation.ts'
 import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
-import { codeMessages, codeStop, PLAN_PRIMER, PLAN_STOP, planMessages, retryMessages } from './prompts.ts'
+import {
+  codeMessages,
+  PLAN_PRIMER,
+  PLAN_STOP,
+  planMessages,
+  retryMessages,
+  variedMessages,
+} from './prompts.ts'
 
 export interface CodeLoopOptions {
   /** Tokens the plan may take. */
@@ -56,17 +66,26 @@ export class CodeLoop {
       result.plan = cleanPlan(PLAN_PRIMER + reply.text)
     }
 
-    const first = codeMessages(spec.language, spec.prompt, spec.tests, result.plan)
+    // A small model's plan often says one thing five times; fed back, it drowns the task.
+    const plan = result.plan !== null && usefulPlan(result.plan) ? result.plan : null
+    const first = codeMessages(spec.language, spec.prompt, spec.tests, plan)
+    const stops = codeStop(spec.language, spec.tests)
+    const tests = spec.tests ?? ''
     let messages: ChatMessage[] = first
+    let cutOff = 0
+    let repeats = 0
+    let stoppedEarly: string | null = null
     for (let n = 1; n <= spec.maxAttempts; n++) {
+      const budget = codeBudget(spec, cutOff)
       const reply = await this.#model.chat(
         {
           messages,
-          maxTokens: spec.maxTokens,
-          // A retry that repeats the last answer wastes an attempt: warm the sampling up a little.
-          temperature: Math.min(1, (spec.temperature ?? BASE_TEMPERATURE) + 0.3 * (n - 1)),
+          maxTokens: budget,
+          // A retry that repeats the last answer wastes an attempt: warm the sampling up a little,
+          // and more once the model has repeated itself.
+          temperature: Math.min(1, (spec.temperature ?? BASE_TEMPERATURE) + 0.3 * (n - 1 + repeats)),
           seed: spec.seed === undefined ? undefined : spec.seed + n - 1,
-          stop: codeStop(spec.language, spec.tests),
+          stop: stops,
         },
         { signal, onToken: (t) => progress.token(t, 'code', n) },
       )
@@ -77,40 +96,69 @@ export class CodeLoop {
       result.model = reply.model
       result.finishReason = reply.finishReason
 
-      const response = continued(messages.at(-1)!.content, reply.text)
-      const code = extractCode(response, spec.language, spec.tests, {
-        truncated: reply.finishReason === 'length',
-      })
+      const truncated = reply.finishReason === 'length'
+      const response = continued(messages.at(-1)!.content, untilStop(reply.text, stops))
+      const extracted = extractCode(response, spec.language, tests)
+      const repair = extracted
+        ? await completePrefix(extracted, spec.language, { truncated, sandbox: this.#sandbox, signal })
+        : { code: '' }
+      signal.throwIfAborted()
+      const code = repair.code
+      const earlier = code === '' ? undefined : result.attempts.find((a) => sameCode(a.code, code))
       const written = {
         n,
         response,
         code,
         tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
         modelMs: reply.durationMs,
+        finishReason: reply.finishReason,
+        budget,
+        ...(repair.droppedTail === undefined ? {} : { droppedTail: repair.droppedTail.slice(0, TAIL_CHARS) }),
+        ...(earlier ? { repeatOf: earlier.n } : {}),
       }
       progress.attempt(written)
 
       let report: TestReport
-      if (code === '') {
-        report = noCodeReport(spec.language)
+      if (earlier) {
+        // The same code gets the same verdict: no need to run it again.
+        report = { ...earlier.report, durationMs: 0 }
+      } else if (code === '') {
+        report = noCodeReport(spec.language, truncated)
       } else {
         report = await this.#sandbox.run(
-          {
-            language: spec.language,
-            code,
-            tests: spec.tests ?? '',
-            deadlineMs: this.#opts.sandboxDeadlineMs,
-          },
+          { language: spec.language, code, tests, deadlineMs: this.#opts.sandboxDeadlineMs },
           signal,
         )
         signal.throwIfAborted()
       }
       sandboxMs += report.durationMs
       progress.testResult(n, report)
-      const attempt: TaskAttempt = { ...written, report, sandboxMs: report.durationMs }
+      const diagnosis = diagnose(spec.language, code, tests, report)
+      const ok = passed(report)
+      // Cut off before its code was complete: the next attempt gets more room.
+      if (truncated && !ok && (code === '' || (report.outcome === 'error' && !repair.droppedTail))) {
+        cutOff++
+        if (code !== '')
+          diagnosis.reason = `cut off by the token budget (${budget} tokens): ${diagnosis.reason}`
+      }
+      const attempt: TaskAttempt = {
+        ...written,
+        report,
+        sandboxMs: report.durationMs,
+        ...(ok ? {} : { failure: diagnosis.reason }),
+      }
       result.attempts.push(attempt)
-      if (passed(report)) break
-      messages = retryMessages(first, spec.language, code, report)
+      if (ok) break
+      if (earlier) {
+        repeats++
+        if (repeats >= MAX_REPEATS && n < spec.maxAttempts) {
+          stoppedEarly = `stopped after attempt ${n}: the model gave the same failing code again even when asked for another approach`
+          break
+        }
+        messages = variedMessages(first, diagnosis)
+      } else {
+        messages = retryMessages(first, spec.language, code, diagnosis)
+      }
     }
 
     const final = bestAttempt(result.attempts)
@@ -119,12 +167,34 @@ export class CodeLoop {
     const ok = final !== undefined && passed(final.report)
     return {
       status: ok ? 'succeeded' : 'failed',
-      error: ok ? null : failure(final, spec.maxAttempts),
+      error: ok ? null : failure(final, result.attempts.length, stoppedEarly),
       result,
       modelMs,
       sandboxMs,
     }
   }
+}
+
+/** Repeats the loop tolerates: after the first it asks for another approach, after the second it stops. */
+const MAX_REPEATS = 2
+/** Longest dropped tail kept in an attempt's record. */
+const TAIL_CHARS = 2_000
+
+/** Two answers are the same code when they differ only in blank space. */
+function sameCode(a: string, b: string): boolean {
+  const norm = (c: string) => c.replace(/\s+/g, ' ').trim()
+  return norm(a) === norm(b)
+}
+
+/**
+ * The reply up to the first stop sequence. A provider that answers afresh instead of continuing
+ * the primer opens its own fence, which is not where the code ends: cutting starts after it.
+ */
+function untilStop(text: string, stops: string[]): string {
+  const opening = /^[ \t]*```[\w+#.-]*[ \t]*\n/m.exec(text)
+  if (!opening) return cutAtStop(text, stops)
+  const start = opening.index + opening[0].length
+  return text.slice(0, start) + cutAtStop(text.slice(start), stops)
 }
 
 /** The passing attempt, else the one that passed the most tests (the later one on a tie). */
@@ -137,8 +207,9 @@ function bestAttempt(attempts: TaskAttempt[]): TaskAttempt | undefined {
   return best
 }
 
-function failure(final: TaskAttempt | undefined, maxAttempts: number) {
+function failure(final: TaskAttempt | undefined, attempts: number, stoppedEarly: string | null) {
   if (!final) return { code: 'no_attempt', message: 'the model produced no attempt' }
+  if (stoppedEarly) return { code: 'tests_failed', message: stoppedEarly }
   const r = final.report
   const verdict =
     r.outcome === 'failed'
@@ -146,11 +217,11 @@ function failure(final: TaskAttempt | undefined, maxAttempts: number) {
       : `the code ends in ${r.outcome}${r.error ? ` (${r.error})` : ''}`
   return {
     code: 'tests_failed',
-    message: `no attempt passed the tests after ${maxAttempts} attempt${maxAttempts === 1 ? '' : 's'}: ${verdict}`,
+    message: `no attempt passed the tests after ${attempts} attempt${attempts === 1 ? '' : 's'}: ${verdict}`,
   }
 }
 
-function noCodeReport(language: CodeTaskSpec['language']): TestReport {
+function noCodeReport(language: CodeTaskSpec['language'], truncated: boolean): TestReport {
   return {
     language,
     ok: false,
@@ -159,7 +230,9 @@ function noCodeReport(language: CodeTaskSpec['language']): TestReport {
     failed: 0,
     total: 0,
     output: '',
-    error: 'no code found in the model answer; nothing was run',
+    error: truncated
+      ? 'the answer was cut off by the token budget before any code was complete; nothing was run'
+      : 'no code found in the model answer; nothing was run',
     durationMs: 0,
   }
 }
@@ -182,4 +255,15 @@ function cleanPlan(text: string): string {
     .map((l) => l.trim())
     .filter((l) => l !== '')
   return [...new Set(lines)].slice(0, 5).join('\n').slice(0, 1_200)
+}
+
+/** A plan worth showing the model: most of its steps say different things. */
+function usefulPlan(plan: string): boolean {
+  const steps = plan.split('\n').map((l) =>
+    l
+      .replace(/^\d+[.)]\s*/, '')
+      .toLowerCase()
+      .trim(),
+  )
+  return steps.length > 0 && new Set(steps).size * 2 > steps.length
 }

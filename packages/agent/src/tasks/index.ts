@@ -1,4 +1,5 @@
 export { CODE_LOOP_DEFAULTS, CodeLoop, type CodeLoopOptions } from './code-loop.ts'
+export { completePrefix, type PrefixRepair } from './complete-prefix.ts'
 export {
   AdoptionRefusedError,
   EngineStoppingError,

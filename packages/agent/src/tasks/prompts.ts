@@ -1,5 +1,6 @@
-import type { ChatMessage, TaskLanguage, TestReport } from '@edgecoder/protocol'
+import type { ChatMessage, TaskLanguage } from '@edgecoder/protocol'
 import { testedNames } from './extract-code.ts'
+import { type Diagnosis, feedbackText } from './feedback.ts'
 
 const NAME: Record<TaskLanguage, string> = { python: 'Python', javascript: 'JavaScript' }
 /** The fence tag the model is primed with; `extractCode` accepts others too. */
@@ -9,23 +10,9 @@ const RULES: Record<TaskLanguage, string> = {
   javascript: 'Use plain JavaScript: no require, no import, no export, no Node.js APIs.',
 }
 
-/** Output shown to the model on a retry: the end of it, where the failures are reported. */
-const FEEDBACK_CHARS = 2_000
-
 /** A plan ends at its first blank line, or where a sixth step would begin. */
 export const PLAN_STOP = ['\n\n', '```', '\n6.']
 
-/**
- * Where generation of code stops: at the closing fence, and, when tests will exercise the code,
- * at the first example call or test a model starts writing after it (small models go on with
- * such lines until the token limit).
- */
-export function codeStop(lang: TaskLanguage, tests: string | undefined): string[] {
-  if (!tests?.trim()) return ['```']
-  return lang === 'python'
-    ? ['```', '\nprint(', '\nif __name__', '\nassert ']
-    : ['```', '\nconsole.log(', '\nassert', '\ntest(']
-}
 /** The plan's first words, written for the model so that it continues with steps. */
 export const PLAN_PRIMER = '1.'
 
@@ -75,27 +62,30 @@ export function codeMessages(
   ]
 }
 
-/** A retry: the request, the previous code, what the sandbox said about it, and a fresh primed answer. */
+/** A retry: the request, the previous code, what broke in it, and a fresh primed answer. */
 export function retryMessages(
   first: ChatMessage[],
   lang: TaskLanguage,
   code: string,
-  report: TestReport,
+  diagnosis: Diagnosis,
 ): ChatMessage[] {
   const [request, primer] = [first[0]!, first.at(-1)!]
-  const previous: ChatMessage = { role: 'assistant', content: code ? fenced(lang, code) : '(no code)' }
-  return [request, previous, { role: 'user', content: feedback(lang, code, report) }, primer]
+  if (!code) {
+    const ask = `Your answer contained no complete ${NAME[lang]} code. Reply with the complete program in one \`\`\`${FENCE_TAG[lang]} code block.`
+    return [request, { role: 'assistant', content: '(no code)' }, { role: 'user', content: ask }, primer]
+  }
+  const previous: ChatMessage = { role: 'assistant', content: fenced(lang, code) }
+  return [request, previous, { role: 'user', content: feedbackText(diagnosis, FENCE_TAG[lang]) }, primer]
 }
 
-function feedback(lang: TaskLanguage, code: string, report: TestReport): string {
-  if (!code) {
-    return `Your answer contained no ${NAME[lang]} code. Reply with the complete program in one \`\`\`${FENCE_TAG[lang]} code block.`
-  }
-  const summary =
-    report.outcome === 'failed'
-      ? `${report.failed} of ${report.total} tests failed.`
-      : `The code did not run to the end (${report.outcome}${report.error ? `: ${report.error}` : ''}).`
-  const output =
-    report.output.length > FEEDBACK_CHARS ? `…${report.output.slice(-FEEDBACK_CHARS)}` : report.output
-  return `${summary}\n${output.trim() ? `\nOutput:\n\`\`\`\n${output.trim()}\n\`\`\`\n` : ''}\nFix the code so that all tests pass. Reply with the complete corrected code in one \`\`\`${FENCE_TAG[lang]} code block.`
+/**
+ * A retry after the model repeated an answer that had already failed. Shown its own code again, a
+ * small model copies it, so this request starts afresh: the task, what went wrong in words, and
+ * a request for another way, without the earlier turns or the failed code.
+ */
+export function variedMessages(first: ChatMessage[], diagnosis: Diagnosis): ChatMessage[] {
+  const [request, primer] = [first[0]!, first.at(-1)!]
+  const failed = diagnosis.failingTest ? ` on the test \`${diagnosis.failingTest}\`` : ''
+  const note = `\nAn earlier solution failed${failed} (${diagnosis.reason}). Write a different, simpler solution.\n`
+  return [{ role: 'user', content: request.content + note }, primer]
 }

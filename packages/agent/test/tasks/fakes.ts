@@ -50,12 +50,15 @@ export class ScriptedSandbox implements TaskSandbox {
   }
 }
 
+/** One scripted answer: its text, and `length` when it stands for an answer the token limit cut off. */
+export type ScriptedAnswer = string | { text: string; finishReason: 'stop' | 'length' }
+
 /** A model stand-in that answers from a script, one answer per call, streaming it in pieces. */
 export class ScriptedModel implements TaskModel {
   readonly requests: ModelRequest[] = []
-  readonly #answers: string[]
+  readonly #answers: ScriptedAnswer[]
 
-  constructor(answers: string[]) {
+  constructor(answers: ScriptedAnswer[]) {
     this.#answers = answers
   }
 
@@ -64,7 +67,9 @@ export class ScriptedModel implements TaskModel {
     opts: { signal?: AbortSignal; onToken?: (t: string) => void } = {},
   ): Promise<ModelReply> {
     this.requests.push(req)
-    const text = this.#answers[Math.min(this.requests.length - 1, this.#answers.length - 1)] ?? ''
+    const answer = this.#answers[Math.min(this.requests.length - 1, this.#answers.length - 1)] ?? ''
+    const { text, finishReason } =
+      typeof answer === 'string' ? { text: answer, finishReason: 'stop' } : answer
     for (const piece of text.match(/.{1,8}/gs) ?? []) {
       opts.signal?.throwIfAborted()
       opts.onToken?.(piece)
@@ -75,7 +80,7 @@ export class ScriptedModel implements TaskModel {
       model: 'scripted',
       promptTokens: 10,
       completionTokens: Math.ceil(text.length / 4),
-      finishReason: 'stop',
+      finishReason,
       durationMs: 1,
     }
   }

@@ -201,7 +201,10 @@ describe('TaskEngine', () => {
     expect(done.result!.attempts.map((a) => a.report.outcome)).toEqual(['failed', 'passed'])
     expect(done.result!.attempts[0]!.code).toBe('def f():\n    return 5')
     expect(done.result!.code).toBe('def f():\n    return 4  # PASS')
-    expect(sandbox.calls.map((c) => c.code)).toEqual(done.result!.attempts.map((a) => a.code))
+    // Runs against the tests were the attempts' code (the others are the loop's parse checks).
+    expect(sandbox.calls.filter((c) => c.tests !== '').map((c) => c.code)).toEqual(
+      done.result!.attempts.map((a) => a.code),
+    )
     // The retry showed the model its code and the failing output.
     const retry = model.requests[2]!.messages
     expect(retry.at(-3)).toEqual({ role: 'assistant', content: '```python\ndef f():\n    return 5\n```' })
