@@ -1,8 +1,8 @@
 import { fileURLToPath } from 'node:url'
 import { type Confinement, detectConfinement } from '../confine/index.ts'
 import { SandboxNotStartedError, SandboxStoppedError } from '../errors.ts'
+import { enqueueRun, type QueuedRun } from '../run-queue.ts'
 import { validate } from '../runner/pool.ts'
-import { cancelledBeforeStart } from '../runner/report.ts'
 import type { SandboxLanguage, SandboxLogger, SandboxReport, SandboxRequest } from '../types.ts'
 import { HostProcess } from './host-process.ts'
 
@@ -32,15 +32,6 @@ export interface SandboxProcessOptions {
   /** The OS wall; found on this machine when left out. */
   confinement?: Confinement
   logger?: SandboxLogger
-}
-
-interface Queued {
-  request: SandboxRequest
-  deadlineMs: number
-  signal?: AbortSignal
-  resolve: (report: SandboxReport) => void
-  reject: (error: Error) => void
-  detach: () => void
 }
 
 /** One sandbox process as `/health/runtime` shows it. */
@@ -75,7 +66,7 @@ export class Sandbox {
   readonly #logger?: SandboxLogger
   readonly #current = new Map<SandboxLanguage, HostProcess>()
   readonly #retiring = new Set<HostProcess>()
-  readonly #queues = new Map<SandboxLanguage, Queued[]>()
+  readonly #queues = new Map<SandboxLanguage, QueuedRun[]>()
   readonly #idleTimers = new Map<SandboxLanguage, NodeJS.Timeout>()
   #state: 'new' | 'running' | 'stopped' = 'new'
   #statsTimer: NodeJS.Timeout | undefined
@@ -133,27 +124,9 @@ export class Sandbox {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (signal?.aborted) return Promise.resolve(cancelledBeforeStart(request.language))
-    const { promise, resolve, reject } = Promise.withResolvers<SandboxReport>()
-    const queue = this.#queues.get(request.language)!
-    const onAbort = (): void => {
-      const at = queue.indexOf(run)
-      if (at === -1) return
-      queue.splice(at, 1)
-      resolve(cancelledBeforeStart(request.language))
-    }
-    const run: Queued = {
-      request,
-      deadlineMs: request.deadlineMs ?? this.#opts.deadlineMs,
-      signal,
-      resolve,
-      reject,
-      detach: () => signal?.removeEventListener('abort', onAbort),
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    queue.push(run)
+    const report = enqueueRun(this.#queues, request, this.#opts.deadlineMs, signal)
     this.#dispatch(request.language)
-    return promise
+    return report
   }
 
   status(): SandboxStatus {

@@ -1,20 +1,11 @@
 import { SandboxNotStartedError, SandboxRequestError, SandboxStoppedError } from '../errors.ts'
+import { enqueueRun, type QueuedRun } from '../run-queue.ts'
 import type { SandboxLanguage, SandboxOptions, SandboxReport, SandboxRequest } from '../types.ts'
-import { cancelledBeforeStart } from './report.ts'
 import { type SlotSettings, WorkerSlot } from './slot.ts'
 
 const LANGUAGES: readonly SandboxLanguage[] = ['python', 'javascript']
 const MAX_SOURCE_CHARS = 1_000_000
 const MAX_DEADLINE_MS = 10 * 60_000
-
-interface QueuedRun {
-  request: SandboxRequest
-  deadlineMs: number
-  signal?: AbortSignal
-  resolve: (report: SandboxReport) => void
-  reject: (error: Error) => void
-  detach: () => void
-}
 
 /** Queue depth and worker use of one language. */
 export interface SandboxLanguageStatus {
@@ -143,27 +134,9 @@ export class SandboxPool {
     } catch (error) {
       return Promise.reject(error)
     }
-    if (signal?.aborted) return Promise.resolve(cancelledBeforeStart(request.language))
-    const { promise, resolve, reject } = Promise.withResolvers<SandboxReport>()
-    const queue = this.#queues.get(request.language)!
-    const onAbort = (): void => {
-      const at = queue.indexOf(run)
-      if (at === -1) return
-      queue.splice(at, 1)
-      resolve(cancelledBeforeStart(request.language))
-    }
-    const run: QueuedRun = {
-      request,
-      deadlineMs: request.deadlineMs ?? this.#options.deadlineMs,
-      signal,
-      resolve,
-      reject,
-      detach: () => signal?.removeEventListener('abort', onAbort),
-    }
-    signal?.addEventListener('abort', onAbort, { once: true })
-    queue.push(run)
+    const report = enqueueRun(this.#queues, request, this.#options.deadlineMs, signal)
     this.#dispatch(request.language)
-    return promise
+    return report
   }
 
   /** Per language: workers, busy workers and queued runs. */
