@@ -1,6 +1,7 @@
 import { connect, type Socket } from 'node:net'
 import type { RuntimeHealth } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { MAX_SSE_CLIENTS } from '../../packages/agent/src/api/sse.ts'
 import { type AgentProcess, cleanupAgents, startAgent, waitFor } from './harness.ts'
 import { submitOk, waitForStatus } from './tasks-helpers.ts'
 
@@ -67,20 +68,10 @@ describe('/events under slow clients', () => {
     const before = await rss(agent)
 
     const stalled = Array.from({ length: 300 }, () => stalledClient(agent))
-    // The cap: once it is reached, one more stream is a clear 503.
-    const refused = await waitFor(
-      async () => {
-        const res = await agent.api('/events')
-        if (res.status === 200) {
-          await res.body?.cancel()
-          return undefined
-        }
-        return res
-      },
-      // 300 connections to open on a loaded machine: a backstop, not a measure.
-      60_000,
-      50,
-    )
+    // The cap: once the stalled clients fill it, one more stream is a clear 503. (Probing while
+    // they still connect would itself take the last place and let a stalled one be refused.)
+    await waitFor(async () => (await runtime(agent)).eventStreams === MAX_SSE_CLIENTS, 60_000, 50)
+    const refused = await agent.api('/events')
     expect(refused!.status).toBe(503)
     expect(refused!.headers.get('retry-after')).toBe('5')
     expect(((await refused!.json()) as { error: { code: string } }).error.code).toBe('too_many_streams')

@@ -31,6 +31,26 @@ const identifyOf = (h: Host) => h.services.identify as unknown as Startable
 const later = () => Date.now() + 60_000
 
 describe('IdentifyRepair', () => {
+  it('leaves a connection alone once identify succeeded on it', async () => {
+    const a = (await testHost()).host
+    const b = (await testHost()).host
+    hosts.push(a, b)
+    const identified = new Promise<void>((resolve) =>
+      a.addEventListener('peer:identify', () => resolve(), { once: true }),
+    )
+    const repair = new IdentifyRepair(a, createLogger('silent'))
+    await a.dial(b.getMultiaddrs()[0]!)
+    await identified
+    let retried = 0
+    a.addEventListener('peer:identify', () => retried++)
+    for (let i = 0; i < 5; i++) {
+      repair.check(later(), AbortSignal.timeout(30_000))
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    expect(retried).toBe(0)
+    expect(a.getConnections(b.peerId).filter((c) => c.status === 'open')).toHaveLength(1)
+  })
+
   it('retries identify on a connection whose first identify failed, and the peer becomes known', async () => {
     const { a, b, failedFirst } = await pair()
     const repair = new IdentifyRepair(a, createLogger('silent'))
