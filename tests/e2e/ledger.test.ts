@@ -111,7 +111,7 @@ describe('credits across five agents', () => {
         temperature: 0,
       },
     })
-    expect(chat.status).toBe(200)
+    expect(chat.status, await chat.clone().text()).toBe(200)
     await waitFor(async () => (await Promise.all(all().map(settled))).every(Boolean), 30_000, 100)
     const h2 = await historyOf(c2)
     const chatEntry = h2.entries.find((e) => e.kind === 'chat')
@@ -240,8 +240,19 @@ describe('credits across five agents', () => {
     forked = await restart(forked)
     expect((await pay(forked, 'second')).status).toBe(201)
     await syncOn(c1, forked.ready.peerId)
-    for (const a of all().filter((x) => x !== forked))
+    const honest = all().filter((x) => x !== forked)
+    for (const a of honest)
       await waitFor(async () => (await verifyOn(a)).offenders.includes(forked.ready.peerId), 20_000)
+    // Its gossip is scored down below the graylist (-80) by every node that still hears it.
+    const scoreOn = async (a: AgentProcess) =>
+      ((await (await a.api('/mesh/stats')).json()) as { scores: Record<string, number> }).scores[
+        forked.ready.peerId
+      ]
+    await waitFor(async () => {
+      const scores = await Promise.all(honest.map(scoreOn))
+      const heard = scores.filter((x) => x !== undefined)
+      return heard.length > 0 && heard.every((x) => x < -80)
+    }, 20_000)
     // The offender's tasks are declined: it offers to nobody, so ask its quote from the other side.
     for (let i = 0; i < 3; i++) {
       const id = await submitOk(c2, sleepTask(0.05, `after-${i}`))

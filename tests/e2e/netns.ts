@@ -77,6 +77,32 @@ export class NetLab {
     })
   }
 
+  /**
+   * A home network behind a NAT router on the `inet` namespace, as on the internet: the router
+   * masquerades with random source ports (nothing for hole punching to predict) and silently drops
+   * whatever arrives unasked. Returns the namespace of its one host, at 10.<lan>.0.2.
+   */
+  homeNetwork(inet: string, name: string, wan: [string, string], lan: number): string {
+    const router = this.ns(`${name}r`)
+    const host = this.ns(name)
+    const [, wanIf] = this.link(inet, `${wan[0]}/30`, router, `${wan[1]}/30`)
+    this.link(router, `10.${lan}.0.1/24`, host, `10.${lan}.0.2/24`)
+    this.exec(host, `ip route add default via 10.${lan}.0.1`)
+    this.exec(
+      router,
+      [
+        'sysctl -qw net.ipv4.ip_forward=1',
+        `ip route add default via ${wan[0]}`,
+        `iptables -t nat -A POSTROUTING -o ${wanIf} -j MASQUERADE --random-fully`,
+        `iptables -A FORWARD -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+        `iptables -A FORWARD -i ${wanIf} -j DROP`,
+        `iptables -A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
+        `iptables -A INPUT -i ${wanIf} -j DROP`,
+      ].join(' && '),
+    )
+    return host
+  }
+
   /** The average ping round trip from a namespace to an address, in ms. */
   pingMs(ns: string, addr: string, count = 3): number {
     const out = this.exec(ns, `ping -c${count} -i0.2 -W2 ${addr}`)

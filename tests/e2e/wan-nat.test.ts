@@ -21,36 +21,14 @@ const runtime = async (a: AgentProcess) => (await (await a.api('/health/runtime'
 const peersOf = async (a: AgentProcess) =>
   ((await (await a.api('/mesh/peers')).json()) as { peers: MeshPeer[] }).peers
 
-/** A home network behind a NAT router on the inet namespace; returns the namespace of its one host. */
-function homeNetwork(inet: string, name: string, wan: [string, string], lan: number): string {
-  const router = lab.ns(`${name}r`)
-  const host = lab.ns(name)
-  const [, wanIf] = lab.link(inet, `${wan[0]}/30`, router, `${wan[1]}/30`)
-  lab.link(router, `10.${lan}.0.1/24`, host, `10.${lan}.0.2/24`)
-  lab.exec(host, `ip route add default via 10.${lan}.0.1`)
-  lab.exec(
-    router,
-    [
-      'sysctl -qw net.ipv4.ip_forward=1',
-      `ip route add default via ${wan[0]}`,
-      `iptables -t nat -A POSTROUTING -o ${wanIf} -j MASQUERADE --random-fully`,
-      `iptables -A FORWARD -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-      `iptables -A FORWARD -i ${wanIf} -j DROP`,
-      `iptables -A INPUT -i ${wanIf} -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT`,
-      `iptables -A INPUT -i ${wanIf} -j DROP`,
-    ].join(' && '),
-  )
-  return host
-}
-
 beforeAll(async () => {
   const inet = lab.ns('inet')
   const seedNs = lab.ns('seed')
   lab.link(inet, '198.51.100.1/30', seedNs, '198.51.100.2/30')
   lab.exec(inet, 'sysctl -qw net.ipv4.ip_forward=1 && ip route add blackhole 10.0.0.0/8')
   lab.exec(seedNs, 'ip route add default via 198.51.100.1')
-  const homeNs = homeNetwork(inet, 'home', ['198.51.100.9', '198.51.100.10'], 77)
-  const subNs = homeNetwork(inet, 'sub', ['198.51.100.5', '198.51.100.6'], 78)
+  const homeNs = lab.homeNetwork(inet, 'home', ['198.51.100.9', '198.51.100.10'], 77)
+  const subNs = lab.homeNetwork(inet, 'sub', ['198.51.100.5', '198.51.100.6'], 78)
   // The lab really is one: homes reach the internet, nothing reaches a home unasked.
   expect(lab.exec(homeNs, 'ping -c1 -W2 198.51.100.2')).toContain('1 received')
   expect(lab.exec(subNs, 'ping -c1 -W2 198.51.100.2')).toContain('1 received')

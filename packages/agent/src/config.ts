@@ -88,6 +88,8 @@ const AgentConfig = z.object({
   /** This node's price for work it does for peers. */
   pricePerKTokens: z.coerce.number().int().min(0).max(1_000_000),
   pricePerCpuSecond: z.coerce.number().int().min(0).max(1_000_000),
+  relayPricePerKTokens: z.coerce.number().int().min(0).max(1_000_000),
+  relayPricePerCpuSecond: z.coerce.number().int().min(0).max(1_000_000),
   /** The most this node pays for one task or chat done by a peer; dearer quotes are refused. */
   maxCreditsPerTask: z.coerce.number().int().min(0).max(1_000_000_000),
   /** Decline submitters whose chain shows they could not pay the quote. */
@@ -267,6 +269,16 @@ export const START_FLAGS = {
     env: 'EDGECODER_PRICE_PER_CPU_SECOND',
     help: 'credits charged per CPU-second of sandbox for a peer (1)',
   },
+  'relay-price-per-ktokens': {
+    type: 'string',
+    env: 'EDGECODER_RELAY_PRICE_PER_KTOKENS',
+    help: 'a relay’s fee per 1,000 tokens of the work it carries between two peers (1)',
+  },
+  'relay-price-per-cpu-second': {
+    type: 'string',
+    env: 'EDGECODER_RELAY_PRICE_PER_CPU_SECOND',
+    help: 'a relay’s fee per sandbox CPU-second of the work it carries (0)',
+  },
   'max-credits-per-task': {
     type: 'string',
     env: 'EDGECODER_MAX_CREDITS_PER_TASK',
@@ -378,6 +390,8 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     revocationPollMs: flag('revocation-poll-ms') ?? 60_000,
     pricePerKTokens: flag('price-per-ktokens') ?? 10,
     pricePerCpuSecond: flag('price-per-cpu-second') ?? 1,
+    relayPricePerKTokens: flag('relay-price-per-ktokens') ?? 1,
+    relayPricePerCpuSecond: flag('relay-price-per-cpu-second') ?? 0,
     maxCreditsPerTask: flag('max-credits-per-task') ?? 1000,
     creditCheck: flag('credit-check') ?? false,
     allowedOrigins: flag('allowed-origins') ?? [],
@@ -442,6 +456,8 @@ const FIELD_TO_FLAG: Record<string, string> = {
   revocationPollMs: 'revocation-poll-ms',
   pricePerKTokens: 'price-per-ktokens',
   pricePerCpuSecond: 'price-per-cpu-second',
+  relayPricePerKTokens: 'relay-price-per-ktokens',
+  relayPricePerCpuSecond: 'relay-price-per-cpu-second',
   maxCreditsPerTask: 'max-credits-per-task',
   creditCheck: 'credit-check',
   devOrigins: 'dev-origins',

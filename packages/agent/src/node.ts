@@ -212,6 +212,10 @@ export class EdgeNode {
   /** The ledger: this node's chain, settlement with peers, `LEDGER_PROTOCOL` on the mesh's host. */
   #createLedger(): LedgerNode {
     const { config, log, metrics } = this
+    const relayPrice = () =>
+      this.mesh.relays
+        ? { perKTokens: config.relayPricePerKTokens, perCpuSecond: config.relayPricePerCpuSecond }
+        : null
     const ledger = new LedgerNode({
       store: this.store,
       key: this.identity.privateKey,
@@ -223,6 +227,8 @@ export class EdgeNode {
       grantKeys: config.grantKeys,
       rates: { perKTokens: config.pricePerKTokens, perCpuSecond: config.pricePerCpuSecond },
       maxPerTask: config.maxCreditsPerTask,
+      relayPrice,
+      relayPriceOf: (peerId) => this.mesh.peers.get(peerId)?.advert.body.relayPrice ?? null,
       creditCheck: config.creditCheck,
       host: () => this.mesh.host,
       addrsOf: (peerId) => this.mesh.peers.get(peerId)?.addrs ?? [],
@@ -245,7 +251,14 @@ export class EdgeNode {
       log: log.child({ part: 'ledger' }),
     })
     metrics.creditBalance.set(ledger.ledger.totals.balance)
-    this.mesh.setProviders({ chainHead: () => ledger.advertHead() })
+    this.mesh.setProviders({
+      chainHead: () => ledger.advertHead(),
+      relayPrice,
+    })
+    this.mesh.setHooks({
+      refused: (peerId) => ledger.ledger.isOffender(peerId),
+      carried: (src, dst) => ledger.hopFees.carriedCircuit(src, dst),
+    })
     const follow = (peerId: string) =>
       ledger.followHead(peerId, this.mesh.peers.get(peerId)?.advert.body.chainHead)
     this.mesh.peers.on('joined', (p) => follow(p.peerId))

@@ -56,6 +56,8 @@ export const SettlementRef = z
     attempt: z.number().int().min(1).max(10_000),
     usage: Usage,
     quote: PriceQuote,
+    /** For a hop: the executor at the far end of the circuit the relay carried. */
+    peer: PeerIdText.optional(),
   })
   .strict()
 export type SettlementRef = z.infer<typeof SettlementRef>

@@ -34,6 +34,15 @@ export const Slots = z.object({
 })
 export type Slots = z.infer<typeof Slots>
 
+/** Credits per 1,000 tokens and per CPU-second of the work a relay carried. */
+export const RelayPrice = z
+  .object({
+    perKTokens: z.number().int().min(0).max(1_000_000),
+    perCpuSecond: z.number().int().min(0).max(1_000_000),
+  })
+  .strict()
+export type RelayPrice = z.infer<typeof RelayPrice>
+
 /**
  * What a node tells the mesh about itself. Unknown fields are tolerated (and covered by the
  * signature) so that newer nodes can add some without older nodes rejecting their adverts.
@@ -75,6 +84,11 @@ export const AdvertBody = z.object({
     .strict()
     .nullable()
     .optional(),
+  /**
+   * A relay's fee for carrying work between two peers, applied to the work's usage (tokens the
+   * submitter received, sandbox time); present only on nodes that serve as relays.
+   */
+  relayPrice: RelayPrice.nullable().optional(),
 })
 export type AdvertBody = z.infer<typeof AdvertBody>
 

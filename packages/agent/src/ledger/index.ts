@@ -1,5 +1,7 @@
 export { ChainStore, type Expectation } from './chain-store.ts'
 export { LedgerRefusedError } from './errors.ts'
+export { HopFees, type HopFeesInit } from './hop-fees.ts'
+export { HopStore, type OwedHop } from './hop-store.ts'
 export { Ledger, type LedgerInit, type Totals } from './ledger.ts'
 export { LedgerNode, type LedgerNodeInit } from './ledger-node.ts'
 export { type CreditPolicy, type CreditPolicyInit, creditPolicy } from './policy.ts'

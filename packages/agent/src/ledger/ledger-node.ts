@@ -6,6 +6,7 @@ import {
   LEDGER_PROTOCOL,
   type LedgerRequest,
   type LedgerResponse,
+  type RelayPrice,
   type SettlementEvent,
   validateChain,
 } from '@edgecoder/protocol'
@@ -14,6 +15,8 @@ import type { Logger } from '../logger.ts'
 import type { Store } from '../store/index.ts'
 import { ChainStore } from './chain-store.ts'
 import { LedgerRefusedError } from './errors.ts'
+import { HopFees } from './hop-fees.ts'
+import { HopStore } from './hop-store.ts'
 import { Ledger } from './ledger.ts'
 import type { CreditPolicy } from './policy.ts'
 import { LedgerService } from './service.ts'
@@ -30,6 +33,10 @@ export interface LedgerNodeInit {
   grantKeys: readonly string[]
   rates: { perKTokens: number; perCpuSecond: number }
   maxPerTask: number
+  /** This node's fee for carrying others' work as a relay; null when it serves no relay. */
+  relayPrice: () => RelayPrice | null
+  /** The relay fee a peer advertises. */
+  relayPriceOf: (peerId: string) => RelayPrice | null
   creditCheck: boolean
   host: () => Libp2p | undefined
   addrsOf: (peerId: string) => string[]
@@ -54,6 +61,7 @@ export class LedgerNode {
   readonly ledger: Ledger
   readonly settlement: Settlement
   readonly service: LedgerService
+  readonly hopFees: HopFees
   readonly grantIssuers: ReadonlySet<string>
   readonly context: ChainContext
   readonly #init: LedgerNodeInit
@@ -82,6 +90,14 @@ export class LedgerNode {
       timeoutMs: init.requestTimeoutMs ?? 10_000,
       log: init.log,
     })
+    this.hopFees = new HopFees({
+      ledger: this.ledger,
+      hops: new HopStore(init.store),
+      ownPrice: init.relayPrice,
+      advertisedPrice: init.relayPriceOf,
+      maxPerHop: init.maxPerTask,
+      log: init.log,
+    })
     this.settlement = new Settlement({
       ledger: this.ledger,
       rates: init.rates,
@@ -90,6 +106,7 @@ export class LedgerNode {
       request: (peerId, req) => this.service.request(peerId, req),
       retryMs: init.retryMs ?? 3_000,
       observeWaitMs: 5_000,
+      hopFees: this.hopFees,
       log: init.log,
     })
   }
@@ -158,7 +175,7 @@ export class LedgerNode {
       case 'blocks':
         return serveBlocks(this.ledger, req.peerId, req.fromSeq, Math.min(req.limit, SYNC_PAGE))
       case 'settle':
-        return { type: 'agreement', block: await this.settlement.agreeToClaim(req.proposal, sender) }
+        return { type: 'agreement', block: await this.settlement.answer(req.proposal, sender) }
       case 'proof':
         // A fresh proof is pushed on by the ledger's offender hook.
         await this.ledger.addProof(req.proof)

@@ -119,8 +119,11 @@ export class Ledger {
     return this.chains.head(this.selfId)
   }
 
-  /** Proposes a transfer to or from `counterparty`; paying needs the credits (or line) for it. */
-  async propose(tx: Omit<TransferTx, 'type' | 'nonce'>): Promise<Block> {
+  /**
+   * Proposes a transfer to or from `counterparty`; paying needs the credits (or line) for it.
+   * `record` runs in the proposal's transaction, so what it writes commits with the block.
+   */
+  async propose(tx: Omit<TransferTx, 'type' | 'nonce'>, record?: (proposal: Block) => void): Promise<Block> {
     const transfer: TransferTx = { type: 'transfer', nonce: randomBytes(18).toString('base64url'), ...tx }
     const other = transfer.from === this.selfId ? transfer.to : transfer.from
     if (this.isOffender(other)) throw new LedgerRefusedError('offender', `${other} forked its chain`)
@@ -132,6 +135,7 @@ export class Ledger {
             'credit-line',
             `paying ${transfer.credits} would take this node past its credit line (available ${this.available()})`,
           )
+        record?.(block)
         this.#pending.set(blockHash(block), block)
         return undefined
       },

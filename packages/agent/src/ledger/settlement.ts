@@ -16,6 +16,7 @@ import {
 import type { Logger } from '../logger.ts'
 import type { SettlementPort, WorkRef } from '../routing/index.ts'
 import { LedgerRefusedError } from './errors.ts'
+import type { HopFees } from './hop-fees.ts'
 import type { Ledger } from './ledger.ts'
 
 export interface SettlementInit {
@@ -30,6 +31,8 @@ export interface SettlementInit {
   retryMs: number
   /** How long a claim waits for the submitter to take in the result it arrived with. */
   observeWaitMs: number
+  /** Fees for relays that carried work; without it relays are not paid. */
+  hopFees?: HopFees
   log: Logger
 }
 
@@ -128,6 +131,7 @@ export class Settlement implements SettlementPort {
       },
       Date.now(),
     )
+    if (work.via) this.#init.hopFees?.routed(work.executor, work.taskId, work.attempt, work.via)
     return null
   }
 
@@ -135,6 +139,16 @@ export class Settlement implements SettlementPort {
     this.#init.ledger.chains.observed(work.executor, work.taskId, work.attempt, tokens, wallMs)
     const key = `${work.executor}/${work.taskId}/${work.attempt}`
     this.#observers.get(key)?.()
+  }
+
+  /** The answer to a peer's proposal: a claim for work this node submitted, or a relay's fee. */
+  async answer(raw: unknown, sender: string): Promise<Block> {
+    const tx = (raw as { tx?: { to?: unknown; ref?: { kind?: unknown } | null } } | null)?.tx
+    if (this.#init.hopFees && tx?.to === this.#init.ledger.selfId && tx.ref?.kind === 'hop')
+      return this.#init.hopFees.agree(raw, sender)
+    const agreement = await this.agreeToClaim(raw, sender)
+    void this.#payHops()
+    return agreement
   }
 
   /** The submitter's answer to an executor's claim: the agreement, or a refusal thrown. */
@@ -177,6 +191,7 @@ export class Settlement implements SettlementPort {
           `${tx.credits} credits is more than the quote gives for this usage`,
         )
       chains.settle(sender, ref.id, ref.attempt, hash)
+      this.#init.hopFees?.claimAgreed(sender, ref)
     })
   }
 
@@ -188,13 +203,30 @@ export class Settlement implements SettlementPort {
     this.#init.ledger.dropExpired()
     // What a submitter expected of work whose claims can no longer be agreed to.
     this.#init.ledger.chains.sweepExpectations(Date.now() - 2 * PROPOSAL_TTL_MS)
+    this.#init.hopFees?.sweep()
+    // Fees owed to relays whose proposal a crash kept from being made.
+    await this.#init.hopFees?.propose()
+    const self = this.#init.ledger.selfId
     const tries: Promise<void>[] = []
     for (const p of this.#init.ledger.pending()) {
-      if (p.tx.type !== 'transfer' || p.tx.ref === null || p.tx.to !== this.#init.ledger.selfId) continue
-      if (this.#init.ledger.isExpired(p)) continue
+      if (p.tx.type !== 'transfer' || p.tx.ref === null) continue
+      // Own claims for work done, and own payments of relays' fees.
+      const claim = p.tx.to === self
+      const hop = p.tx.from === self && p.tx.ref.kind === 'hop'
+      if ((!claim && !hop) || this.#init.ledger.isExpired(p)) continue
       tries.push(this.#settle(p))
     }
     await Promise.all(tries)
+  }
+
+  /** Proposes the fees owed to relays and asks each relay to agree. */
+  async #payHops(): Promise<void> {
+    try {
+      const made = (await this.#init.hopFees?.propose()) ?? []
+      await Promise.all(made.map((p) => this.#settle(p)))
+    } catch (err) {
+      this.#init.log.error({ err }, 'could not pay relay fees')
+    }
   }
 
   #settle(proposal: Block): Promise<void> {

@@ -77,6 +77,10 @@ export interface HostInit {
   meshToken: string | null
   counters: GossipCounters
   version: string
+  /** The application's part of a peer's gossip score (gossipsub's P5): negative for peers it refuses. */
+  appScore?: (peerId: string) => number
+  /** A circuit between two peers opened through this node's relay. */
+  onCircuit?: (src: string, dst: string) => void
 }
 
 /**
@@ -111,6 +115,13 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
     streamMuxers: [yamux()],
     connectionProtector:
       init.meshToken === null ? undefined : preSharedKey({ psk: swarmKeyFromToken(init.meshToken) }),
+    connectionGater: {
+      // The relay server asks before joining two peers: a circuit this node carries, for its fee.
+      denyOutboundRelayedConnection: (src, dst) => {
+        init.onCircuit?.(src.toString(), dst.toString())
+        return false
+      },
+    },
     connectionManager: {
       maxConnections: 200,
       addressSorter: dialOrder(cachedSubnets()),
@@ -140,7 +151,7 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
         allowedTopics: [ADVERT_TOPIC],
         allowPublishToZeroTopicPeers: true,
         maxInboundDataLength: MAX_GOSSIP_DATA,
-        scoreParams: meshScoreParams(),
+        scoreParams: meshScoreParams([], init.appScore),
         scoreThresholds: meshScoreThresholds(),
         metricsRegister: init.counters.register,
         metricsTopicStrToLabel: new Map([[ADVERT_TOPIC, 'adverts']]),

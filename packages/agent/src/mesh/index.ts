@@ -1,7 +1,7 @@
 export { AdvertTooLargeError, type CheckedAdvert, checkAdvert, signAdvert } from './adverts.ts'
 export { DiscoveryError, fetchCoordinators } from './discovery.ts'
 export { DHT_PROTOCOL, type MeshHost } from './host.ts'
-export { DEFAULT_PROVIDERS, type MeshProviders } from './local-advert.ts'
+export { DEFAULT_HOOKS, DEFAULT_PROVIDERS, type MeshHooks, type MeshProviders } from './local-advert.ts'
 export { Mesh, type MeshInit } from './mesh.ts'
 export { type OpenStreamOptions, openStream } from './open-stream.ts'
 export {

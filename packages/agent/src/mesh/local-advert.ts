@@ -4,6 +4,7 @@ import type {
   NodeRole,
   OrchestrationSettings,
   PowerState,
+  RelayPrice,
   RuntimeMode,
   Slots,
 } from '@edgecoder/protocol'
@@ -25,7 +26,19 @@ export interface MeshProviders {
   load(): number
   /** The head of this node's credit chain, null while it is empty. */
   chainHead(): { seq: number; hash: string } | null
+  /** This node's fee for the work it carries as a relay (advertised only when it serves relays). */
+  relayPrice(): RelayPrice | null
 }
+
+/** What other parts tell the mesh about peers, and learn from it. */
+export interface MeshHooks {
+  /** Peers this node refuses (they forked their chain): their gossip score goes below the graylist. */
+  refused(peerId: string): boolean
+  /** A circuit between two peers opened through this node's relay. */
+  carried(src: string, dst: string): void
+}
+
+export const DEFAULT_HOOKS: MeshHooks = { refused: () => false, carried: () => {} }
 
 export const DEFAULT_PROVIDERS: MeshProviders = {
   models: () => [],
@@ -34,6 +47,7 @@ export const DEFAULT_PROVIDERS: MeshProviders = {
   queueDepth: () => 0,
   load: () => loadavg()[0]! / availableParallelism(),
   chainHead: () => null,
+  relayPrice: () => null,
 }
 
 /** The roles a node takes: coordinators accept and route tasks, workers run them. */
@@ -61,6 +75,7 @@ export function localAdvert(
   s: OrchestrationSettings,
   p: MeshProviders,
   addrs: string[],
+  relays = false,
 ): AdvertContent {
   return {
     region: s.region,
@@ -73,5 +88,6 @@ export function localAdvert(
     power: powerStateOf(s, new Date()),
     addrs,
     chainHead: p.chainHead(),
+    ...(relays ? { relayPrice: p.relayPrice() } : {}),
   }
 }

@@ -20,7 +20,14 @@ import { GossipCounters } from './gossip-counters.ts'
 import { createHost, type MeshHost } from './host.ts'
 import { IdentifyRepair } from './identify-repair.ts'
 import { AdvertIntake } from './intake.ts'
-import { DEFAULT_PROVIDERS, localAdvert, type MeshProviders, rolesFor } from './local-advert.ts'
+import {
+  DEFAULT_HOOKS,
+  DEFAULT_PROVIDERS,
+  localAdvert,
+  type MeshHooks,
+  type MeshProviders,
+  rolesFor,
+} from './local-advert.ts'
 import type { MeshOptions } from './options.ts'
 import { AdvertSequence, PeerCache } from './peer-cache.ts'
 import { PeerTable } from './peer-table.ts'
@@ -32,6 +39,8 @@ import {
   reachabilityOf,
   relaysOf,
 } from './reachability.ts'
+import { servesRelay } from './relay-service.ts'
+import { REFUSED_PEER_SCORE } from './scoring.ts'
 import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
 import { meshStats } from './stats.ts'
 
@@ -69,6 +78,7 @@ export class Mesh {
   readonly #sequence: AdvertSequence
   readonly #selfId: string
   #providers: MeshProviders = DEFAULT_PROVIDERS
+  #hooks: MeshHooks = DEFAULT_HOOKS
   #host: MeshHost | undefined
   #intake: AdvertIntake | undefined
   #advertiser: Advertiser | undefined
@@ -135,6 +145,16 @@ export class Mesh {
     this.advertChanged()
   }
 
+  /** Hands the mesh other parts' verdicts on peers and their interest in relayed circuits. */
+  setHooks(hooks: Partial<MeshHooks>): void {
+    this.#hooks = { ...this.#hooks, ...hooks }
+  }
+
+  /** Whether this node offers itself as a circuit relay (see relay-service.ts). */
+  get relays(): boolean {
+    return servesRelay(this.#init.options)
+  }
+
   /** Something the advert carries changed: it goes out within moments. */
   advertChanged(): void {
     this.#advertiser?.changed()
@@ -191,6 +211,8 @@ export class Mesh {
       meshToken: settings.get().meshToken,
       counters: this.#counters,
       version,
+      appScore: (peerId) => (this.#hooks.refused(peerId) ? REFUSED_PEER_SCORE : 0),
+      onCircuit: (src, dst) => this.#hooks.carried(src, dst),
     })
     const intake = new AdvertIntake({
       selfId: this.#selfId,
@@ -242,6 +264,7 @@ export class Mesh {
           this.#init.settings.get(),
           this.#providers,
           advertAddrs(this.addresses()),
+          this.relays,
         )
         const activation = this.#init.activation?.certificate()
         return activation ? { ...content, activation } : content

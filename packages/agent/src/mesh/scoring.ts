@@ -35,9 +35,20 @@ export const ADVERT_TOPIC_SCORE = {
   invalidMessageDeliveriesDecay: 0.99,
 }
 
-/** Peer score parameters for the mesh; `colocationWhitelist` spares IPs many honest nodes share. */
-export function meshScoreParams(colocationWhitelist: string[] = []): Partial<PeerScoreParams> {
+/** What the application adds to the score of a peer it refuses: far below the graylist threshold. */
+export const REFUSED_PEER_SCORE = -1000
+
+/**
+ * Peer score parameters for the mesh; `colocationWhitelist` spares IPs many honest nodes share,
+ * `appScore` is the application's verdict on a peer (P5), e.g. for one that forked its chain.
+ */
+export function meshScoreParams(
+  colocationWhitelist: string[] = [],
+  appScore: (peerId: string) => number = () => 0,
+): Partial<PeerScoreParams> {
   return createPeerScoreParams({
+    appSpecificScore: appScore,
+    appSpecificWeight: 1,
     topics: { [ADVERT_TOPIC]: ADVERT_TOPIC_SCORE },
     topicScoreCap: 20,
     // Many nodes behind one NAT (an office, a lab) are normal; a sybil farm on one IP is not.

@@ -20,4 +20,6 @@ export interface WorkRef {
   taskId: string
   attempt: number
   kind: string
+  /** The relay the work's stream went through, when it was reachable only that way. */
+  via?: string | null
 }

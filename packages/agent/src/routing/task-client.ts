@@ -93,7 +93,8 @@ export class TaskClient {
     // The executor can't start before the offer leaves: sandbox time is bounded from here.
     let offeredAt = 0
     let tokensSeen = 0
-    const work = { executor: req.peerId, taskId: req.taskId, attempt: req.attempt, kind: req.spec.kind }
+    const via = relayOf(this.#init.host()?.getConnections(peerIdFromString(req.peerId)) ?? [])
+    const work = { executor: req.peerId, taskId: req.taskId, attempt: req.attempt, kind: req.spec.kind, via }
     const fail = (err: Error) => {
       failure ??= err
       io.abort(err)
@@ -119,7 +120,6 @@ export class TaskClient {
       grace = setTimeout(() => io.abort(req.signal.reason as Error), options.cancelGraceMs)
     }
     req.signal.addEventListener('abort', onAbort, { once: true })
-    const via = relayOf(this.#init.host()?.getConnections(peerIdFromString(req.peerId)) ?? [])
     try {
       arm()
       const offer = await signOffer(body, key)

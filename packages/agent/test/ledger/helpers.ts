@@ -1,12 +1,20 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { LedgerRequest, LedgerResponse, TaskOfferBody } from '@edgecoder/protocol'
+import type { LedgerRequest, LedgerResponse, RelayPrice, TaskOfferBody } from '@edgecoder/protocol'
 import { generateKeyPair } from '@libp2p/crypto/keys'
 import type { PrivateKey } from '@libp2p/interface'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import pino from 'pino'
-import { ChainStore, creditPolicy, Ledger, LedgerRefusedError, Settlement } from '../../src/ledger/index.ts'
+import {
+  ChainStore,
+  creditPolicy,
+  HopFees,
+  HopStore,
+  Ledger,
+  LedgerRefusedError,
+  Settlement,
+} from '../../src/ledger/index.ts'
 import { Store } from '../../src/store/index.ts'
 
 const dirs: string[] = []
@@ -21,6 +29,9 @@ export interface TestLedger {
   store: Store
   ledger: Ledger
   settlement: Settlement
+  hopFees: HopFees
+  /** The fee it asks as a relay; null when it relays nothing. */
+  relayPrice: RelayPrice | null
   reopen(): TestLedger
 }
 
@@ -40,7 +51,7 @@ async function deliver(n: Net, from: string, to: string, req: LedgerRequest): Pr
   if (!target || n.down.has(to)) throw new Error(`${to} unreachable`)
   if (req.type !== 'settle') throw new Error('only settle in these tests')
   try {
-    return { type: 'agreement', block: await target.settlement.agreeToClaim(req.proposal, from) }
+    return { type: 'agreement', block: await target.settlement.answer(req.proposal, from) }
   } catch (err) {
     if (err instanceof LedgerRefusedError)
       return { type: 'refused', reason: err.reason, message: err.message }
@@ -48,9 +59,16 @@ async function deliver(n: Net, from: string, to: string, req: LedgerRequest): Pr
   }
 }
 
+export interface TestLedgerOptions {
+  creditLine?: number
+  grantIssuers?: string[]
+  maxPerTask?: number
+  relayPrice?: RelayPrice
+}
+
 export async function testLedger(
   n: Net,
-  opts: { creditLine?: number; grantIssuers?: string[]; maxPerTask?: number } = {},
+  opts: TestLedgerOptions = {},
   existing?: { key: PrivateKey; dir: string },
 ): Promise<TestLedger> {
   const key = existing?.key ?? (await generateKeyPair('Ed25519'))
@@ -59,12 +77,7 @@ export async function testLedger(
   return open(n, key, dir, opts)
 }
 
-function open(
-  n: Net,
-  key: PrivateKey,
-  dir: string,
-  opts: { creditLine?: number; grantIssuers?: string[]; maxPerTask?: number },
-): TestLedger {
+function open(n: Net, key: PrivateKey, dir: string, opts: TestLedgerOptions): TestLedger {
   const peerId = peerIdFromPrivateKey(key).toString()
   const store = new Store(join(dir, 'edgecoder.db'))
   const ledger = new Ledger({
@@ -74,6 +87,15 @@ function open(
     policy: creditPolicy({ memberLine: opts.creditLine ?? 100, privateMesh: () => true }),
     grantIssuers: new Set(opts.grantIssuers ?? []),
   })
+  const relayPrice = opts.relayPrice ?? null
+  const hopFees = new HopFees({
+    ledger,
+    hops: new HopStore(store),
+    ownPrice: () => relayPrice,
+    advertisedPrice: (relay) => n.nodes.get(relay)?.relayPrice ?? null,
+    maxPerHop: opts.maxPerTask ?? 1000,
+    log: pino({ level: 'silent' }),
+  })
   const settlement = new Settlement({
     ledger,
     rates: { perKTokens: 100, perCpuSecond: 10 },
@@ -82,6 +104,7 @@ function open(
     request: (to, req) => deliver(n, peerId, to, req),
     retryMs: 60_000,
     observeWaitMs: 50,
+    hopFees,
     log: pino({ level: 'silent' }),
   })
   const node: TestLedger = {
@@ -90,6 +113,8 @@ function open(
     store,
     ledger,
     settlement,
+    hopFees,
+    relayPrice,
     reopen: () => {
       store.close()
       return open(n, key, dir, opts)
