@@ -46,6 +46,16 @@ describe('circuit relay', () => {
       100,
     )) as MeshPeer
     expect(['direct', 'relayed']).toContain(link.connection)
+    // Hole punching was attempted on the relayed connection, and its outcome is reported.
+    const punched = await waitFor(
+      async () => {
+        const reports = await Promise.all([hidden, newcomer].map(async (a) => (await runtime(a)).holePunch!))
+        return reports.some((r) => r.attempted > 0 && r.pending === 0) ? reports : undefined
+      },
+      30_000,
+      200,
+    )
+    console.log(`mesh: hole punching ${JSON.stringify(punched!.map(({ recent: _, ...r }) => r))}`)
     console.log(`mesh: newcomer reached the hidden node through the relay; connection now ${link.connection}`)
   })
 })

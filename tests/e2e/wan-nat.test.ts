@@ -1,4 +1,4 @@
-import type { MeshPeer, RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
+import type { HolePunchReport, MeshPeer, RuntimeHealth, TaskRecord } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
 import { NetLab } from './netns.ts'
@@ -109,6 +109,23 @@ describe('a node behind NAT', () => {
     const accepted = records.flatMap((t) => t.route.filter((h) => h.event === 'accepted'))
     expect(accepted.some((h) => h.via === seed.ready.peerId)).toBe(true)
     console.log(`nat: 5 of 5 tasks ran on the home node through the relay in ${Date.now() - started} ms`)
+
+    // Hole punching was tried across the two NATs and, with random source ports, failed: reported so.
+    const report = await waitFor(
+      async () => {
+        const r = (await runtime(home)).holePunch!
+        const s = (await runtime(submitter)).holePunch!
+        return r.attempted + s.attempted > 0 && r.pending + s.pending === 0 ? [r, s] : undefined
+      },
+      60_000,
+      500,
+    )
+    const [r, s] = report as [HolePunchReport, HolePunchReport]
+    expect(r.failed + s.failed).toBeGreaterThan(0)
+    expect(r.succeeded + s.succeeded).toBe(0)
+    console.log(
+      `nat: hole punching home ${JSON.stringify({ ...r, recent: undefined })}, submitter ${JSON.stringify({ ...s, recent: undefined })}`,
+    )
 
     // Nobody holds a reservation on the home node: it offers no relay service.
     for (const a of [seed, submitter]) {

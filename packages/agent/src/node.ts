@@ -476,6 +476,7 @@ export class EdgeNode {
       queue: { depth: this.tasks.queueDepth, running: this.tasks.runningCount },
       reachability: this.mesh.reachability(),
       relayReservations: this.mesh.relayReservations(),
+      holePunch: this.mesh.holePunch(),
       dht: this.mesh.dht(),
       store: { ok: this.store.healthy(), schemaVersion: this.store.schemaVersion() },
       contributing: this.settings.get().contributing,

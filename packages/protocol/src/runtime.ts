@@ -55,6 +55,26 @@ export const SandboxRuntime = z.object({
 })
 export type SandboxRuntime = z.infer<typeof SandboxRuntime>
 
+/**
+ * Hole punching (DCUtR) as this node saw it: attempts on relayed connections to peers that speak
+ * it, and whether a direct connection followed within the attempt's window.
+ */
+export const HolePunchReport = z.object({
+  attempted: z.number().int(),
+  succeeded: z.number().int(),
+  failed: z.number().int(),
+  pending: z.number().int(),
+  recent: z.array(
+    z.object({
+      peerId: z.string(),
+      outcome: z.enum(['succeeded', 'failed']),
+      at: z.string(),
+      ms: z.number().int(),
+    }),
+  ),
+})
+export type HolePunchReport = z.infer<typeof HolePunchReport>
+
 export const RuntimeHealth = z.object({
   peerId: z.string(),
   mode: RuntimeMode,
@@ -69,6 +89,7 @@ export const RuntimeHealth = z.object({
   queue: z.object({ depth: z.number().int(), running: z.number().int() }),
   reachability: Reachability,
   relayReservations: z.number().int(),
+  holePunch: HolePunchReport.optional(),
   /** The private DHT: `server` when this node answers DHT queries; DHT servers it knows. */
   dht: z.object({ mode: z.enum(['client', 'server']), routingTable: z.number().int() }).nullable(),
   store: z.object({ ok: z.boolean(), schemaVersion: z.number().int() }),

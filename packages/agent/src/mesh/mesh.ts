@@ -1,6 +1,7 @@
 import {
   ADVERT_TOPIC,
   type Coordinator,
+  type HolePunchReport,
   type MeshPeer,
   type MeshStats,
   type OrchestrationSettings,
@@ -17,6 +18,7 @@ import type { Store } from '../store/index.ts'
 import { Advertiser } from './advertiser.ts'
 import { Connectivity } from './connectivity.ts'
 import { GossipCounters } from './gossip-counters.ts'
+import { HolePunchTracker } from './hole-punch.ts'
 import { createHost, type MeshHost } from './host.ts'
 import { IdentifyRepair } from './identify-repair.ts'
 import { AdvertIntake } from './intake.ts'
@@ -79,6 +81,7 @@ export class Mesh {
   readonly #selfId: string
   #providers: MeshProviders = DEFAULT_PROVIDERS
   #hooks: MeshHooks = DEFAULT_HOOKS
+  readonly #holePunch = new HolePunchTracker()
   #host: MeshHost | undefined
   #intake: AdvertIntake | undefined
   #advertiser: Advertiser | undefined
@@ -179,6 +182,11 @@ export class Mesh {
     return { mode: dht.getMode(), routingTable: table?.size ?? 0 }
   }
 
+  /** Hole punching (DCUtR) on this node's relayed connections, and what came of it. */
+  holePunch(): HolePunchReport {
+    return this.#holePunch.report()
+  }
+
   /** Relays holding a reservation for this node. */
   relayReservations(): number {
     return relaysOf(this.addresses()).size
@@ -248,6 +256,7 @@ export class Mesh {
     host.addEventListener('connection:open', (e) => this.#onConnection(e.detail, 'open'))
     host.addEventListener('connection:close', (e) => this.#onConnection(e.detail, 'close'))
     await host.start()
+    await this.#holePunch.start(host)
     host.services.pubsub.subscribe(ADVERT_TOPIC)
     this.#host = host
     this.#intake = intake
@@ -300,6 +309,7 @@ export class Mesh {
     this.#advertiser = undefined
     this.#connectivity = undefined
     this.#identifyRepair = undefined
+    this.#holePunch.stop()
     await host?.stop()
   }
 
