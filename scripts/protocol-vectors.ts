@@ -7,7 +7,12 @@ import { join } from 'node:path'
 import {
   ADVERT_SIGNING_DOMAIN,
   type AdvertBody,
+  blockHash,
   canonicalJson,
+  LEDGER_BLOCK_SIGNING_DOMAIN,
+  makeAgreement,
+  makeProposal,
+  signBlock,
   signingBytes,
   TASK_OFFER_SIGNING_DOMAIN,
   type TaskOfferBody,
@@ -81,6 +86,30 @@ async function main() {
     const bytes = signingBytes(domain, body)
     return { domain, body, signingBytesHex: hex(bytes), sig: b64url(await key.sign(bytes)) }
   }
+  // A claim and its agreement: the executor proposes that the submitter pay it for the offer
+  // above; the submitter agrees in its own chain. Both are each chain's first block.
+  const unsignedClaim = makeProposal(
+    executor,
+    null,
+    {
+      type: 'transfer',
+      from: submitter,
+      to: executor,
+      credits: 1,
+      memo: 'chat task-0001',
+      nonce: 'BBBBBBBBBBBBBBBBBBBBBB',
+      ref: {
+        kind: 'chat',
+        id: 'task-0001',
+        attempt: 1,
+        usage: { tokens: 12, cpuMs: 0 },
+        quote: { perKTokens: 10, perCpuSecond: 1, max: 1 },
+      },
+    },
+    timestamp + 5_000,
+  )
+  const claim = await signBlock(unsignedClaim, executorKey)
+  const agreement = await signBlock(makeAgreement(submitter, null, claim, timestamp + 5_200), submitterKey)
   const vectors = {
     description:
       'EdgeCoder protocol test vectors: see docs/protocol.md. Keys are Ed25519 from 32-byte seeds (all bytes 0x01, all bytes 0x02).',
@@ -91,6 +120,15 @@ async function main() {
     canonicalJson: CANONICAL.map((input) => ({ input, output: canonicalJson(input) })),
     advert: await signed(ADVERT_SIGNING_DOMAIN, advert, submitterKey),
     taskOffer: await signed(TASK_OFFER_SIGNING_DOMAIN, offer, submitterKey),
+    ledger: {
+      domain: LEDGER_BLOCK_SIGNING_DOMAIN,
+      proposal: {
+        block: claim,
+        signingBytesHex: hex(signingBytes(LEDGER_BLOCK_SIGNING_DOMAIN, unsignedClaim)),
+        hash: blockHash(claim),
+      },
+      agreement: { block: agreement, hash: blockHash(agreement) },
+    },
   }
   writeFileSync(
     join(import.meta.dirname, '../docs/protocol-vectors.json'),

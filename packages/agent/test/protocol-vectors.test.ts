@@ -1,6 +1,13 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { canonicalJson, signingBytes } from '@edgecoder/protocol'
+import {
+  agreementMismatch,
+  type Block,
+  blockHash,
+  canonicalJson,
+  signingBytes,
+  verifyBlock,
+} from '@edgecoder/protocol'
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys'
 import { peerIdFromPrivateKey } from '@libp2p/peer-id'
 import { describe, expect, it } from 'vitest'
@@ -76,5 +83,31 @@ describe('protocol test vectors', () => {
       { ...ctx, sender: vectors.keys.executor.peerId },
     )
     expect(forged).toMatchObject({ ok: false, reason: 'forged' })
+  })
+})
+
+describe('ledger test vectors', () => {
+  const v = vectors.ledger as {
+    domain: string
+    proposal: { block: Block; signingBytesHex: string; hash: string }
+    agreement: { block: Block; hash: string }
+  }
+
+  it('sign the proposal over its canonical bytes in the ledger-block domain, and hash it with its signature', async () => {
+    const { signature, ...unsigned } = v.proposal.block
+    const bytes = signingBytes(v.domain, unsigned)
+    expect(Buffer.from(bytes).toString('hex')).toBe(v.proposal.signingBytesHex)
+    expect(Buffer.from(await (await key('executor')).sign(bytes)).toString('base64url')).toBe(signature)
+    expect(blockHash(v.proposal.block)).toBe(v.proposal.hash)
+    expect(await verifyBlock(v.proposal.block)).toBe(true)
+  })
+
+  it('link the agreement to the proposal by seq and hash, signed by the payer', async () => {
+    expect(blockHash(v.agreement.block)).toBe(v.agreement.hash)
+    expect(await verifyBlock(v.agreement.block)).toBe(true)
+    expect(agreementMismatch(v.proposal.block, v.agreement.block)).toBeNull()
+    const tampered = { ...v.agreement.block, linkSeq: 2 }
+    expect(agreementMismatch(v.proposal.block, tampered)).not.toBeNull()
+    expect(await verifyBlock(tampered)).toBe(false)
   })
 })
