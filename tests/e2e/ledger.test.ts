@@ -41,7 +41,18 @@ type Json = any
 
 beforeAll(async () => {
   portal = await testPortal()
-  const common = ['--mesh-token', TOKEN, '--grant-key', portal.grantKey, '--credit-line', '50']
+  // The default task heartbeat: the routing tests' 500 ms calls a loaded core's pause (a model
+  // loading on a busy machine) a stall, which is not what these tests are about.
+  const common = [
+    '--mesh-token',
+    TOKEN,
+    '--grant-key',
+    portal.grantKey,
+    '--credit-line',
+    '50',
+    '--task-heartbeat-ms',
+    '2000',
+  ]
   c1 = await startNode('coordinator', common)
   boot = [...common, '--bootstrap', tcpAddr(c1)]
   const modelArgs = [...boot, '--model', MODEL_PATH, '--provider', 'embedded', '--llama-threads', '1']
