@@ -75,9 +75,9 @@ beforeAll(async () => {
 afterAll(cleanupAgents)
 
 describe('a go-libp2p peer', () => {
-  it('agrees with the protocol test vectors (canonical JSON, peer ids, signing bytes, signatures)', async () => {
+  it('agrees with the protocol test vectors (canonical JSON, peer ids, signing bytes, signatures, an embed result)', async () => {
     const { code, out } = await goPeer(['vectors', join(REPO_ROOT, 'docs/protocol-vectors.json')])
-    expect(out).toMatchObject({ ok: true, failures: null, signatures: 2, keys: 2 })
+    expect(out).toMatchObject({ ok: true, failures: null, signatures: 3, keys: 2, canonicalJson: 4 })
     expect(code).toBe(0)
   })
 

@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"os"
 
@@ -67,15 +68,16 @@ func checkVectors(path string) map[string]any {
 	}
 
 	signed := 0
-	for _, name := range []string{"advert", "taskOffer"} {
+	for _, name := range signedVectors {
 		entry, ok := doc[name].(map[string]any)
 		if !ok {
 			failf("%s: missing", name)
 			continue
 		}
 		body, _ := entry["body"].(map[string]any)
+		// An advert is signed by the peer it describes, a task offer by its origin.
 		signer := str(body["peerId"])
-		if name == "taskOffer" {
+		if domain := str(entry["domain"]); domain == "task-offer" {
 			signer = str(body["origin"])
 		}
 		domain := str(entry["domain"])
@@ -100,12 +102,44 @@ func checkVectors(path string) map[string]any {
 		}
 		signed++
 	}
+	if err := checkEmbedResult(doc["embedResultFrame"]); err != nil {
+		failf("embedResultFrame: %v", err)
+	}
 	out["keys"] = len(seeds)
 	out["canonicalJson"] = len(cases)
 	out["signatures"] = signed
 	out["failures"] = failures
-	out["ok"] = len(failures) == 0 && signed == 2 && len(cases) > 0
+	out["ok"] = len(failures) == 0 && signed == len(signedVectors) && len(cases) > 0
 	return out
+}
+
+// The signed values among the vectors.
+var signedVectors = []string{"advert", "taskOffer", "embedOffer"}
+
+// checkEmbedResult reads an embed task's result frame as docs/protocol.md §4 describes it: one
+// vector of finite numbers per input, at most 16 vectors of at most 8192 dimensions.
+func checkEmbedResult(v any) error {
+	frame, ok := v.(map[string]any)
+	if !ok || frame["type"] != "result" || frame["status"] != "succeeded" {
+		return fmt.Errorf("not a succeeded result frame")
+	}
+	result, _ := frame["result"].(map[string]any)
+	vectors, ok := result["embeddings"].([]any)
+	if !ok || len(vectors) == 0 || len(vectors) > 16 {
+		return fmt.Errorf("embeddings is not a list of 1 to 16 vectors")
+	}
+	for i, vec := range vectors {
+		nums, ok := vec.([]any)
+		if !ok || len(nums) == 0 || len(nums) > 8192 {
+			return fmt.Errorf("vector %d is not 1 to 8192 numbers", i)
+		}
+		for _, n := range nums {
+			if _, ok := n.(json.Number); !ok {
+				return fmt.Errorf("vector %d holds a non-number", i)
+			}
+		}
+	}
+	return nil
 }
 
 func str(v any) string {
