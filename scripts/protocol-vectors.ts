@@ -9,6 +9,7 @@ import {
   type AdvertBody,
   blockHash,
   canonicalJson,
+  ExecutorFrame,
   LEDGER_BLOCK_SIGNING_DOMAIN,
   makeAgreement,
   makeProposal,
@@ -29,6 +30,18 @@ const CANONICAL = [
   { b: 1, a: [3, 'x', null, true], c: { z: 0.5, y: -2 } },
   { é: 'ü', e: 'line\nbreak "quoted"', E: 1e21, n: 1e-7 },
   { nested: [{ b: 2, a: 1 }, []], empty: {} },
+  // Keys sort by UTF-16 code units: the astral (surrogate pair) key before U+FFFF, not after.
+  // Only control characters are escaped; U+2028, DEL and <>& are written as themselves.
+  // Numbers are doubles written as ECMAScript does, beyond 2^53 too, and 0.000001 not as 1e-6.
+  {
+    '\u{1F600}': 'astral',
+    '\uFFFF': 'bmp',
+    ctl: '\u0001\u001f\u007f\u2028<>&\t',
+    big: 12345678901234567000,
+    tiny: 0.000001,
+    small: -1.5e-9,
+    whole: 100,
+  },
 ]
 
 async function main() {
@@ -82,6 +95,42 @@ async function main() {
     expiresAt: timestamp + 30_000,
   }
 
+  const embedOffer: TaskOfferBody = {
+    ...offer,
+    taskId: 'task-0002',
+    spec: TaskSpec.parse({
+      kind: 'embed',
+      model: 'gemma-3-270m-Q4_K_M',
+      inputs: ['hello', 'def add(a, b):'],
+      submitter: 'ide',
+      priority: 'high',
+    }),
+    nonce: 'AQEBAQEBAQEBAQEBAQEBAQ',
+  }
+  // What the executor answers an embed with: one vector per input, in order; not signed.
+  const embedResult = ExecutorFrame.parse({
+    type: 'result',
+    taskId: embedOffer.taskId,
+    attempt: 1,
+    status: 'succeeded',
+    result: {
+      code: null,
+      report: null,
+      attempts: [],
+      plan: null,
+      text: null,
+      finishReason: null,
+      model: 'gemma-3-270m-Q4_K_M',
+      tokens: { prompt: 9, completion: 0 },
+      durations: { queuedMs: 1, runMs: 20, modelMs: 19, sandboxMs: 0 },
+      embeddings: [
+        [0.25, -0.5, 0.125],
+        [-1, 0.0625, 2],
+      ],
+    },
+    error: null,
+  })
+
   const signed = async (domain: string, body: unknown, key: typeof submitterKey) => {
     const bytes = signingBytes(domain, body)
     return { domain, body, signingBytesHex: hex(bytes), sig: b64url(await key.sign(bytes)) }
@@ -129,6 +178,8 @@ async function main() {
       },
       agreement: { block: agreement, hash: blockHash(agreement) },
     },
+    embedOffer: await signed(TASK_OFFER_SIGNING_DOMAIN, embedOffer, submitterKey),
+    embedResultFrame: embedResult,
   }
   writeFileSync(
     join(import.meta.dirname, '../docs/protocol-vectors.json'),

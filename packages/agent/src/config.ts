@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MeshToken, Region, RuntimeMode } from '@edgecoder/protocol'
 import { z } from 'zod'
+import { DEFAULT_MODEL_HUB } from './inference/index.ts'
 
 /** A setting that could not be used: names it, so the operator knows what to fix. */
 export class ConfigError extends Error {
@@ -56,6 +57,8 @@ const AgentConfig = z.object({
     .string()
     .regex(/^[0-9a-fA-F]{64}$/, 'a sha256 is 64 hex digits')
     .nullable(),
+  /** The model hub catalog names (`edgecoder models pull qwen2.5-coder:1.5b`) are fetched from. */
+  modelHub: z.url({ protocol: /^https?$/ }),
   /** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
   provider: z.enum(['auto', 'embedded', 'ollama', 'openai']),
   ollamaHost: z.string().min(1),
@@ -200,6 +203,11 @@ export const START_FLAGS = {
     type: 'string',
     env: 'EDGECODER_MODEL_SHA256',
     help: 'sha256 the --model-url download must have',
+  },
+  'model-hub': {
+    type: 'string',
+    env: 'EDGECODER_MODEL_HUB',
+    help: 'model hub that catalog names are pulled from (default: https://huggingface.co)',
   },
   provider: {
     type: 'string',
@@ -375,6 +383,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     modelPath: model === undefined ? null : resolve(expandHome(model)),
     modelUrl: flag('model-url') ?? null,
     modelSha256: flag('model-sha256') ?? null,
+    modelHub: flag('model-hub') ?? DEFAULT_MODEL_HUB,
     maxQueuedTasks: flag('max-queued-tasks') ?? 1000,
     taskHeartbeatMs: flag('task-heartbeat-ms') ?? 2000,
     provider: flag('provider') ?? 'auto',
@@ -443,6 +452,7 @@ const FIELD_TO_FLAG: Record<string, string> = {
   modelPath: 'model',
   modelUrl: 'model-url',
   modelSha256: 'model-sha256',
+  modelHub: 'model-hub',
   maxQueuedTasks: 'max-queued-tasks',
   taskHeartbeatMs: 'task-heartbeat-ms',
   provider: 'provider',

@@ -31,7 +31,7 @@ import { type AgentConfig, isLoopbackHost } from './config.ts'
 import { EventBus } from './events.ts'
 import { registerGossipMetrics } from './gossip-metrics.ts'
 import { loadOrCreateApiToken, loadOrCreateIdentity, type NodeIdentity } from './identity.ts'
-import { type ModelInfo, ModelManager } from './inference/index.ts'
+import { type ModelInfo, ModelManager, SUGGESTED_MODEL } from './inference/index.ts'
 import { creditPolicy, LedgerNode } from './ledger/index.ts'
 import type { Logger } from './logger.ts'
 import { Mesh, meshOptions } from './mesh/index.ts'
@@ -322,6 +322,17 @@ export class EdgeNode {
   }
 
   /**
+   * The one command that gets a node without a model a good one, or null when the node has a
+   * model (or its provider manages its own): a catalog name works with the embedded provider
+   * (from the model hub) and with Ollama (from its library) alike.
+   */
+  async modelHint(): Promise<string | null> {
+    if (this.models === undefined || this.models.provider.name === 'openai-compatible') return null
+    const list = await this.models.listModels().catch(() => null)
+    return list !== null && list.length === 0 ? `edgecoder models pull ${SUGGESTED_MODEL}` : null
+  }
+
+  /**
    * The model manager: picks the provider, remembers the active model across restarts, and
    * keeps the advert's model list current.
    */
@@ -335,6 +346,7 @@ export class EdgeNode {
       openAiBaseUrl: config.openAiBaseUrl,
       openAiApiKey: config.openAiApiKey,
       llamaThreads: config.llamaThreads,
+      modelHub: config.modelHub,
       activeModel: this.store.getMeta('models.active'),
     })
     await this.#startPart(models)
@@ -368,13 +380,15 @@ export class EdgeNode {
         (err) => log.error({ err, url: src.url }, 'model pull on start failed'),
       )
     }
-    void refresh().then(() => {
-      if (this.#modelList.length === 0)
-        log.warn(
-          { pull: 'edgecoder models pull <https URL or path of a .gguf file>' },
-          'no model here yet: chat and code go to peers that have one; pull one with the command in "pull"',
-        )
-    })
+    void refresh()
+      .then(() => this.modelHint())
+      .then((pull) => {
+        if (pull !== null)
+          log.warn(
+            { pull },
+            'no model here yet: chat and code go to peers that have one; pull one with the command in "pull"',
+          )
+      })
     this.mesh.setProviders({
       models: () =>
         this.#modelList.slice(0, 32).map((m) => ({

@@ -5,6 +5,7 @@ import {
   type Block,
   blockHash,
   canonicalJson,
+  ExecutorFrame,
   signingBytes,
   verifyBlock,
 } from '@edgecoder/protocol'
@@ -43,7 +44,7 @@ describe('protocol test vectors', () => {
     for (const c of vectors.canonicalJson) expect(canonicalJson(c.input)).toBe(c.output)
   })
 
-  it.each(['advert', 'taskOffer'])(
+  it.each(['advert', 'taskOffer', 'embedOffer'])(
     'give the %s its signing bytes and its deterministic signature',
     async (name) => {
       const v = vectors[name] as Signed
@@ -69,20 +70,31 @@ describe('protocol test vectors', () => {
     })
   })
 
-  it('make a task offer the executor accepts, and only from the submitter', async () => {
-    const v = vectors.taskOffer as Signed
-    const ctx = {
-      self: vectors.keys.executor.peerId,
-      sender: vectors.keys.submitter.peerId,
-      now: v.body.issuedAt!,
-      maxSkewMs: 30_000,
-    }
-    expect((await checkOffer({ body: v.body, sig: v.sig }, ctx)).ok).toBe(true)
-    const forged = await checkOffer(
-      { body: v.body, sig: v.sig },
-      { ...ctx, sender: vectors.keys.executor.peerId },
-    )
-    expect(forged).toMatchObject({ ok: false, reason: 'forged' })
+  it.each(['taskOffer', 'embedOffer'])(
+    'make a %s the executor accepts, and only from the submitter',
+    async (name) => {
+      const v = vectors[name] as Signed
+      const ctx = {
+        self: vectors.keys.executor.peerId,
+        sender: vectors.keys.submitter.peerId,
+        now: v.body.issuedAt!,
+        maxSkewMs: 30_000,
+      }
+      expect((await checkOffer({ body: v.body, sig: v.sig }, ctx)).ok).toBe(true)
+      const forged = await checkOffer(
+        { body: v.body, sig: v.sig },
+        { ...ctx, sender: vectors.keys.executor.peerId },
+      )
+      expect(forged).toMatchObject({ ok: false, reason: 'forged' })
+    },
+  )
+
+  it('carry an embed result frame the submitter reads: one vector per input, in order', () => {
+    const frame = ExecutorFrame.parse(vectors.embedResultFrame)
+    expect(frame.type === 'result' && frame.result?.embeddings).toEqual([
+      [0.25, -0.5, 0.125],
+      [-1, 0.0625, 2],
+    ])
   })
 })
 

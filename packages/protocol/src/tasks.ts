@@ -15,7 +15,7 @@ export const Submitter = z
 export const TaskPriority = z.enum(['low', 'normal', 'high'])
 export type TaskPriority = z.infer<typeof TaskPriority>
 
-export const TaskKind = z.enum(['code', 'run', 'chat'])
+export const TaskKind = z.enum(['code', 'run', 'chat', 'embed'])
 export type TaskKind = z.infer<typeof TaskKind>
 
 export const TaskStatus = z.enum(['queued', 'running', 'succeeded', 'failed', 'cancelled'])
@@ -107,8 +107,36 @@ export const ChatTaskSpec = z
   .strict()
 export type ChatTaskSpec = z.infer<typeof ChatTaskSpec>
 
+/** Inputs one embed task may carry; a client's larger batch is split into several tasks. */
+export const EMBED_MAX_INPUTS = 16
+/** Dimensions of one vector: with 16 inputs, a result (about 3 MB of JSON at worst) fits the 4 MiB frame cap. */
+export const EMBED_MAX_DIMENSIONS = 8192
+
+/** Texts in, one embedding vector per text out (in the result's `embeddings`), no tokens streamed. */
+export const EmbedTaskSpec = z
+  .object({
+    kind: z.literal('embed'),
+    model: z.string().min(1).max(256).optional(),
+    inputs: z
+      .array(z.string().max(64 * 1024))
+      .min(1)
+      .max(EMBED_MAX_INPUTS),
+    ...Common,
+  })
+  .strict()
+export type EmbedTaskSpec = z.infer<typeof EmbedTaskSpec>
+
+/**
+ * The most input tokens an embed task can count: a token covers at least one UTF-8 byte, plus
+ * two special tokens per input. It caps the quote and what a submitter agrees to pay.
+ */
+export function embedTokenBound(spec: EmbedTaskSpec): number {
+  const utf8 = new TextEncoder()
+  return spec.inputs.reduce((n, s) => n + utf8.encode(s).length + 2, 0)
+}
+
 /** The body of `POST /tasks`. */
-export const TaskSpec = z.discriminatedUnion('kind', [CodeTaskSpec, RunTaskSpec, ChatTaskSpec])
+export const TaskSpec = z.discriminatedUnion('kind', [CodeTaskSpec, RunTaskSpec, ChatTaskSpec, EmbedTaskSpec])
 export type TaskSpec = z.infer<typeof TaskSpec>
 /** What a client sends: defaults (submitter, priority, attempts...) may be left out. */
 export type TaskSpecInput = z.input<typeof TaskSpec>
@@ -180,6 +208,8 @@ export const TaskResult = z.object({
   model: z.string().nullable(),
   tokens: TokenCounts,
   durations: TaskDurations,
+  /** One vector per input, in order (`embed` tasks); `tokens.prompt` counts the inputs' tokens. */
+  embeddings: z.array(z.array(z.number()).min(1).max(EMBED_MAX_DIMENSIONS)).max(EMBED_MAX_INPUTS).optional(),
 })
 export type TaskResult = z.infer<typeof TaskResult>
 

@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import { MODEL_CATALOG, SUGGESTED_MODEL } from '../inference/index.ts'
 import { ClientError, type ClientOptions, call, clientOptions, request } from './client.ts'
 import { table } from './format.ts'
 
@@ -13,7 +14,8 @@ const FLAGS = {
 
 const USAGE = `Usage:
   edgecoder models list [--json]
-  edgecoder models pull <url | file | ollama-name> [--name N] [--sha256 HEX] [--size BYTES]
+  edgecoder models catalog [--json]
+  edgecoder models pull <catalog-name | url | file | ollama-name> [--name N] [--sha256 HEX] [--size BYTES]
   edgecoder models swap <name>
   edgecoder models rm <name>`
 
@@ -45,7 +47,9 @@ export async function modelsCommand(argv: string[]): Promise<number> {
       const res = await call<{ provider: string; models: ModelRow[] }>(opts, 'GET', '/model/list')
       if (v.json) out(JSON.stringify(res, null, 2))
       else if (res.models.length === 0)
-        out(`no models yet (provider: ${res.provider}); pull one with \`edgecoder models pull\``)
+        out(
+          `no models yet (provider: ${res.provider}); pull one with \`edgecoder models pull ${SUGGESTED_MODEL}\` (\`edgecoder models catalog\` lists others)`,
+        )
       else
         out(
           table(
@@ -58,6 +62,23 @@ export async function modelsCommand(argv: string[]): Promise<number> {
               m.parameters,
               m.quantization,
               m.contextLength,
+            ]),
+          ),
+        )
+      return 0
+    }
+    if (verb === 'catalog') {
+      if (v.json) out(JSON.stringify({ models: MODEL_CATALOG }, null, 2))
+      else
+        out(
+          table(
+            ['NAME', 'SIZE', 'PARAMS', 'QUANT', 'ABOUT'],
+            MODEL_CATALOG.map((m) => [
+              m.name,
+              bytes(m.sizeBytes),
+              m.parameters,
+              m.quantization,
+              m.description,
             ]),
           ),
         )
@@ -115,6 +136,7 @@ async function pull(
         totalBytes?: number | null
         fraction?: number | null
         done?: boolean
+        name?: string
         error?: { code: string; message: string }
       }
       buf = buf.slice(nl + 1)
@@ -132,7 +154,8 @@ async function pull(
         )
       if (line.done) {
         bar.end()
-        if (!v.json) out(`pulled ${body.name ?? what}`)
+        const stored = line.name ?? body.name ?? what
+        if (!v.json) out(stored === what ? `pulled ${what}` : `pulled ${what} as ${stored}`)
         return 0
       }
     }

@@ -78,6 +78,12 @@ export async function startCommand(argv: string[]): Promise<number> {
     // Only now: a supervisor may signal as soon as it reads the ready line.
     log.info({ ...ready }, 'agent ready')
     process.stdout.write(`${READY_PREFIX}${JSON.stringify(ready)}\n`)
+    void node.modelHint().then((pull) => {
+      if (pull !== null && !stopping)
+        process.stderr.write(
+          `edgecoder: no model here yet (chat and code go to peers that have one); get a small coding model with:\n  ${pull}\n`,
+        )
+    })
   })
 }
 

@@ -11,6 +11,14 @@ export {
 export { modelNameFromPath, readModelInfo } from './gguf-info.ts'
 export { llamaRuntimeOptions, loadLlamaRuntime } from './llama-runtime.ts'
 export {
+  type CatalogEntry,
+  catalogModelName,
+  DEFAULT_MODEL_HUB,
+  findCatalogEntry,
+  MODEL_CATALOG,
+  SUGGESTED_MODEL,
+} from './model-catalog.ts'
+export {
   type ManagedModel,
   ModelManager,
   type ModelManagerOptions,

@@ -3,6 +3,7 @@ import { access, copyFile, mkdir, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { EmbeddedLlamaProvider } from './embedded-provider.ts'
 import { InferenceError, ModelNotFoundError, UnsupportedCapabilityError } from './errors.ts'
+import { catalogModelName, catalogUrl, findCatalogEntry, MODEL_CATALOG } from './model-catalog.ts'
 import {
   cleanPartials,
   MODEL_NAME,
@@ -36,6 +37,8 @@ export interface ModelManagerOptions {
   openAiBaseUrl: string | null
   openAiApiKey: string | null
   llamaThreads: number | undefined
+  /** Base URL of the model hub catalog names resolve on (`https://huggingface.co`). */
+  modelHub: string
   /** The model chosen by an earlier swap, remembered across restarts. */
   activeModel: string | null
 }
@@ -202,8 +205,17 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
     return found.name
   }
 
-  /** Starts a pull, or joins the one already running for the same model. */
-  pull(req: PullRequest, onProgress: (p: PullProgressEvent) => void, signal?: AbortSignal): Promise<void> {
+  /**
+   * Starts a pull, or joins the one already running for the same model; resolves with the name
+   * the model is stored under. An embedded pull of a catalog name (`qwen2.5-coder:1.5b`) fetches
+   * the catalog's file from the model hub, checked against the catalog's size and sha256.
+   */
+  pull(
+    req: PullRequest,
+    onProgress: (p: PullProgressEvent) => void,
+    signal?: AbortSignal,
+  ): Promise<{ name: string }> {
+    req = this.#fromCatalog(req)
     const name = req.name ?? (req.source ? nameFromSource(req.source) : '')
     if (!MODEL_NAME.test(name)) throw new PullError('invalid_name', `"${name}" is not a valid model name`)
     let job = this.#pulls.get(name)
@@ -216,7 +228,24 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
       j.followers.delete(onProgress)
       if (j.followers.size === 0) j.ctrl.abort()
     })
-    return j.done
+    return j.done.then(() => ({ name }))
+  }
+
+  /** A catalog name, for the embedded provider, becomes its hub URL, size and checksum. */
+  #fromCatalog(req: PullRequest): PullRequest {
+    if (req.source || req.name === undefined || !(this.provider instanceof EmbeddedLlamaProvider)) return req
+    const entry = findCatalogEntry(req.name)
+    if (!entry)
+      throw new PullError(
+        'unknown_model',
+        `"${req.name}" is not in the model catalog (${MODEL_CATALOG.map((e) => e.name).join(', ')}); give an http(s) URL or a file path instead`,
+      )
+    return {
+      name: catalogModelName(entry),
+      source: catalogUrl(entry, this.#opts.modelHub),
+      sizeBytes: entry.sizeBytes,
+      sha256: entry.sha256,
+    }
   }
 
   /**

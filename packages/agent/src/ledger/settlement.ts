@@ -3,6 +3,7 @@ import {
   Block as BlockSchema,
   blockHash,
   canonicalJson,
+  embedTokenBound,
   type LedgerRefusal,
   type LedgerRequest,
   type LedgerResponse,
@@ -106,7 +107,7 @@ export class Settlement implements SettlementPort {
     const { ledger } = this.#init
     // No line and nothing in its chain (as followed from its adverts): it could only refuse.
     if (ledger.creditLine(offer.origin) === 0 && ledger.chains.head(offer.origin) === null) return
-    const kind = offer.spec.kind === 'chat' ? 'chat' : 'task'
+    const kind = offer.spec.kind === 'chat' || offer.spec.kind === 'embed' ? 'chat' : 'task'
     const proposal = await this.#init.ledger.propose({
       from: offer.origin,
       to: this.#init.ledger.selfId,
@@ -274,6 +275,7 @@ export class Settlement implements SettlementPort {
 /** The most a spec can consume: its token budget and sandbox time, for the quote's cap. */
 function bound(spec: TaskSpec): Usage {
   if (spec.kind === 'chat') return { tokens: spec.maxTokens, cpuMs: 0 }
+  if (spec.kind === 'embed') return { tokens: embedTokenBound(spec), cpuMs: 0 }
   if (spec.kind === 'run') return { tokens: 0, cpuMs: spec.deadlineMs ?? CPU_BOUND_PER_RUN_MS }
   const runs = spec.maxAttempts
   return { tokens: (runs + (spec.plan ? 1 : 0)) * spec.maxTokens, cpuMs: runs * CPU_BOUND_PER_RUN_MS }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { ChatTaskSpec, type TaskResult } from '@edgecoder/protocol'
+import { ChatTaskSpec, EMBED_MAX_INPUTS, EmbedTaskSpec, type TaskResult } from '@edgecoder/protocol'
 import type { ChatBackend } from '../api/routes/chat-backend.ts'
 import {
   type ChatOptions,
@@ -11,7 +11,6 @@ import {
   type LoadedModelInfo,
   type ModelInfo,
   ModelNotFoundError,
-  UnsupportedCapabilityError,
 } from '../inference/index.ts'
 import { OfferDeclinedError, RemoteInferenceError } from './errors.ts'
 import type { RoutingOptions } from './options.ts'
@@ -59,17 +58,89 @@ export class MeshChatBackend implements ChatBackend {
     return this.#remote(req, opts, local)
   }
 
-  /** Embeddings come from this node's own models: the task protocol carries no vectors. */
+  /**
+   * Embeddings from this node's model, or from a peer that has it as embed tasks (at most
+   * EMBED_MAX_INPUTS inputs each, so a result always fits a frame), in the inputs' order.
+   */
   async embed(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedResult> {
     const local = await this.#localModels()
     if (model === undefined ? local.length > 0 : local.some((m) => m.name === model))
       return this.#init.local.embed(model, inputs, signal)
-    if (model !== undefined && this.#init.router.meshModels().some((m) => m.name === model))
-      throw new UnsupportedCapabilityError(
-        `${model} is served by a peer; embeddings are computed only by a node that has the model`,
-      )
-    const names = [...local.map((m) => m.name), ...this.#init.router.meshModels().map((m) => m.name)]
-    throw new ModelNotFoundError(model ?? '(any)', names)
+    const sig = signal ?? new AbortController().signal
+    const out: EmbedResult = { model: model ?? '', embeddings: [], promptTokens: 0 }
+    for (let i = 0; i < inputs.length; i += EMBED_MAX_INPUTS) {
+      const parsed = EmbedTaskSpec.safeParse({
+        kind: 'embed',
+        model,
+        inputs: inputs.slice(i, i + EMBED_MAX_INPUTS),
+        submitter: 'ide',
+        priority: 'high',
+      })
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]
+        throw new InvalidChatRequestError(
+          `the input can't be sent to a peer: ${issue?.path.join('.')}: ${issue?.message}`,
+        )
+      }
+      const r = await this.#onPeer(parsed.data, local, sig)
+      out.model = r.model ?? out.model
+      out.embeddings.push(...(r.embeddings ?? []))
+      out.promptTokens += r.tokens.prompt
+    }
+    return out
+  }
+
+  /** One embed task on the best peer with the model; a peer that declines or is lost is replaced. */
+  async #onPeer(spec: EmbedTaskSpec, local: ModelInfo[], signal: AbortSignal): Promise<TaskResult> {
+    const { options, router } = this.#init
+    const tried = new Set<string>()
+    let lastError: Error | null = null
+    for (let i = 0; i < options.chatTries; i++) {
+      const best = router.pick(needsOf(spec), { localFree: false, ignoreCapacity: true, skip: tried })
+      if (best.best === null) {
+        if (best.capable === 0 && tried.size === 0) {
+          const names = [...local.map((m) => m.name), ...router.meshModels().map((m) => m.name)]
+          throw new ModelNotFoundError(spec.model ?? '(any)', names)
+        }
+        break
+      }
+      const peerId = best.best.candidate.peerId
+      tried.add(peerId)
+      router.history.placed(peerId)
+      try {
+        const r = await router.client.run({
+          peerId,
+          addrs: router.peerAddrs(peerId),
+          taskId: randomUUID(),
+          attempt: 1,
+          spec,
+          signal,
+        })
+        router.history.finished(peerId)
+        if (r.status === 'succeeded' && r.result?.embeddings?.length === spec.inputs.length) return r.result
+        const code = r.error?.code ?? r.status
+        lastError = new RemoteInferenceError(
+          code,
+          r.error?.message ?? `the peer answered ${r.status} without a vector for each input`,
+        )
+        if (FINAL_CODES.has(code)) throw lastError
+      } catch (err) {
+        if (signal.aborted || err instanceof InferenceError) throw err
+        lastError = err as Error
+        if (err instanceof OfferDeclinedError)
+          router.backoff(peerId, err.retryAfterMs ?? options.declineBackoffMs)
+        else {
+          router.history.lost(peerId)
+          router.backoff(peerId, options.lostBackoffMs)
+        }
+      } finally {
+        router.history.released(peerId)
+      }
+    }
+    throw new RemoteInferenceError(
+      'no_executor',
+      `no peer with ${spec.model ?? 'a model'} could embed: ${lastError?.message ?? 'none reachable'}`,
+    )
   }
 
   /** A local model is loaded; a peer's loads on its first request, so naming one is enough. */

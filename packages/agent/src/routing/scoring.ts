@@ -62,7 +62,10 @@ export interface ExecutorChoice {
 /** What a task spec needs from the node that runs it. */
 export function needsOf(spec: TaskSpec): TaskNeeds {
   if (spec.kind === 'run') return { model: false, modelName: null }
-  return { model: true, modelName: spec.kind === 'chat' ? (spec.model ?? null) : null }
+  return {
+    model: true,
+    modelName: spec.kind === 'chat' || spec.kind === 'embed' ? (spec.model ?? null) : null,
+  }
 }
 
 /** Why a candidate can't run tasks of this kind at all, or null. */

@@ -15,6 +15,7 @@ import { FrameChannel } from './frames.ts'
 import { newNonce, signOffer } from './offers.ts'
 import { type RoutingOptions, stallAfterMs } from './options.ts'
 import type { SettlementPort } from './settlement-port.ts'
+import { usedTokens } from './usage.ts'
 
 /** One attempt of a task offered to one peer. */
 export interface OfferRequest {
@@ -146,7 +147,8 @@ export class TaskClient {
           if (frame.event.type === 'token' && frame.event.text !== '') tokensSeen++
           req.onEvent?.(frame.event)
         } else {
-          this.#init.settlement?.observed(work, tokensSeen, Math.ceil(performance.now() - offeredAt))
+          const tokens = usedTokens(req.spec, tokensSeen, frame.result)
+          this.#init.settlement?.observed(work, tokens, Math.ceil(performance.now() - offeredAt))
           await io.close(AbortSignal.timeout(options.answerTimeoutMs))
           req.signal.throwIfAborted()
           return {

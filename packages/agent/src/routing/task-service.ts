@@ -18,6 +18,7 @@ import type { OfferNonces } from './nonces.ts'
 import { checkOffer } from './offers.ts'
 import type { RoutingOptions } from './options.ts'
 import type { SettlementPort } from './settlement-port.ts'
+import { usedTokens } from './usage.ts'
 
 export interface TaskServiceInit {
   options: RoutingOptions
@@ -212,7 +213,10 @@ export class TaskService {
       }
       if (settlement === undefined || quote === undefined) return result()
       // The claim is stored before the result leaves: a crash in between loses neither.
-      const usage = { tokens: tokensSent, cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0) }
+      const usage = {
+        tokens: usedTokens(offer.spec, tokensSent, t.result),
+        cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0),
+      }
       settlement
         .executed(offer, quote, usage)
         .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))

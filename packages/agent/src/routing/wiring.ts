@@ -80,7 +80,11 @@ export function createRouting(init: RoutingInit, engine: () => TaskEngine | unde
   const unableToRun = (spec: TaskSpec): string | null => {
     if (spec.kind === 'run') return null
     const models = init.localModels()
-    if (spec.kind === 'chat' && spec.model !== undefined && !models.includes(spec.model))
+    if (
+      (spec.kind === 'chat' || spec.kind === 'embed') &&
+      spec.model !== undefined &&
+      !models.includes(spec.model)
+    )
       return `this node has no model ${spec.model}`
     return models.length === 0 ? NO_MODEL_MESSAGE : null
   }

@@ -3,7 +3,7 @@ import { CodeLoop, type CodeLoopOptions } from './code-loop.ts'
 import { NoModelError } from './errors.ts'
 import type { TaskOutcome, TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
-import { runChat, runInSandbox } from './runners.ts'
+import { runChat, runEmbed, runInSandbox } from './runners.ts'
 import type { TaskEventLog } from './task-events.ts'
 
 export const NO_MODEL_MESSAGE =
@@ -32,6 +32,9 @@ export class TaskExecutor {
       case 'chat':
         if (!this.#model) throw new NoModelError(NO_MODEL_MESSAGE)
         return runChat(spec, this.#model, progress, signal)
+      case 'embed':
+        if (!this.#model) throw new NoModelError(NO_MODEL_MESSAGE)
+        return runEmbed(spec, this.#model, signal)
     }
   }
 }

@@ -46,12 +46,21 @@ export interface ModelReply {
   durationMs: number
 }
 
+/** Embedding vectors, one per input, and the tokens the inputs took. */
+export interface EmbedReply {
+  model: string
+  embeddings: number[][]
+  promptTokens: number
+}
+
 /** What the task engine needs from an inference provider. */
 export interface TaskModel {
   chat(
     req: ModelRequest,
     opts?: { signal?: AbortSignal; onToken?: (token: string) => void },
   ): Promise<ModelReply>
+  /** Absent where the provider can't embed. */
+  embed?(model: string | undefined, inputs: string[], signal?: AbortSignal): Promise<EmbedReply>
 }
 
 /** Runs a task on a peer, reporting its progress here; throws `TaskDisplacedError` when the peer lets it go. */

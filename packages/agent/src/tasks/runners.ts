@@ -1,4 +1,9 @@
-import type { ChatTaskSpec, RunTaskSpec } from '@edgecoder/protocol'
+import {
+  type ChatTaskSpec,
+  EMBED_MAX_DIMENSIONS,
+  type EmbedTaskSpec,
+  type RunTaskSpec,
+} from '@edgecoder/protocol'
 import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
 
@@ -66,6 +71,51 @@ export async function runChat(
       tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
     },
     modelMs: reply.durationMs,
+    sandboxMs: 0,
+  }
+}
+
+/** An `embed` task: one vector per input, in order; nothing is streamed. */
+export async function runEmbed(
+  spec: EmbedTaskSpec,
+  model: TaskModel,
+  signal: AbortSignal,
+): Promise<TaskOutcome> {
+  if (model.embed === undefined)
+    return {
+      status: 'failed',
+      error: { code: 'embedding_unsupported', message: 'the model of this node does not embed' },
+      result: emptyResult(),
+      modelMs: 0,
+      sandboxMs: 0,
+    }
+  const t0 = performance.now()
+  const reply = await model.embed(spec.model, spec.inputs, signal)
+  signal.throwIfAborted()
+  const modelMs = Math.round(performance.now() - t0)
+  const dims = reply.embeddings[0]?.length ?? 0
+  // The result must fit the task protocol's schema, or the submitter could not read it.
+  if (reply.embeddings.length !== spec.inputs.length || dims === 0 || dims > EMBED_MAX_DIMENSIONS)
+    return {
+      status: 'failed',
+      error: {
+        code: 'embedding_unsupported',
+        message: `${reply.model} gave ${reply.embeddings.length} vectors of ${dims} dimensions for ${spec.inputs.length} inputs (at most ${EMBED_MAX_DIMENSIONS} dimensions travel)`,
+      },
+      result: { ...emptyResult(), model: reply.model },
+      modelMs,
+      sandboxMs: 0,
+    }
+  return {
+    status: 'succeeded',
+    error: null,
+    result: {
+      ...emptyResult(),
+      model: reply.model,
+      tokens: { prompt: reply.promptTokens, completion: 0 },
+      embeddings: reply.embeddings,
+    },
+    modelMs,
     sandboxMs: 0,
   }
 }

@@ -47,6 +47,7 @@ function manager(modelsDir: string, choice: 'embedded' | 'openai' = 'embedded') 
     openAiBaseUrl: 'http://127.0.0.1:1/v1',
     openAiApiKey: null,
     llamaThreads: 1,
+    modelHub: 'http://127.0.0.1:1',
     activeModel: null,
   })
 }

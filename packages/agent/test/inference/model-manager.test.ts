@@ -80,6 +80,7 @@ function manager(modelsDir: string) {
     openAiBaseUrl: null,
     openAiApiKey: null,
     llamaThreads: 1,
+    modelHub: 'http://127.0.0.1:1',
     activeModel: null,
   })
 }

@@ -91,7 +91,7 @@ export const modelRoutes =
           }
           res.write(sse ? `event: ${event}\ndata: ${JSON.stringify(data)}\n\n` : `${JSON.stringify(data)}\n`)
         }
-        let done: Promise<void>
+        let done: Promise<{ name: string }>
         let last: PullProgressEvent | null = null
         try {
           done = models.pull(
@@ -106,8 +106,14 @@ export const modelRoutes =
           throw toApiError(err)
         }
         try {
-          await done
-          write('done', { ...(last as PullProgressEvent | null), status: 'success', fraction: 1, done: true })
+          const { name } = await done
+          write('done', {
+            ...(last as PullProgressEvent | null),
+            status: 'success',
+            fraction: 1,
+            name,
+            done: true,
+          })
           res.end()
         } catch (err) {
           const e = toApiError(err)
