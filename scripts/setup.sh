@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the agent needs to run from a checkout: Node >= 22.12 and the npm packages.
-# Quick when already done: npm ci runs only when package-lock.json changed since the last install.
+# Quick when already done: npm ci runs only when package-lock.json changed since the last install,
+# and the agent's bundle is rebuilt only when one of its sources is newer than it.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 quiet=0
@@ -15,5 +16,17 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   [ "$quiet" = 1 ] || echo "edgecoder: installing npm packages" >&2
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
   echo "$want" >"$stamp"
+fi
+# The bundle bin/edgecoder runs (scripts/build-agent.ts). A directory's time changes when a file in it
+# is added or removed, so a deleted source counts too.
+bundle="$root/packages/agent/dist/edgecoder.js"
+sources=("$root"/packages/{agent,protocol,sandbox}/src "$root/scripts/build-agent.ts" "$stamp")
+if [ ! -f "$bundle" ] || [ -n "$(find "${sources[@]}" -newer "$bundle" -print -quit)" ]; then
+  [ "$quiet" = 1 ] || echo "edgecoder: building the agent" >&2
+  if ! (cd "$root" && node scripts/build-agent.ts >&2); then
+    # The TypeScript sources still run (with more memory): a failed build must not stop the node.
+    echo "edgecoder: building the agent failed; running its TypeScript sources" >&2
+    rm -f "$bundle"
+  fi
 fi
 [ "$quiet" = 1 ] || echo "edgecoder: set up (node $(node --version))" >&2

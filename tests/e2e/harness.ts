@@ -7,6 +7,8 @@ import { READY_PREFIX, type ReadyLine } from '@edgecoder/protocol'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const CLI = join(REPO_ROOT, 'packages/agent/src/cli/main.ts')
+/** The operator's entry point: its Node flags and the agent's bundle (scripts/build-agent.ts). */
+export const BIN = join(REPO_ROOT, 'bin/edgecoder')
 
 /** A real agent process started by a test. */
 export interface AgentProcess {
@@ -30,6 +32,8 @@ export interface StartOptions {
   timeoutMs?: number
   /** Run the agent inside this network namespace (root only; see netns.ts). */
   netns?: string
+  /** The program (and its first arguments) that runs the CLI: Node on the sources by default, or `[BIN]`. */
+  command?: string[]
 }
 
 const live = new Set<AgentProcess>()
@@ -43,11 +47,17 @@ export function tempDataDir(prefix = 'edgecoder-test-'): string {
 }
 
 /**
- * Spawns the CLI with Node (no shell wrapper, so signals reach the agent itself). In a network
- * namespace, `ip netns exec` execs Node in place, so the pid is still the agent's.
+ * Spawns the CLI with Node (no shell wrapper, so signals reach the agent itself; `bin/edgecoder`
+ * execs Node in place). In a network namespace, `ip netns exec` execs Node in place, so the pid is
+ * still the agent's.
  */
-export function spawnCli(args: string[], env: Record<string, string> = {}, netns?: string): ChildProcess {
-  const node = [process.execPath, '--disable-warning=ExperimentalWarning', CLI, ...args]
+export function spawnCli(
+  args: string[],
+  env: Record<string, string> = {},
+  netns?: string,
+  command = [process.execPath, '--disable-warning=ExperimentalWarning', CLI],
+): ChildProcess {
+  const node = [...command, ...args]
   const [cmd, ...argv] = netns === undefined ? node : ['ip', 'netns', 'exec', netns, ...node]
   return spawn(cmd!, argv, {
     cwd: REPO_ROOT,
@@ -81,6 +91,7 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
     ['start', '--data-dir', dataDir, '--api-port', '0', '--p2p-port', '0', '--no-mdns', ...(opts.args ?? [])],
     opts.env,
     opts.netns,
+    opts.command,
   )
   let stderr = ''
   proc.stderr!.on('data', (d) => {
