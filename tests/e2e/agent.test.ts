@@ -122,6 +122,7 @@ describe('edgecoder start', () => {
       meshToken: 'a-private-mesh-token-123',
       region: 'us-east',
       contributing: false,
+      bootstrapPeers: [],
     })
   })
 

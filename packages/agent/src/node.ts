@@ -12,6 +12,7 @@ import {
   eventRoutes,
   healthRoutes,
   IdeMetrics,
+  inviteRoutes,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
@@ -421,6 +422,11 @@ export class EdgeNode {
       [
         healthRoutes(view),
         orchestrationRoutes(this.settings),
+        inviteRoutes({
+          settings: this.settings,
+          peerId: this.identity.peerId.toString(),
+          addresses: () => this.mesh.addresses(),
+        }),
         eventRoutes(this.events, () => ({ status: this.status(), settings: this.settings.get() })),
         metricsRoutes(this.metrics, () => this.#refreshGauges()),
         ...extraRoutes,

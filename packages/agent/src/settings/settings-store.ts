@@ -9,6 +9,7 @@ export const DEFAULT_SETTINGS: OrchestrationSettings = {
   meshToken: null,
   region: null,
   contributing: true,
+  bootstrapPeers: [],
 }
 
 const MIGRATIONS = {
