@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
 import { Sandbox } from '@edgecoder/sandbox'
-import { NodeActivation } from './activation/index.ts'
+import { enrollNode, NodeActivation, PortalWallet } from './activation/index.ts'
 import {
   APP_ORIGINS,
   buildApi,
@@ -26,6 +26,7 @@ import {
   sseClients,
   taskRoutes,
   uiRoutes,
+  walletRoutes,
   type ZodApp,
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
@@ -164,7 +165,7 @@ export class EdgeNode {
       routes.push(meshRoutes(this.mesh))
       this.ledger = this.#createLedger()
       await this.#startPart(this.ledger)
-      routes.push(creditRoutes(this.ledger))
+      routes.push(creditRoutes(this.ledger), this.#walletRoutes())
       this.routing = createRouting(
         {
           options: routingOptions({ heartbeatMs: config.taskHeartbeatMs }),
@@ -254,6 +255,25 @@ export class EdgeNode {
       if (what === 'advert') follow(p.peerId)
     })
     return ledger
+  }
+
+  /** Enrollment and the portal's wallet, as the UI drives them. */
+  #walletRoutes(): RouteModule {
+    const activation = this.activation
+    return walletRoutes({
+      wallet: new PortalWallet(this.ledger.ledger),
+      portal: () => activation.portal,
+      certificate: () => {
+        const c = activation.certificate()
+        return c ? { accountId: c.accountId, roles: [...c.roles], expiresAt: c.expiresAt } : null
+      },
+      enroll: async (portal, code) => {
+        const enrolled = await enrollNode(this.config.dataDir, this.identity, portal, code)
+        activation.adopt(enrolled.portal, enrolled.certificate)
+        this.mesh.advertChanged()
+        return enrolled
+      },
+    })
   }
 
   /** Starts a part and remembers to stop it, in reverse order, on close. */
