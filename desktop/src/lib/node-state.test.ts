@@ -9,6 +9,7 @@ const settings = (contributing: boolean): OrchestrationSettings => ({
   meshToken: null,
   region: null,
   contributing,
+  bootstrapPeers: [],
 })
 
 const snap = (phase: SupervisorSnapshot['phase']): SupervisorSnapshot => ({

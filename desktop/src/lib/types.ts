@@ -33,6 +33,8 @@ export interface OrchestrationSettings {
   meshToken: string | null
   region: string | null
   contributing: boolean
+  /** Entry points dialed besides `--bootstrap` (an invite's addresses), applied at once. */
+  bootstrapPeers: string[]
 }
 
 /** `GET /events` greets each subscriber with the current state. */
