@@ -59,6 +59,13 @@ describe('invites', () => {
     const { invite } = (await (await a.api('/orchestration/invite')).json()) as { invite: string }
     const c = await startMeshAgent()
     expect(await peersOf(c)).toEqual([])
+    const check = await c.api('/orchestration/invite/check', { method: 'POST', json: { invite } })
+    expect(await check.json()).toEqual({
+      peerId: a.ready.peerId,
+      addrs: decodeInvite(invite).addrs,
+      sameMesh: false,
+    })
+    expect((await settingsOf(c)).meshToken).toBeNull()
     const res = await c.api('/orchestration/join', { method: 'POST', json: { invite } })
     expect(res.status).toBe(200)
     expect(((await res.json()) as { meshToken: string }).meshToken).toBe(TOKEN)
@@ -93,11 +100,13 @@ describe('invites', () => {
       [invite.slice(0, -10), 'damaged'],
       [invite.replace('invite1.', 'invite9.'), 'format version 9'],
     ] as const) {
-      const res = await e.api('/orchestration/join', { method: 'POST', json: { invite: line } })
-      expect(res.status).toBe(400)
-      const body = (await res.json()) as { error: { code: string; message: string } }
-      expect(body.error.code).toBe('invalid_invite')
-      expect(body.error.message).toContain(want)
+      for (const path of ['/orchestration/join', '/orchestration/invite/check']) {
+        const res = await e.api(path, { method: 'POST', json: { invite: line } })
+        expect(res.status).toBe(400)
+        const body = (await res.json()) as { error: { code: string; message: string } }
+        expect(body.error.code).toBe('invalid_invite')
+        expect(body.error.message).toContain(want)
+      }
     }
     const own = await a.api('/orchestration/join', { method: 'POST', json: { invite } })
     expect(((await own.json()) as { error: { code: string } }).error.code).toBe('own_invite')

@@ -69,6 +69,16 @@ export const InviteView = z.object({
 })
 export type InviteView = z.infer<typeof InviteView>
 
+/** `POST /orchestration/invite/check`: what an invite would do, before the operator confirms it. */
+export const InviteCheck = z.object({
+  /** The inviting node. */
+  peerId: z.string(),
+  addrs: z.array(z.string()),
+  /** This node already uses the invite's token. */
+  sameMesh: z.boolean(),
+})
+export type InviteCheck = z.infer<typeof InviteCheck>
+
 /** `POST /orchestration/join`: an invite pasted by the operator. */
 export const JoinRequest = z.object({ invite: z.string().max(8192) }).strict()
 export type JoinRequest = z.infer<typeof JoinRequest>

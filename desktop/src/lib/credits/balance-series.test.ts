@@ -2,7 +2,12 @@ import { describe, expect, it } from 'vitest'
 import { balanceSeries, chartGeometry } from './balance-series.ts'
 import type { CreditHistoryEntry } from './types.ts'
 
-const entry = (seq: number, direction: 'in' | 'out', credits: number, state: CreditHistoryEntry['state'] = 'settled') =>
+const entry = (
+  seq: number,
+  direction: 'in' | 'out',
+  credits: number,
+  state: CreditHistoryEntry['state'] = 'settled',
+) =>
   ({
     seq,
     hash: `h${seq}`,

@@ -51,7 +51,8 @@ export function chartGeometry(points: BalancePoint[], width: number, height: num
   const y = (v: number) => height - ((v - min) / (max - min)) * height
   const line = points.map((p, i) => `${i === 0 ? 'M' : 'L'}${x(p.t).toFixed(1)},${y(p.balance).toFixed(1)}`)
   if (points.length === 1) line.unshift(`M0,${y(points[0]!.balance).toFixed(1)}`)
-  const path = points.length === 1 ? `${line[0]} L${width},${y(points[0]!.balance).toFixed(1)}` : line.join(' ')
+  const path =
+    points.length === 1 ? `${line[0]} L${width},${y(points[0]!.balance).toFixed(1)}` : line.join(' ')
   const first = points.length === 1 ? 0 : x(points[0]!.t)
   const area = `${path} L${width},${y(min).toFixed(1)} L${first.toFixed(1)},${y(min).toFixed(1)} Z`
   return { path, area, min: min + pad, max: max - pad, from, to }

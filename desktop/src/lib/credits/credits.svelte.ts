@@ -46,7 +46,9 @@ export class CreditsView {
         ),
       ])
       const fresh = new Set(history.entries.map((e) => e.seq))
-      const older = this.entries.filter((e) => !fresh.has(e.seq) && e.seq < (history.entries.at(-1)?.seq ?? 0))
+      const older = this.entries.filter(
+        (e) => !fresh.has(e.seq) && e.seq < (history.entries.at(-1)?.seq ?? 0),
+      )
       this.entries = [...history.entries, ...older]
       if (older.length === 0) this.next = history.next
       this.balance = balance

@@ -16,7 +16,9 @@ describe('settings format', () => {
     expect(onMacOS('Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36')).toBe(false)
   })
   it('says what is wrong with a bootstrap address', () => {
-    expect(bootstrapProblem('/ip4/1.2.3.4/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN')).toBeNull()
+    expect(
+      bootstrapProblem('/ip4/1.2.3.4/tcp/1/p2p/12D3KooWDpJ7As7BWAwRMfu1VU2WCqNjvq387JEYKDBj4kx6nXTN'),
+    ).toBeNull()
     expect(bootstrapProblem('1.2.3.4:4001')).toContain('starts with "/"')
     expect(bootstrapProblem('/ip4/1.2.3.4/tcp/1')).toContain('/p2p/<peer id>')
   })

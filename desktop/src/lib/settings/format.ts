@@ -23,6 +23,7 @@ export function onMacOS(userAgent: string): boolean {
 /** A bootstrap address as the agent accepts it, or why not (checked again by the agent). */
 export function bootstrapProblem(addr: string): string | null {
   if (!addr.startsWith('/')) return 'a multiaddr starts with "/", e.g. /ip4/192.0.2.7/tcp/4001/p2p/12D3Koo…'
-  if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]{32,64}$/.test(addr)) return 'it must end in /p2p/<peer id> of the node to join through'
+  if (!/\/p2p\/[1-9A-HJ-NP-Za-km-z]{32,64}$/.test(addr))
+    return 'it must end in /p2p/<peer id> of the node to join through'
   return null
 }

@@ -2,6 +2,8 @@ import {
   decodeInvite,
   ErrorBody,
   encodeInvite,
+  type Invite,
+  InviteCheck,
   InviteError,
   InviteView,
   JoinRequest,
@@ -54,6 +56,21 @@ export const inviteRoutes =
       },
     )
     app.post(
+      '/orchestration/invite/check',
+      {
+        schema: {
+          summary: 'Read an invite without applying it: whose mesh it is, so the operator can confirm',
+          body: JoinRequest,
+          response: { 200: InviteCheck, 400: ErrorBody },
+        },
+      },
+      async (req) => {
+        const invite = readInvite(req.body.invite, deps.peerId)
+        const peerId = invite.addrs[0]!.split('/p2p/').at(-1)!
+        return { peerId, addrs: invite.addrs, sameMesh: deps.settings.get().meshToken === invite.token }
+      },
+    )
+    app.post(
       '/orchestration/join',
       {
         schema: {
@@ -63,20 +80,22 @@ export const inviteRoutes =
         },
       },
       async (req) => {
-        let invite: ReturnType<typeof decodeInvite>
-        try {
-          invite = decodeInvite(req.body.invite)
-        } catch (err) {
-          if (err instanceof InviteError) throw new ApiError(400, 'invalid_invite', err.message)
-          throw err
-        }
-        if (invite.addrs.every((a) => a.endsWith(`/p2p/${deps.peerId}`)))
-          throw new ApiError(
-            400,
-            'own_invite',
-            "this is this node's own invite: paste it on the other machine",
-          )
+        const invite = readInvite(req.body.invite, deps.peerId)
         return deps.settings.update({ meshToken: invite.token, bootstrapPeers: invite.addrs })
       },
     )
   }
+
+/** An invite as a 400 with the reason when it can't be used here. */
+function readInvite(line: string, selfId: string): Invite {
+  let invite: Invite
+  try {
+    invite = decodeInvite(line)
+  } catch (err) {
+    if (err instanceof InviteError) throw new ApiError(400, 'invalid_invite', err.message)
+    throw err
+  }
+  if (invite.addrs.every((a) => a.endsWith(`/p2p/${selfId}`)))
+    throw new ApiError(400, 'own_invite', "this is this node's own invite: paste it on the other machine")
+  return invite
+}

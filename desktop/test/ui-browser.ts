@@ -1,0 +1,71 @@
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { type BrowserContext, chromium, type Page } from 'playwright-core'
+import { build } from 'vite'
+
+const APP_DIR = resolve(import.meta.dirname, '..')
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+let built: Promise<unknown> | null = null
+
+/** Builds `desktop/dist` once per test file: the agents serve it at /ui. */
+export function buildUi(): Promise<unknown> {
+  built ??= build({ root: APP_DIR, logLevel: 'warn' })
+  return built
+}
+
+/** Debian's Chromium, headless, in a throwaway profile. */
+export class UiBrowser {
+  private constructor(
+    readonly context: BrowserContext,
+    readonly profile: string,
+  ) {}
+
+  static async launch(): Promise<UiBrowser> {
+    const profile = mkdtempSync(join(tmpdir(), 'edgecoder-chromium-'))
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1280, height: 900 },
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    })
+    return new UiBrowser(context, profile)
+  }
+
+  /** A fresh tab on `url`. */
+  async open(url: string): Promise<Page> {
+    const page = await this.context.newPage()
+    await page.goto(url)
+    return page
+  }
+
+  async close(): Promise<void> {
+    await this.context.close()
+    rmSync(this.profile, { recursive: true, force: true })
+  }
+}
+
+/** Saves `<name>.png` when DESKTOP_SCREENSHOT_DIR is set. */
+export async function screenshot(page: Page, name: string): Promise<void> {
+  const dir = process.env.DESKTOP_SCREENSHOT_DIR
+  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true })
+}
+
+/**
+ * First meaningful paint of a panel loaded fresh: ms from navigation start to the panel's
+ * `panel-ready:<id>` mark (set once it draws real data).
+ */
+export async function panelReadyMs(page: Page, id: string): Promise<number> {
+  const name = `panel-ready:${id}`
+  await page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, name)
+  return page.evaluate((n) => performance.getEntriesByName(n)[0]!.startTime, name)
+}
