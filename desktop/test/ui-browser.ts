@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -5,6 +6,7 @@ import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { build } from 'vite'
 
 const APP_DIR = resolve(import.meta.dirname, '..')
+const REPO = resolve(APP_DIR, '..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
 let built: Promise<unknown> | null = null
@@ -68,4 +70,26 @@ export async function panelReadyMs(page: Page, id: string): Promise<number> {
   const name = `panel-ready:${id}`
   await page.waitForFunction((n) => performance.getEntriesByName(n).length > 0, name)
   return page.evaluate((n) => performance.getEntriesByName(n)[0]!.startTime, name)
+}
+
+let portalBuilt: Promise<void> | null = null
+
+/** Builds the portal's own UI (`packages/portal/ui/dist`) with the workspace's tools, once per file. */
+export function buildPortalUi(): Promise<void> {
+  portalBuilt ??= new Promise((resolveBuilt, reject) => {
+    execFile(
+      process.execPath,
+      [
+        resolve(REPO, 'node_modules/vite/bin/vite.js'),
+        'build',
+        '--logLevel',
+        'warn',
+        '--config',
+        'packages/portal/ui/vite.config.ts',
+      ],
+      { cwd: REPO },
+      (err, _out, stderr) => (err ? reject(new Error(`portal UI build failed: ${stderr}`)) : resolveBuilt()),
+    )
+  })
+  return portalBuilt
 }
