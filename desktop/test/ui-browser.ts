@@ -9,6 +9,9 @@ const APP_DIR = resolve(import.meta.dirname, '..')
 const REPO = resolve(APP_DIR, '..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
+/** Agents start in seconds, but on a loaded two-core machine it can take far longer. */
+export const SLOW_START = { timeoutMs: 90_000 }
+
 let built: Promise<unknown> | null = null
 
 /** Builds `desktop/dist` once per test file: the agents serve it at /ui. */
@@ -56,10 +59,14 @@ export class UiBrowser {
   }
 }
 
-/** Saves `<name>.png` when DESKTOP_SCREENSHOT_DIR is set. */
+/** Saves `<name>.png`, and `<name>-dark.png` in the dark theme, when DESKTOP_SCREENSHOT_DIR is set. */
 export async function screenshot(page: Page, name: string): Promise<void> {
   const dir = process.env.DESKTOP_SCREENSHOT_DIR
-  if (dir) await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true })
+  if (!dir) return
+  await page.screenshot({ path: join(dir, `${name}.png`), fullPage: true })
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await page.screenshot({ path: join(dir, `${name}-dark.png`), fullPage: true })
+  await page.emulateMedia({ colorScheme: 'light' })
 }
 
 /**
@@ -92,4 +99,25 @@ export function buildPortalUi(): Promise<void> {
     )
   })
   return portalBuilt
+}
+
+/** Loads `url` fresh `runs` times and reports the panel's first meaningful paint: median, min, max (ms). */
+export async function measurePaint(
+  browser: UiBrowser,
+  url: string,
+  id: string,
+  runs = 5,
+): Promise<{ median: number; min: number; max: number; runs: number }> {
+  const times: number[] = []
+  for (let i = 0; i < runs; i++) {
+    const page = await browser.open(url)
+    times.push(await panelReadyMs(page, id))
+    await page.close()
+  }
+  times.sort((x, y) => x - y)
+  const r = { median: times[Math.floor(runs / 2)]!, min: times[0]!, max: times.at(-1)!, runs }
+  console.log(
+    `first meaningful paint, ${id}: median ${r.median.toFixed(0)} ms (min ${r.min.toFixed(0)}, max ${r.max.toFixed(0)}, ${runs} fresh loads)`,
+  )
+  return r
 }

@@ -6,7 +6,7 @@ import { PortalClient, startTestPortal, type TestPortal } from '../../packages/p
 import { type AgentProcess, cleanupAgents, startAgent, tempDataDir } from '../../tests/e2e/harness.ts'
 import { balanceOf } from '../../tests/e2e/ledger-helpers.ts'
 import { walletArgs } from '../../tests/e2e/portal-helpers.ts'
-import { buildPortalUi, buildUi, panelReadyMs, screenshot, UiBrowser } from './ui-browser.ts'
+import { buildPortalUi, buildUi, panelReadyMs, SLOW_START, screenshot, UiBrowser } from './ui-browser.ts'
 
 /**
  * The wallet in the Credits panel, and enrollment in Settings, against a real portal whose
@@ -29,7 +29,7 @@ beforeAll(async () => {
   })
   owner = new PortalClient(portal)
   await owner.signUpWithPasskey(portal, 'desktop-wallet@example.org')
-  enrolled = await startAgent({ args: ['--grant-key', portal.ready.publicKey] })
+  enrolled = await startAgent({ args: ['--grant-key', portal.ready.publicKey], ...SLOW_START })
   const code = await owner.json('POST', '/nodes/enrollment-codes', { json: {} })
   const res = await enrolled.api('/activation/enroll', {
     method: 'POST',
@@ -65,9 +65,10 @@ async function paidDeposit(credits: number): Promise<void> {
     .toBe('paid')
 }
 
-describe('Wallet', () => {
+// Heavy on a busy two-core machine: agents start, meshes form, tasks settle.
+describe('Wallet', { timeout: 180_000 }, () => {
   it('sends a node with no portal to Settings, where enrolling with a portal code applies at once', async () => {
-    const fresh = await startAgent()
+    const fresh = await startAgent(SLOW_START)
     const page = await browser.open(`${fresh.apiUrl}/ui/#/credits`)
     await page.getByTestId('wallet-no-portal').waitFor()
     expect(await page.getByTestId('wallet-no-portal').textContent()).toContain('Enroll it in Settings')

@@ -21,6 +21,10 @@ export function balanceSeries(entries: CreditHistoryEntry[], balance: number, no
     value -= e.direction === 'in' ? e.credits : -e.credits
     points.push({ t, balance: value })
   }
+  // The line starts a little before the first change, so the step itself shows.
+  const first = points.at(-1)!
+  if (points.length > 1)
+    points.push({ t: first.t - Math.max(60_000, (now - first.t) / 10), balance: first.balance })
   return points.reverse()
 }
 
