@@ -79,6 +79,31 @@ describe('Settings panel', { timeout: 180_000 }, () => {
     await page.close()
   })
 
+  it('switches the inference provider live, and refuses one the node has no address for', async () => {
+    const page = await openSettings(m)
+    const choice = page.getByTestId('setting-provider-choice')
+    await choice.selectOption('ollama')
+    await expect.poll(() => page.getByTestId('note-provider').textContent()).toContain('applied now')
+    expect((await settingsOf(m)).provider).toBe('ollama')
+    await expect
+      .poll(
+        async () =>
+          ((await (await m.api('/health/runtime')).json()) as { provider: { name: string } }).provider.name,
+      )
+      .toBe('ollama')
+    await expect
+      .poll(() => page.getByTestId('setting-provider').textContent(), { timeout: 15_000 })
+      .toContain('ollama')
+    await choice.selectOption('openai')
+    await expect.poll(() => page.getByTestId('note-provider').textContent()).toContain('--openai-base-url')
+    expect(await page.getByTestId('note-provider').textContent()).toContain('Not changed')
+    expect(await choice.inputValue()).toBe('ollama')
+    expect((await settingsOf(m)).provider).toBe('ollama')
+    await choice.selectOption('auto')
+    await expect.poll(async () => (await settingsOf(m)).provider).toBe('auto')
+    await page.close()
+  })
+
   it('sets a power schedule: outside its hours the node stands by, and peers see it', async () => {
     const page = await openSettings(w)
     const h = new Date().getHours()

@@ -123,6 +123,7 @@ describe('edgecoder start', () => {
       region: 'us-east',
       contributing: false,
       bootstrapPeers: [],
+      provider: 'auto',
     })
   })
 

@@ -10,6 +10,7 @@ const settings = (contributing: boolean): OrchestrationSettings => ({
   region: null,
   contributing,
   bootstrapPeers: [],
+  provider: 'auto',
 })
 
 const snap = (phase: SupervisorSnapshot['phase']): SupervisorSnapshot => ({

@@ -116,6 +116,7 @@ const AgentConfig = z.object({
     meshToken: MeshToken.nullable().optional(),
     region: Region.nullable().optional(),
     maxConcurrentTasks: z.coerce.number().int().min(1).max(256).optional(),
+    provider: z.enum(['auto', 'embedded', 'ollama', 'openai']).optional(),
     /** From `--join`: the invite's entry addresses. */
     bootstrapPeers: z.array(BootstrapAddr).optional(),
   }),
@@ -397,6 +398,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
       region: flag('region'),
       maxConcurrentTasks: flag('max-concurrent-tasks'),
       bootstrapPeers: invite?.addrs,
+      provider: flag('provider'),
     },
   }
   const result = AgentConfig.safeParse(candidate)

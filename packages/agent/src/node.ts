@@ -336,7 +336,7 @@ export class EdgeNode {
   async #startModels(): Promise<void> {
     const { config, log } = this
     const models = new ModelManager({
-      choice: config.provider,
+      choice: this.settings.get().provider,
       modelsDir: join(config.dataDir, 'models'),
       modelPath: config.modelPath,
       ollamaHost: config.ollamaHost,
@@ -348,6 +348,18 @@ export class EdgeNode {
     await this.#startPart(models)
     this.models = models
     log.info({ provider: models.provider.name, reason: models.reason }, 'inference provider chosen')
+    // The provider is a run-time setting: refused before it is written when it can't be used now.
+    this.settings.addCheck((next, keys) =>
+      keys.includes('provider') ? models.providerProblem(next.provider) : null,
+    )
+    this.settings.on('change', (s, keys) => {
+      if (!keys.includes('provider')) return
+      models.useProvider(s.provider).then(
+        () =>
+          log.info({ provider: models.provider.name, reason: models.reason }, 'inference provider switched'),
+        (err) => log.error({ err }, 'inference provider switch failed'),
+      )
+    })
     const refresh = async () => {
       try {
         const [list, status] = await Promise.all([models.listModels(), models.status()])

@@ -37,6 +37,10 @@ export const BootstrapAddr = z
     'a bootstrap peer is a multiaddr ending in /p2p/<peer id>',
   )
 
+/** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
+export const ProviderChoice = z.enum(['auto', 'embedded', 'ollama', 'openai'])
+export type ProviderChoice = z.infer<typeof ProviderChoice>
+
 /** Settings an operator may change while the agent runs; persisted in the node's store. */
 export const OrchestrationSettings = z
   .object({
@@ -48,6 +52,8 @@ export const OrchestrationSettings = z
     contributing: z.boolean(),
     /** Entry points dialed besides `--bootstrap`, e.g. those of an invite; applied at once. */
     bootstrapPeers: z.array(BootstrapAddr).max(16),
+    /** Switched at once; what runs on the old provider finishes there first. */
+    provider: ProviderChoice,
   })
   .strict()
 export type OrchestrationSettings = z.infer<typeof OrchestrationSettings>
@@ -65,5 +71,6 @@ export const SettingKey = z.enum([
   'region',
   'contributing',
   'bootstrapPeers',
+  'provider',
 ])
 export type SettingKey = z.infer<typeof SettingKey>
