@@ -12,5 +12,7 @@ export default defineConfig({
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
+    // The UI tests start meshes of real agents: side by side on two cores they starve each other.
+    fileParallelism: false,
   },
 })

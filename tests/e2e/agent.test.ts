@@ -122,6 +122,8 @@ describe('edgecoder start', () => {
       meshToken: 'a-private-mesh-token-123',
       region: 'us-east',
       contributing: false,
+      bootstrapPeers: [],
+      provider: 'auto',
     })
   })
 

@@ -21,6 +21,8 @@ const CHANGE_EVENTS = [
   'task-completed',
   'task-failed',
   'task-cancelled',
+  // A model pulled, swapped or removed, or another provider: the runtime's model line is stale.
+  'models',
 ]
 
 /** Subscribes to the agent's event stream; returns the function that closes it. */

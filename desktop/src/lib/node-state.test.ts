@@ -9,6 +9,8 @@ const settings = (contributing: boolean): OrchestrationSettings => ({
   meshToken: null,
   region: null,
   contributing,
+  bootstrapPeers: [],
+  provider: 'auto',
 })
 
 const snap = (phase: SupervisorSnapshot['phase']): SupervisorSnapshot => ({

@@ -33,6 +33,10 @@ export interface OrchestrationSettings {
   meshToken: string | null
   region: string | null
   contributing: boolean
+  /** Entry points dialed besides `--bootstrap` (an invite's addresses), applied at once. */
+  bootstrapPeers: string[]
+  /** The inference provider asked for; `auto`: Ollama when it answers, else embedded llama.cpp. */
+  provider: 'auto' | 'embedded' | 'ollama' | 'openai'
 }
 
 /** `GET /events` greets each subscriber with the current state. */

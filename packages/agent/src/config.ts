@@ -2,7 +2,7 @@ import { statSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
-import { MeshToken, Region, RuntimeMode } from '@edgecoder/protocol'
+import { BootstrapAddr, decodeInvite, InviteError, MeshToken, Region, RuntimeMode } from '@edgecoder/protocol'
 import { z } from 'zod'
 import { DEFAULT_MODEL_HUB } from './inference/index.ts'
 
@@ -121,6 +121,9 @@ const AgentConfig = z.object({
     meshToken: MeshToken.nullable().optional(),
     region: Region.nullable().optional(),
     maxConcurrentTasks: z.coerce.number().int().min(1).max(256).optional(),
+    provider: z.enum(['auto', 'embedded', 'ollama', 'openai']).optional(),
+    /** From `--join`: the invite's entry addresses. */
+    bootstrapPeers: z.array(BootstrapAddr).optional(),
   }),
 })
 export type AgentConfig = Readonly<z.infer<typeof AgentConfig>>
@@ -182,6 +185,11 @@ export const START_FLAGS = {
     type: 'string',
     env: 'EDGECODER_MESH_TOKEN',
     help: 'shared secret of a private mesh (none = public mesh)',
+  },
+  join: {
+    type: 'string',
+    env: 'EDGECODER_JOIN',
+    help: 'an invite (`edgecoder invite` on a member): join that private mesh, remembered',
   },
   region: { type: 'string', env: 'EDGECODER_REGION', help: 'region advertised to peers, e.g. eu-west' },
   'max-concurrent-tasks': {
@@ -363,6 +371,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
 
   const model = flag('model') as string | undefined
+  const invite = readInvite(flag('join') as string | undefined, flag('mesh-token') as string | undefined)
   const candidate = {
     mode: flag('mode') ?? 'all-in-one',
     dataDir: resolve(expandHome((flag('data-dir') as string | undefined) ?? '~/.edgecoder')),
@@ -408,9 +417,11 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     sandboxIdleMs: flag('sandbox-idle-ms') ?? 300_000,
     allowUnconfined: flag('allow-unconfined-sandbox') ?? false,
     overrides: {
-      meshToken: flag('mesh-token'),
+      meshToken: invite?.token ?? flag('mesh-token'),
       region: flag('region'),
       maxConcurrentTasks: flag('max-concurrent-tasks'),
+      bootstrapPeers: invite?.addrs,
+      provider: flag('provider'),
     },
   }
   const result = AgentConfig.safeParse(candidate)
@@ -479,6 +490,23 @@ for (let i = 0; i < 64; i++) {
   FIELD_TO_FLAG[`announce.${i}`] = 'announce'
   FIELD_TO_FLAG[`grantKeys.${i}`] = 'grant-key'
   FIELD_TO_FLAG[`allowedOrigins.${i}`] = 'allowed-origins'
+}
+
+/** `--join`: an invite's token and addresses; it must agree with `--mesh-token` when both are given. */
+function readInvite(line: string | undefined, token: string | undefined) {
+  if (line === undefined) return undefined
+  try {
+    const invite = decodeInvite(line)
+    if (token !== undefined && token !== invite.token)
+      throw new ConfigError(
+        'invalid setting --join (EDGECODER_JOIN): the invite is for another mesh than --mesh-token; give one of them',
+      )
+    return invite
+  } catch (err) {
+    if (err instanceof InviteError)
+      throw new ConfigError(`invalid setting --join (EDGECODER_JOIN): ${err.message}`)
+    throw err
+  }
 }
 
 function expandHome(p: string): string {

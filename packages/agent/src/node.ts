@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
 import { Sandbox } from '@edgecoder/sandbox'
-import { NodeActivation } from './activation/index.ts'
+import { enrollNode, NodeActivation, PortalWallet } from './activation/index.ts'
 import {
   APP_ORIGINS,
   buildApi,
@@ -12,6 +12,7 @@ import {
   eventRoutes,
   healthRoutes,
   IdeMetrics,
+  inviteRoutes,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
@@ -25,6 +26,7 @@ import {
   sseClients,
   taskRoutes,
   uiRoutes,
+  walletRoutes,
   type ZodApp,
 } from './api/index.ts'
 import { type AgentConfig, isLoopbackHost } from './config.ts'
@@ -163,7 +165,7 @@ export class EdgeNode {
       routes.push(meshRoutes(this.mesh))
       this.ledger = this.#createLedger()
       await this.#startPart(this.ledger)
-      routes.push(creditRoutes(this.ledger))
+      routes.push(creditRoutes(this.ledger), this.#walletRoutes())
       this.routing = createRouting(
         {
           options: routingOptions({ heartbeatMs: config.taskHeartbeatMs }),
@@ -268,6 +270,25 @@ export class EdgeNode {
     return ledger
   }
 
+  /** Enrollment and the portal's wallet, as the UI drives them. */
+  #walletRoutes(): RouteModule {
+    const activation = this.activation
+    return walletRoutes({
+      wallet: new PortalWallet(this.ledger.ledger),
+      portal: () => activation.portal,
+      certificate: () => {
+        const c = activation.certificate()
+        return c ? { accountId: c.accountId, roles: [...c.roles], expiresAt: c.expiresAt } : null
+      },
+      enroll: async (portal, code) => {
+        const enrolled = await enrollNode(this.config.dataDir, this.identity, portal, code)
+        activation.adopt(enrolled.portal, enrolled.certificate)
+        this.mesh.advertChanged()
+        return enrolled
+      },
+    })
+  }
+
   /** Starts a part and remembers to stop it, in reverse order, on close. */
   async #startPart(part: Part): Promise<void> {
     await part.start()
@@ -339,7 +360,7 @@ export class EdgeNode {
   async #startModels(): Promise<void> {
     const { config, log } = this
     const models = new ModelManager({
-      choice: config.provider,
+      choice: this.settings.get().provider,
       modelsDir: join(config.dataDir, 'models'),
       modelPath: config.modelPath,
       ollamaHost: config.ollamaHost,
@@ -352,6 +373,18 @@ export class EdgeNode {
     await this.#startPart(models)
     this.models = models
     log.info({ provider: models.provider.name, reason: models.reason }, 'inference provider chosen')
+    // The provider is a run-time setting: refused before it is written when it can't be used now.
+    this.settings.addCheck((next, keys) =>
+      keys.includes('provider') ? models.providerProblem(next.provider) : null,
+    )
+    this.settings.on('change', (s, keys) => {
+      if (!keys.includes('provider')) return
+      models.useProvider(s.provider).then(
+        () =>
+          log.info({ provider: models.provider.name, reason: models.reason }, 'inference provider switched'),
+        (err) => log.error({ err }, 'inference provider switch failed'),
+      )
+    })
     const refresh = async () => {
       try {
         const [list, status] = await Promise.all([models.listModels(), models.status()])
@@ -448,6 +481,11 @@ export class EdgeNode {
       [
         healthRoutes(view),
         orchestrationRoutes(this.settings),
+        inviteRoutes({
+          settings: this.settings,
+          peerId: this.identity.peerId.toString(),
+          addresses: () => this.mesh.addresses(),
+        }),
         eventRoutes(this.events, () => ({ status: this.status(), settings: this.settings.get() })),
         metricsRoutes(this.metrics, () => this.#refreshGauges()),
         ...extraRoutes,

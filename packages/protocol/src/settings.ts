@@ -28,6 +28,19 @@ export const Region = z
   .max(64)
   .regex(/^[a-z0-9][a-z0-9-]*$/, 'a region is lowercase letters, digits and dashes, e.g. eu-west')
 
+/** A peer to join through: a multiaddr that names the peer (`…/p2p/<peer id>`). */
+export const BootstrapAddr = z
+  .string()
+  .max(512)
+  .regex(
+    /^\/[^\s]+\/p2p\/[1-9A-HJ-NP-Za-km-z]{32,64}$/,
+    'a bootstrap peer is a multiaddr ending in /p2p/<peer id>',
+  )
+
+/** Which inference provider serves models: auto = Ollama when it answers, else embedded llama.cpp. */
+export const ProviderChoice = z.enum(['auto', 'embedded', 'ollama', 'openai'])
+export type ProviderChoice = z.infer<typeof ProviderChoice>
+
 /** Settings an operator may change while the agent runs; persisted in the node's store. */
 export const OrchestrationSettings = z
   .object({
@@ -37,6 +50,10 @@ export const OrchestrationSettings = z
     meshToken: MeshToken.nullable(),
     region: Region.nullable(),
     contributing: z.boolean(),
+    /** Entry points dialed besides `--bootstrap`, e.g. those of an invite; applied at once. */
+    bootstrapPeers: z.array(BootstrapAddr).max(16),
+    /** Switched at once; what runs on the old provider finishes there first. */
+    provider: ProviderChoice,
   })
   .strict()
 export type OrchestrationSettings = z.infer<typeof OrchestrationSettings>
@@ -53,5 +70,7 @@ export const SettingKey = z.enum([
   'meshToken',
   'region',
   'contributing',
+  'bootstrapPeers',
+  'provider',
 ])
 export type SettingKey = z.infer<typeof SettingKey>

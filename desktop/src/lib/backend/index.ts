@@ -34,6 +34,15 @@ export async function reportDashboardShown(): Promise<void> {
   if (inDesktopShell) await invoke('dashboard_shown')
 }
 
+/**
+ * Opens a page in the system browser, where the user's passkeys are (the app's webview has
+ * none). Outside the shell a plain link with `target="_blank"` does this; call it only in the shell.
+ */
+export async function openExternal(url: string): Promise<void> {
+  if (inDesktopShell) await invoke('open_external', { url })
+  else window.open(url, '_blank', 'noopener,noreferrer')
+}
+
 const noop: UnlistenFn = () => {}
 
 export async function onSupervisorSnapshot(fn: (s: SupervisorSnapshot) => void): Promise<UnlistenFn> {

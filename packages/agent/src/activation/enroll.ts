@@ -3,7 +3,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ActivationCertificate, canonicalJson, EnrollChallenge, enrollProof } from '@edgecoder/protocol'
-import { loadOrCreateIdentity } from '../identity.ts'
+import { loadOrCreateIdentity, type NodeIdentity } from '../identity.ts'
 
 export const ACTIVATION_FILE = 'activation.json'
 
@@ -18,6 +18,50 @@ async function post(base: string, path: string, body: unknown): Promise<unknown>
   const json = (await res.json().catch(() => null)) as { error?: { message?: string } } | null
   if (!res.ok) throw new Error(`portal answered ${res.status}: ${json?.error?.message ?? 'no details'}`)
   return json
+}
+
+export interface Enrolled {
+  portal: string
+  certificate: ActivationCertificate
+}
+
+/**
+ * Proves to the portal that this node holds its key (it signs the portal's challenge for `code`)
+ * and keeps the activation certificate in the data dir.
+ */
+export async function enrollNode(
+  dataDir: string,
+  identity: NodeIdentity,
+  portal: string,
+  code: string,
+  publicAddrs: string[] = [],
+): Promise<Enrolled> {
+  const peerId = identity.peerId.toString()
+  const ch = EnrollChallenge.parse(await post(portal, 'enroll/challenge', { code, peerId }))
+  const proof = enrollProof({
+    challengeId: ch.challengeId,
+    nonce: ch.nonce,
+    peerId,
+    portalPeerId: ch.portalPeerId,
+  })
+  const signature = await identity.privateKey.sign(new TextEncoder().encode(canonicalJson(proof)))
+  const out = (await post(portal, 'enroll/complete', {
+    challengeId: ch.challengeId,
+    peerId,
+    signature: Buffer.from(signature).toString('base64url'),
+    publicAddrs,
+  })) as { certificate: unknown }
+  const cert = ActivationCertificate.parse(out.certificate)
+  if (cert.peerId !== peerId || cert.issuer !== ch.portalPeerId)
+    throw new Error('the portal answered a certificate for someone else')
+  writeFileSync(
+    join(dataDir, ACTIVATION_FILE),
+    `${JSON.stringify({ portal, certificate: cert }, null, 2)}\n`,
+    {
+      mode: 0o600,
+    },
+  )
+  return { portal, certificate: cert }
 }
 
 /**
@@ -52,27 +96,12 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   try {
     const identity = await loadOrCreateIdentity(dataDir)
     const peerId = identity.peerId.toString()
-    const ch = EnrollChallenge.parse(await post(portal, 'enroll/challenge', { code: values.code, peerId }))
-    const proof = enrollProof({
-      challengeId: ch.challengeId,
-      nonce: ch.nonce,
-      peerId,
-      portalPeerId: ch.portalPeerId,
-    })
-    const signature = await identity.privateKey.sign(new TextEncoder().encode(canonicalJson(proof)))
-    const out = (await post(portal, 'enroll/complete', {
-      challengeId: ch.challengeId,
-      peerId,
-      signature: Buffer.from(signature).toString('base64url'),
-      publicAddrs: values['public-addr'] ?? [],
-    })) as { certificate: unknown }
-    const cert = ActivationCertificate.parse(out.certificate)
-    if (cert.peerId !== peerId || cert.issuer !== ch.portalPeerId)
-      throw new Error('the portal answered a certificate for someone else')
-    writeFileSync(
-      join(dataDir, ACTIVATION_FILE),
-      `${JSON.stringify({ portal, certificate: cert }, null, 2)}\n`,
-      { mode: 0o600 },
+    const { certificate: cert } = await enrollNode(
+      dataDir,
+      identity,
+      portal,
+      values.code,
+      values['public-addr'] ?? [],
     )
     process.stdout.write(
       `activated ${peerId} for account ${cert.accountId} (${cert.roles.join(', ')}) until ${new Date(cert.expiresAt).toISOString()}\n`,

@@ -1,6 +1,12 @@
 export { type CertificateVerdict, verifyActivation } from './certificate.ts'
-export { ACTIVATION_FILE, enrollCommand } from './enroll.ts'
+export { ACTIVATION_FILE, type Enrolled, enrollCommand, enrollNode } from './enroll.ts'
 export { NodeActivation, type NodeActivationOptions } from './node-activation.ts'
+export {
+  type ClaimResult,
+  PortalCallError,
+  PortalWallet,
+  type WithdrawalResult,
+} from './portal-wallet.ts'
 export {
   ActivationRefusedError,
   activationCommand,

@@ -62,6 +62,18 @@ export class NodeActivation {
     for (const t of this.#timers) clearTimeout(t)
   }
 
+  /** The portal this node is enrolled with (or reads revocations from). */
+  get portal(): string | null {
+    return this.#portal
+  }
+
+  /** Takes a certificate just issued (an enrollment while the node runs): carried from the next advert. */
+  adopt(portal: string, certificate: ActivationCertificate): void {
+    this.#certificate = certificate
+    this.#portal = portal
+    this.#scheduleRenewal()
+  }
+
   /** This node's certificate, carried in its adverts. */
   certificate(): ActivationCertificate | null {
     return this.#certificate && this.#certificate.expiresAt > Date.now() ? this.#certificate : null

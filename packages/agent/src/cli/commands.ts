@@ -1,4 +1,4 @@
-import type { OrchestrationSettings, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
+import type { InviteView, OrchestrationSettings, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
 import { SettingKey } from '@edgecoder/protocol'
 import { ClientError, type ClientOptions, call } from './client.ts'
 import { duration, pairs, table } from './format.ts'
@@ -70,6 +70,12 @@ export async function peersCommand(opts: ClientOptions, json: boolean, out: Out)
   )
 }
 
+/** `edgecoder invite`: the one line another machine gives `edgecoder start --join` (or pastes in Settings). */
+export async function inviteCommand(opts: ClientOptions, json: boolean, out: Out): Promise<void> {
+  const v = await call<InviteView>(opts, 'GET', '/orchestration/invite')
+  out(json ? JSON.stringify(v, null, 2) : v.invite)
+}
+
 export async function configCommand(
   opts: ClientOptions,
   args: string[],
@@ -111,6 +117,12 @@ export function parseValue(key: SettingKey, raw: string): unknown {
     if (m) return { mode: 'schedule', hours: { start: Number(m[1]), end: Number(m[2]) } }
     if (raw === 'always' || raw === 'idle-only') return { mode: raw }
   }
+  if (key === 'bootstrapPeers')
+    return raw === 'none' || raw === '[]'
+      ? []
+      : raw.startsWith('[')
+        ? JSON.parse(raw)
+        : raw.split(/[\s,]+/).filter(Boolean)
   if ((key === 'meshToken' || key === 'region') && (raw === 'none' || raw === 'null')) return null
   if (key === 'meshToken' || key === 'region') return raw
   try {
@@ -126,5 +138,6 @@ function formatValue(key: SettingKey, v: unknown): string {
     const p = v as OrchestrationSettings['powerPolicy']
     return p.mode === 'schedule' ? `schedule ${p.hours.start}:00-${p.hours.end}:00` : p.mode
   }
+  if (key === 'bootstrapPeers') return (v as string[]).length === 0 ? 'none' : (v as string[]).join(' ')
   return v === null ? 'none' : typeof v === 'string' ? v : JSON.stringify(v)
 }

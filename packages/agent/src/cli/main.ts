@@ -4,7 +4,7 @@ import { activationCommand, enrollCommand, walletCommand } from '../activation/i
 import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
 import { ClientError, clientOptions } from './client.ts'
-import { configCommand, peersCommand, statusCommand } from './commands.ts'
+import { configCommand, inviteCommand, peersCommand, statusCommand } from './commands.ts'
 import { creditsCommand } from './credits.ts'
 import { modelsCommand } from './models.ts'
 import { startCommand } from './start.ts'
@@ -18,6 +18,8 @@ Usage:
   edgecoder peers [--json]         peers this node knows
   edgecoder config get [key]       read run-time settings
   edgecoder config set <key> <v>   change one (e.g. maxConcurrentTasks 4, powerPolicy schedule:22-6)
+  edgecoder invite                 one line that lets another machine join this private mesh
+                                   (there: edgecoder start --join <invite>)
   edgecoder submit <kind> ...      submit a code, run or chat task and follow it (edgecoder submit --help)
   edgecoder tasks [--status S]     recent tasks (--submitter, --limit, --json)
   edgecoder models list|pull|swap|rm  manage models (pull shows a progress bar)
@@ -75,6 +77,9 @@ async function main(argv: string[]): Promise<number> {
         return 0
       case 'config':
         await configCommand(opts, parsed.positionals, json, out)
+        return 0
+      case 'invite':
+        await inviteCommand(opts, json, out)
         return 0
       default:
         process.stderr.write(`edgecoder: unknown command "${command}"\n\n${USAGE}`)

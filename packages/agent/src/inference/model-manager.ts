@@ -71,13 +71,14 @@ interface PullJob {
  * model, and pulls, swaps and removes models. Emits `changed` whenever what the node can serve
  * changes, so the advert follows.
  */
-export class ModelManager extends EventEmitter<{ changed: [] }> {
+export class ModelManager extends EventEmitter<{ changed: []; idle: [] }> {
   readonly name = 'models'
   provider!: Provider
   reason = ''
   #opts: ModelManagerOptions
   #active: string | null
   #pulls = new Map<string, PullJob>()
+  readonly #inFlight = new Map<Provider, number>()
 
   constructor(opts: ModelManagerOptions) {
     super()
@@ -86,6 +87,12 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
   }
 
   async start(): Promise<void> {
+    ;[this.provider, this.reason] = await this.#create(this.#opts.choice)
+    await this.#prepare()
+  }
+
+  /** The provider for `choice`, and why it is the one. */
+  async #create(choice: ProviderChoice): Promise<[Provider, string]> {
     const o = this.#opts
     const embedded = () =>
       new EmbeddedLlamaProvider({
@@ -93,30 +100,66 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
         modelPath: o.modelPath ?? undefined,
         threads: o.llamaThreads,
       })
-    if (o.choice === 'embedded') [this.provider, this.reason] = [embedded(), 'configured']
-    else if (o.choice === 'ollama')
-      [this.provider, this.reason] = [new OllamaProvider({ host: o.ollamaHost }), 'configured']
-    else if (o.choice === 'openai') {
+    if (choice === 'embedded') return [embedded(), 'configured']
+    if (choice === 'ollama') return [new OllamaProvider({ host: o.ollamaHost }), 'configured']
+    if (choice === 'openai') {
       if (!o.openAiBaseUrl) throw new InferenceError('--provider openai needs --openai-base-url')
-      this.provider = new OpenAiCompatibleProvider({
-        baseUrl: o.openAiBaseUrl,
-        apiKey: o.openAiApiKey ?? undefined,
-      })
-      this.reason = 'configured'
-    } else {
-      const ollama = new OllamaProvider({ host: o.ollamaHost })
-      if (await ollama.reachable())
-        [this.provider, this.reason] = [ollama, `Ollama answers at ${ollama.baseUrl}`]
-      else
-        [this.provider, this.reason] = [
-          embedded(),
-          `no Ollama at ${ollama.baseUrl}; using embedded llama.cpp`,
-        ]
+      return [
+        new OpenAiCompatibleProvider({ baseUrl: o.openAiBaseUrl, apiKey: o.openAiApiKey ?? undefined }),
+        'configured',
+      ]
     }
+    const ollama = new OllamaProvider({ host: o.ollamaHost })
+    if (await ollama.reachable()) return [ollama, `Ollama answers at ${ollama.baseUrl}`]
+    return [embedded(), `no Ollama at ${ollama.baseUrl}; using embedded llama.cpp`]
+  }
+
+  async #prepare(): Promise<void> {
     if (this.provider instanceof EmbeddedLlamaProvider) {
-      await mkdir(o.modelsDir, { recursive: true })
-      await cleanPartials(o.modelsDir)
+      await mkdir(this.#opts.modelsDir, { recursive: true })
+      await cleanPartials(this.#opts.modelsDir)
     }
+  }
+
+  /** Why `choice` can't be switched to now, or null. */
+  providerProblem(choice: ProviderChoice): string | null {
+    if (choice === 'openai' && !this.#opts.openAiBaseUrl)
+      return 'the openai provider needs an OpenAI-compatible server: start the agent with --openai-base-url'
+    if (this.#pulls.size > 0)
+      return 'a model pull is running: wait for it or cancel it, then change the provider'
+    return null
+  }
+
+  /**
+   * Switches to another provider at run time: new requests go to it at once, while what runs on
+   * the old one finishes there before it stops. The active model starts over from the new list.
+   */
+  async useProvider(choice: ProviderChoice): Promise<void> {
+    const [next, reason] = await this.#create(choice)
+    const old = this.provider
+    this.#opts = { ...this.#opts, choice }
+    this.provider = next
+    this.reason = reason
+    this.#active = null
+    await this.#prepare()
+    this.emit('changed')
+    void this.#retire(old)
+    this.warm().catch(() => {})
+  }
+
+  async #retire(old: Provider): Promise<void> {
+    while ((this.#inFlight.get(old) ?? 0) > 0) await new Promise<void>((r) => this.once('idle', () => r()))
+    this.#inFlight.delete(old)
+    await old.stop()
+  }
+
+  /** Counts a call on `p` until it settles, so a provider switched away from stops only when idle. */
+  #track<T>(p: Provider, call: Promise<T>): Promise<T> {
+    this.#inFlight.set(p, (this.#inFlight.get(p) ?? 0) + 1)
+    return call.finally(() => {
+      this.#inFlight.set(p, (this.#inFlight.get(p) ?? 1) - 1)
+      this.emit('idle')
+    })
   }
 
   /**
@@ -157,9 +200,10 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
 
   /** Requests without a model get the active one; tasks in flight keep the model they started on. */
   chat(req: ChatRequest, opts?: ChatOptions): Promise<ChatResult> {
-    return this.provider.chat(
-      req.model || this.#active === null ? req : { ...req, model: this.#active },
-      opts,
+    const p = this.provider
+    return this.#track(
+      p,
+      p.chat(req.model || this.#active === null ? req : { ...req, model: this.#active }, opts),
     )
   }
 
@@ -171,7 +215,7 @@ export class ModelManager extends EventEmitter<{ changed: [] }> {
     const p = this.provider
     if (p.embed === undefined)
       throw new UnsupportedCapabilityError(`the ${p.name} provider of this node does not embed`)
-    return p.embed(model || (this.#active ?? undefined), inputs, signal)
+    return this.#track(p, p.embed(model || (this.#active ?? undefined), inputs, signal))
   }
 
   /** Loads a model into memory; a provider that loads on its own just confirms the name. */

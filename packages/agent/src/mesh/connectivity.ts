@@ -31,8 +31,19 @@ export class Connectivity {
   #rejoinDelay = REJOIN_MIN_MS
   #busy = false
 
-  constructor(host: MeshHost, opts: MeshOptions, cache: PeerCache, table: PeerTable, log: Logger) {
+  /** Entry points added at run time (settings, an invite), besides `opts.bootstrap`. */
+  readonly #extraEntries: () => readonly string[]
+
+  constructor(
+    host: MeshHost,
+    opts: MeshOptions,
+    cache: PeerCache,
+    table: PeerTable,
+    log: Logger,
+    extraEntries: () => readonly string[] = () => [],
+  ) {
     this.#host = host
+    this.#extraEntries = extraEntries
     this.#opts = opts
     this.#cache = cache
     this.#table = table
@@ -43,7 +54,7 @@ export class Connectivity {
   /** Dials every entry point once; resolves when each dial has succeeded or failed. */
   async join(signal: AbortSignal): Promise<number> {
     // One target per peer: libp2p tries a peer's addresses itself.
-    const targets = this.#opts.bootstrap.map((a) => [a])
+    const targets = [...new Set([...this.#opts.bootstrap, ...this.#extraEntries()])].map((a) => [a])
     for (const peer of this.#cache.recent(Date.now())) {
       if (peer.peerId !== this.#selfId) targets.push(dialableAddrs(peer.peerId, peer.addrs))
     }

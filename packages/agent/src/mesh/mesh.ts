@@ -96,6 +96,7 @@ export class Mesh {
   readonly #protocols = new Map<string, { handler: StreamHandler; options: StreamHandlerOptions }>()
   readonly #onSettings = (_s: OrchestrationSettings, keys: string[]) => {
     if (keys.includes('meshToken')) this.#lifecycle = this.#lifecycle.then(() => this.#restartHost())
+    else if (keys.includes('bootstrapPeers')) this.#joinNow()
     else this.#advertiser?.changed()
   }
 
@@ -286,7 +287,14 @@ export class Mesh {
       log: this.#log,
     })
     this.#advertiser.start()
-    this.#connectivity = new Connectivity(host, options, this.#cache, this.peers, this.#log)
+    this.#connectivity = new Connectivity(
+      host,
+      options,
+      this.#cache,
+      this.peers,
+      this.#log,
+      () => this.#init.settings.get().bootstrapPeers,
+    )
     const signal = this.#abort.signal
     void this.#connectivity.join(signal).then((n) => {
       if (n > 0) this.#log.info({ connected: n }, 'joined the mesh')
@@ -319,6 +327,13 @@ export class Mesh {
     this.#log.info('mesh token changed: restarting the mesh host')
     await this.#stopHost()
     await this.#startHost()
+  }
+
+  /** New entry points are dialed at once, not at the next rejoin. */
+  #joinNow(): void {
+    void this.#connectivity?.join(this.#abort.signal).then((n) => {
+      this.#log.info({ connected: n }, 'bootstrap peers changed: dialed the entry points')
+    })
   }
 
   #snapshot(): Uint8Array[] {

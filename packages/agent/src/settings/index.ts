@@ -1,1 +1,7 @@
-export { DEFAULT_SETTINGS, policyAllowsWork, SettingsStore } from './settings-store.ts'
+export {
+  DEFAULT_SETTINGS,
+  policyAllowsWork,
+  type SettingCheck,
+  SettingRefusedError,
+  SettingsStore,
+} from './settings-store.ts'

@@ -9,7 +9,17 @@ export const DEFAULT_SETTINGS: OrchestrationSettings = {
   meshToken: null,
   region: null,
   contributing: true,
+  bootstrapPeers: [],
+  provider: 'auto',
 }
+
+/** A change a part of the node can't take now (e.g. a provider it has no address for); nothing was written. */
+export class SettingRefusedError extends Error {
+  override name = 'SettingRefusedError'
+}
+
+/** Says why `next` can't be applied, or null; `changed` names the keys that differ. */
+export type SettingCheck = (next: OrchestrationSettings, changed: string[]) => string | null
 
 const MIGRATIONS = {
   module: 'settings',
@@ -22,6 +32,7 @@ const MIGRATIONS = {
  */
 export class SettingsStore extends EventEmitter<{ change: [OrchestrationSettings, string[]] }> {
   #current: OrchestrationSettings
+  readonly #checks: SettingCheck[] = []
   private readonly store: Store
 
   constructor(store: Store, overrides: Partial<OrchestrationSettings>) {
@@ -43,6 +54,11 @@ export class SettingsStore extends EventEmitter<{ change: [OrchestrationSettings
     if (Object.keys(explicit).length > 0) this.update(explicit)
   }
 
+  /** A part that must agree to a change before it is written. */
+  addCheck(check: SettingCheck): void {
+    this.#checks.push(check)
+  }
+
   get(): OrchestrationSettings {
     return structuredClone(this.#current)
   }
@@ -56,6 +72,10 @@ export class SettingsStore extends EventEmitter<{ change: [OrchestrationSettings
         JSON.stringify(this.#current[k as keyof OrchestrationSettings]),
     )
     if (changed.length === 0) return this.get()
+    for (const check of this.#checks) {
+      const why = check(next, changed)
+      if (why !== null) throw new SettingRefusedError(why)
+    }
     const now = new Date().toISOString()
     const put = this.store.db.prepare(
       'INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at',

@@ -1,6 +1,6 @@
 import { OrchestrationSettings, OrchestrationSettingsPatch, SettingKey } from '@edgecoder/protocol'
 import { z } from 'zod'
-import type { SettingsStore } from '../../settings/index.ts'
+import { SettingRefusedError, type SettingsStore } from '../../settings/index.ts'
 import { ApiError } from '../errors.ts'
 import type { RouteModule } from '../server.ts'
 
@@ -22,7 +22,7 @@ export const orchestrationRoutes =
           response: { 200: OrchestrationSettings },
         },
       },
-      async (req) => settings.update(req.body),
+      async (req) => applied(() => settings.update(req.body)),
     )
     app.get(
       '/orchestration/settings/:key',
@@ -54,8 +54,18 @@ export const orchestrationRoutes =
             issues: check.error.issues,
           })
         }
-        const next = settings.update({ [key]: check.data })
+        const next = applied(() => settings.update({ [key]: check.data }))
         return { key, value: next[key] }
       },
     )
   }
+
+/** A change a part of the node refused: 409, nothing written. */
+function applied<T>(change: () => T): T {
+  try {
+    return change()
+  } catch (err) {
+    if (err instanceof SettingRefusedError) throw new ApiError(409, 'setting_refused', err.message)
+    throw err
+  }
+}
