@@ -99,10 +99,11 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
   })
   const exited = new Promise<number | string>((r) => proc.on('exit', (code, sig) => r(code ?? sig ?? -1)))
   const ready = await new Promise<ReadyLine>((resolveReady, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`agent not ready within ${opts.timeoutMs ?? 30_000} ms\n${stderr}`)),
-      opts.timeoutMs ?? 30_000,
-    )
+    const timer = setTimeout(() => {
+      // Not ready in time: it is not left running behind the failed test.
+      proc.kill('SIGKILL')
+      reject(new Error(`agent not ready within ${opts.timeoutMs ?? 30_000} ms\n${stderr}`))
+    }, opts.timeoutMs ?? 30_000)
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line.startsWith(READY_PREFIX)) {
         clearTimeout(timer)
