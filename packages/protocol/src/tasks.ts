@@ -109,6 +109,8 @@ export type ChatTaskSpec = z.infer<typeof ChatTaskSpec>
 
 /** Inputs one embed task may carry; a client's larger batch is split into several tasks. */
 export const EMBED_MAX_INPUTS = 16
+/** The inputs of one embed task as JSON, at most: the offer stays far below the frame cap. */
+export const EMBED_MAX_INPUT_JSON = 1024 * 1024
 /** Dimensions of one vector: with 16 inputs, a result (about 3 MB of JSON at worst) fits the 4 MiB frame cap. */
 export const EMBED_MAX_DIMENSIONS = 8192
 
@@ -120,7 +122,8 @@ export const EmbedTaskSpec = z
     inputs: z
       .array(z.string().max(64 * 1024))
       .min(1)
-      .max(EMBED_MAX_INPUTS),
+      .max(EMBED_MAX_INPUTS)
+      .refine((a) => JSON.stringify(a).length <= EMBED_MAX_INPUT_JSON, 'inputs: at most 1 MiB of JSON'),
     ...Common,
   })
   .strict()

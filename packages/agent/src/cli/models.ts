@@ -154,8 +154,9 @@ async function pull(
         )
       if (line.done) {
         bar.end()
+        // A catalog name is stored under another name; say which.
         const stored = line.name ?? body.name ?? what
-        if (!v.json) out(stored === what ? `pulled ${what}` : `pulled ${what} as ${stored}`)
+        if (!v.json) out(!isSource && stored !== what ? `pulled ${what} as ${stored}` : `pulled ${stored}`)
         return 0
       }
     }

@@ -1,5 +1,11 @@
 import { randomUUID } from 'node:crypto'
-import { ChatTaskSpec, EMBED_MAX_INPUTS, EmbedTaskSpec, type TaskResult } from '@edgecoder/protocol'
+import {
+  ChatTaskSpec,
+  EMBED_MAX_INPUT_JSON,
+  EMBED_MAX_INPUTS,
+  EmbedTaskSpec,
+  type TaskResult,
+} from '@edgecoder/protocol'
 import type { ChatBackend } from '../api/routes/chat-backend.ts'
 import {
   type ChatOptions,
@@ -68,11 +74,11 @@ export class MeshChatBackend implements ChatBackend {
       return this.#init.local.embed(model, inputs, signal)
     const sig = signal ?? new AbortController().signal
     const out: EmbedResult = { model: model ?? '', embeddings: [], promptTokens: 0 }
-    for (let i = 0; i < inputs.length; i += EMBED_MAX_INPUTS) {
+    for (const batch of embedBatches(inputs)) {
       const parsed = EmbedTaskSpec.safeParse({
         kind: 'embed',
         model,
-        inputs: inputs.slice(i, i + EMBED_MAX_INPUTS),
+        inputs: batch,
         submitter: 'ide',
         priority: 'high',
       })
@@ -276,4 +282,23 @@ function chatResult(r: TaskResult, t0: number, firstTokenAt: number | null, mode
     durationMs: Math.round(end - t0),
     tokensPerSecond: completion > 1 && decodeSec > 0 ? (completion - 1) / decodeSec : 0,
   }
+}
+
+/** Inputs in order, cut into groups one embed task can carry (by count and by JSON size). */
+export function embedBatches(inputs: string[]): string[][] {
+  const batches: string[][] = []
+  let batch: string[] = []
+  let size = 2
+  for (const input of inputs) {
+    const n = JSON.stringify(input).length + 1
+    if (batch.length > 0 && (batch.length === EMBED_MAX_INPUTS || size + n > EMBED_MAX_INPUT_JSON)) {
+      batches.push(batch)
+      batch = []
+      size = 2
+    }
+    batch.push(input)
+    size += n
+  }
+  if (batch.length > 0) batches.push(batch)
+  return batches
 }

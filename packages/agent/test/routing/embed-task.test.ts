@@ -7,6 +7,7 @@ import {
   TaskSpec,
 } from '@edgecoder/protocol'
 import { describe, expect, it } from 'vitest'
+import { embedBatches } from '../../src/routing/mesh-chat.ts'
 import { usedTokens } from '../../src/routing/usage.ts'
 import { runEmbed } from '../../src/tasks/runners.ts'
 
@@ -42,6 +43,22 @@ describe('embed tasks', () => {
     const many = Array.from({ length: EMBED_MAX_INPUTS + 1 }, () => 'x')
     expect(EmbedTaskSpec.safeParse({ kind: 'embed', inputs: many }).success).toBe(false)
     expect(EmbedTaskSpec.safeParse({ kind: 'embed', inputs: ['a'], maxTokens: 4 }).success).toBe(false)
+    // 16 inputs of 64 KiB of control characters would be 6 MiB of JSON in the offer.
+    const escaped = Array.from({ length: 16 }, () => '\u0001'.repeat(64 * 1024))
+    expect(EmbedTaskSpec.safeParse({ kind: 'embed', inputs: escaped }).success).toBe(false)
+  })
+
+  it('are cut from a client batch in order, by count and by size, each one a valid spec', () => {
+    const small = Array.from({ length: 40 }, (_, i) => `x${i}`)
+    const b = embedBatches(small)
+    expect(b.map((x) => x.length)).toEqual([16, 16, 8])
+    expect(b.flat()).toEqual(small)
+    const big = Array.from({ length: 6 }, () => '\u0001'.repeat(64 * 1024))
+    const bb = embedBatches(big)
+    expect(bb.flat()).toHaveLength(6)
+    for (const batch of bb)
+      expect(EmbedTaskSpec.safeParse({ kind: 'embed', inputs: batch }).success).toBe(true)
+    expect(bb.length).toBeGreaterThan(1)
   })
 
   it('carry results whose vectors are bounded and finite', () => {
