@@ -2,7 +2,7 @@
  * Builds the agent that `bin/edgecoder` runs: one minified ES module,
  * `packages/agent/dist/edgecoder.js`, holding the agent, its workspace packages and their npm
  * dependencies. Loading it costs the agent far less memory than Node stripping types from ~200
- * TypeScript files and loading ~1600 modules (bench/RESULTS.md, "Agent memory"); the tests keep
+ * TypeScript files and loading ~1600 modules (bench/RESULTS.md, "Agent start-up"); the tests keep
  * running the TypeScript sources.
  *
  * Run: node scripts/build-agent.ts (setup.sh runs it when a source is newer than the bundle).
@@ -29,7 +29,7 @@ const EXTERNAL = [
   /^@edgecoder\/portal$/,
 ]
 
-/** A file's URL, written relative to the bundle so that a moved checkout (the app's copy) still works. */
+/** A file's path relative to the bundle, so that a checkout moved elsewhere still works. */
 function relativeTo(file: string): string {
   return JSON.stringify(relative(OUT_DIR, file).split(sep).join('/'))
 }
@@ -44,8 +44,11 @@ function keepFileLocations(): Plugin {
     transform(code, id) {
       if (!id.startsWith('/') || id.includes('\0')) return null
       let out = code
-      if (out.includes('import.meta.url')) {
-        out = out.replace(/\bimport\.meta\.url\b/g, `__edgecoderUrl(${relativeTo(id)})`)
+      if (out.includes('import.meta.')) {
+        out = out
+          .replace(/\bimport\.meta\.url\b/g, `__edgecoderUrl(${relativeTo(id)})`)
+          .replace(/\bimport\.meta\.filename\b/g, `__edgecoderPath(${relativeTo(id)})`)
+          .replace(/\bimport\.meta\.dirname\b/g, `__edgecoderPath(${relativeTo(dirname(id))})`)
       }
       const usesDir = /\b__(dirname|filename)\b/.test(out)
       if (usesDir && !/\b(var|let|const)\s+__(dirname|filename)\b/.test(out)) {
