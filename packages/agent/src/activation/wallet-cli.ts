@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Block } from '@edgecoder/protocol'
-import { ClientError, clientOptions, request } from '../cli/client.ts'
+import { ClientError, clientOptions, request } from '../cli/index.ts'
 
 interface WithdrawalView {
   id: string

@@ -1,3 +1,4 @@
+export type { ChatBackend } from './chat-backend.ts'
 export { type EmbeddedLlamaOptions, EmbeddedLlamaProvider } from './embedded-provider.ts'
 export {
   ContextOverflowError,

@@ -6,8 +6,8 @@ import {
   EmbedTaskSpec,
   type TaskResult,
 } from '@edgecoder/protocol'
-import type { ChatBackend } from '../api/routes/chat-backend.ts'
 import {
+  type ChatBackend,
   type ChatOptions,
   type ChatRequest,
   type ChatResult,

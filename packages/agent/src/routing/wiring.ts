@@ -1,7 +1,7 @@
 import { availableParallelism, loadavg } from 'node:os'
 import { TASK_PROTOCOL, type TaskSpec } from '@edgecoder/protocol'
-import type { ChatBackend } from '../api/routes/chat-backend.ts'
 import type { NodeIdentity } from '../identity.ts'
+import type { ChatBackend } from '../inference/index.ts'
 import type { Logger } from '../logger.ts'
 import type { Mesh } from '../mesh/index.ts'
 import type { SettingsStore } from '../settings/index.ts'

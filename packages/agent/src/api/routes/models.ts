@@ -1,7 +1,11 @@
 import { z } from 'zod'
-import { InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
-import type { ModelManager } from '../../inference/model-manager.ts'
-import { PullError, type PullProgressEvent } from '../../inference/model-pull.ts'
+import type { ModelManager } from '../../inference/index.ts'
+import {
+  InferenceError,
+  ModelNotFoundError,
+  PullError,
+  type PullProgressEvent,
+} from '../../inference/index.ts'
 import { ApiError } from '../errors.ts'
 import type { RouteModule } from '../server.ts'
 import { clientGone } from './chat-backend.ts'

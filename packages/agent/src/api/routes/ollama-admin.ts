@@ -1,8 +1,12 @@
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import { InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
-import type { ModelManager } from '../../inference/model-manager.ts'
-import { PullError, type PullProgressEvent } from '../../inference/model-pull.ts'
+import type { ModelManager } from '../../inference/index.ts'
+import {
+  InferenceError,
+  ModelNotFoundError,
+  PullError,
+  type PullProgressEvent,
+} from '../../inference/index.ts'
 import { clientGone } from './chat-backend.ts'
 import { documentedBody } from './ide-body.ts'
 import { resolveModelName } from './model-names.ts'

@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ContextOverflowError, InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
-import type { ChatRequest, ChatResult } from '../../inference/types.ts'
+import type { ChatRequest, ChatResult } from '../../inference/index.ts'
+import { ContextOverflowError, InferenceError, ModelNotFoundError } from '../../inference/index.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
 import { parseToolReply, type ToolReply } from './tool-calls.ts'
 

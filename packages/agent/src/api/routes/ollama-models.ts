@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import { z } from 'zod'
-import type { ModelInfo } from '../../inference/types.ts'
+import type { ModelInfo } from '../../inference/index.ts'
 import type { ChatBackend } from './chat-backend.ts'
 import { documentedBody } from './ide-body.ts'
 import { resolveModelName, withTag } from './model-names.ts'

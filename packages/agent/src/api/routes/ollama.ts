@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/types.ts'
+import type { ChatMessage, ChatRequest, JsonSchema } from '../../inference/index.ts'
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
 import { acceptAnyJsonBody, documentedBody } from './ide-body.ts'

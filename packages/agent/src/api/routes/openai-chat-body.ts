@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import type { ChatMessage, JsonSchema } from '../../inference/types.ts'
+import type { ChatMessage, JsonSchema } from '../../inference/index.ts'
 import { callMessage, parseArguments, resultMessage } from './tool-calls.ts'
 
 /** `POST /v1/chat/completions`: the body OpenAI's clients send, tools and follow-up turns included. */

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify'
-import { ContextOverflowError, InferenceError, ModelNotFoundError } from '../../inference/errors.ts'
+import { ContextOverflowError, InferenceError, ModelNotFoundError } from '../../inference/index.ts'
 
 /**
  * A server-sent event stream in OpenAI's way. The status line goes out with the first event, so

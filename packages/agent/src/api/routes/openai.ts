@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { z } from 'zod'
-import type { ChatRequest } from '../../inference/types.ts'
+import type { ChatRequest } from '../../inference/index.ts'
 import type { RouteModule } from '../server.ts'
 import { type ChatBackend, clientGone } from './chat-backend.ts'
 import { acceptAnyJsonBody, documentedBody } from './ide-body.ts'

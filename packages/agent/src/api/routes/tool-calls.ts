@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { ChatMessage, JsonSchema } from '../../inference/types.ts'
+import type { ChatMessage, JsonSchema } from '../../inference/index.ts'
 
 /** A function the client offers the model, in the shape both dialects share. */
 export interface ToolSpec {
