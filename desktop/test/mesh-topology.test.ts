@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildUi, PanelBrowser, PanelMesh } from './panel-mesh.ts'
+import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
 
 /** The Mesh Topology panel in Chromium, served by the first of three real agents in three regions. */
 let mesh: PanelMesh
@@ -44,7 +44,9 @@ describe('Mesh Topology', () => {
       .getByTestId('mesh-region')
       .evaluateAll((els) => els.map((e) => e.getAttribute('data-region')))
     expect(regions).toEqual(['ap-south', 'us-east'])
-    await expect.poll(() => page.getByTestId('mesh-summary').textContent()).toContain('2 peers: 2 online')
+    await expect
+      .poll(() => page.getByTestId('mesh-summary').textContent(), SETTLE)
+      .toContain('2 peers: 2 online')
     await browser.screenshot('mesh-topology')
   }, 120_000)
 
@@ -69,13 +71,13 @@ describe('Mesh Topology', () => {
     await node(executor).focus()
     await page.keyboard.press('Enter')
     const detail = page.getByTestId('peer-detail')
-    await expect.poll(() => detail.getAttribute('data-peer-id')).toBe(executor)
+    await expect.poll(() => detail.getAttribute('data-peer-id'), SETTLE).toBe(executor)
     expect(await page.getByTestId('peer-detail-id').textContent()).toBe(executor)
     expect(await page.getByTestId('peer-detail-region').textContent()).toBe(
       executor === us().ready.peerId ? 'us-east' : 'ap-south',
     )
     await expect
-      .poll(() => page.getByTestId('peer-tasks-exchanged').textContent())
+      .poll(() => page.getByTestId('peer-tasks-exchanged').textContent(), SETTLE)
       .toMatch(/^\s*1 task sent to it/)
     const rtt = await page.getByTestId('peer-detail-rtt').textContent()
     const { rttMs } = await ui().api<{ rttMs: number | null }>(`/agent-mesh/peers/${executor}`)
@@ -86,12 +88,12 @@ describe('Mesh Topology', () => {
     )
     const paid = entries.filter((e) => e.direction === 'out').reduce((n, e) => n + e.credits, 0)
     await expect
-      .poll(() => page.getByTestId('peer-credits-exchanged').textContent())
+      .poll(() => page.getByTestId('peer-credits-exchanged').textContent(), SETTLE)
       .toContain(`${paid} paid`)
     expect(await page.getByTestId('peer-history').textContent()).toMatch(/online/)
     // Escape closes the detail again.
     await page.keyboard.press('Escape')
-    await expect.poll(() => detail.count()).toBe(0)
+    await expect.poll(() => detail.count(), SETTLE).toBe(0)
   }, 240_000)
 
   it('follows the mesh live: a node that joins appears, one that stops goes suspect or away', async () => {
@@ -101,7 +103,7 @@ describe('Mesh Topology', () => {
     try {
       await node(late.ready.peerId).waitFor({ timeout: 60_000 })
       expect(await node(late.ready.peerId).getAttribute('data-region')).toBe('sa-east')
-      await expect.poll(() => page.getByTestId('mesh-region').count()).toBe(3)
+      await expect.poll(() => page.getByTestId('mesh-region').count(), SETTLE).toBe(3)
       await late.stop()
       // Its adverts stop: the graph marks it suspect, then offline, then drops it, without a reload.
       await expect
@@ -109,9 +111,7 @@ describe('Mesh Topology', () => {
           async () =>
             (await node(late.ready.peerId).count()) === 0 ||
             (await node(late.ready.peerId).getAttribute('data-state')) !== 'online',
-          {
-            timeout: 30_000,
-          },
+          { timeout: 60_000 },
         )
         .toBe(true)
     } finally {

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { AgentProcess } from './agent-process.ts'
-import { buildUi, PanelBrowser, PanelMesh } from './panel-mesh.ts'
+import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
 
 /**
  * The Model Manager panel in Chromium, on the first of three real agents: it serves the test
@@ -136,10 +136,13 @@ describe('Model Manager', () => {
     expect(percent).toBeGreaterThanOrEqual(0)
     expect(percent).toBeLessThan(100)
     await pull.getByTestId('model-pull-cancel').click()
-    await expect.poll(() => pull.getAttribute('data-phase')).toBe('cancelled')
+    await expect.poll(() => pull.getAttribute('data-phase'), SETTLE).toBe('cancelled')
     // The agent holds no such pull any more, lists no such model, and left no file behind.
     await expect
-      .poll(async () => (await fetch(`${ui().apiUrl}/model/pull/${name}`, { method: 'DELETE' })).status)
+      .poll(
+        async () => (await fetch(`${ui().apiUrl}/model/pull/${name}`, { method: 'DELETE' })).status,
+        SETTLE,
+      )
       .toBe(404)
     expect((await listed()).map((m) => m.name)).not.toContain(name)
     expect(readdirSync(modelsDir(ui())).filter((f) => f.includes(name))).toEqual([])
@@ -156,7 +159,7 @@ describe('Model Manager', () => {
       expect(before).not.toBe(name)
       expect(await page.getByTestId('model-active').textContent()).toBe(before)
       await row.getByTestId('model-swap').click()
-      await expect.poll(() => page.getByTestId('model-active').textContent()).toBe(name)
+      await expect.poll(() => page.getByTestId('model-active').textContent(), SETTLE).toBe(name)
       expect(await row.getAttribute('data-active')).toBe('true')
       expect(await page.getByTestId('model-notice').textContent()).toContain(
         `${name} is now the active model`,
@@ -178,15 +181,15 @@ describe('Model Manager', () => {
       await row.waitFor()
       const dialog = page.getByTestId('model-remove-dialog')
       await row.getByTestId('model-remove').click()
-      await expect.poll(() => dialog.isVisible()).toBe(true)
+      await expect.poll(() => dialog.isVisible(), SETTLE).toBe(true)
       expect(await dialog.textContent()).toContain(`Remove ${name}?`)
       // Escape keeps it.
       await page.keyboard.press('Escape')
-      await expect.poll(() => dialog.isVisible()).toBe(false)
+      await expect.poll(() => dialog.isVisible(), SETTLE).toBe(false)
       expect((await listed()).map((m) => m.name)).toContain(name)
       await row.getByTestId('model-remove').click()
       await page.getByTestId('model-remove-confirm').click()
-      await expect.poll(() => row.count()).toBe(0)
+      await expect.poll(() => row.count(), SETTLE).toBe(0)
       expect(await page.getByTestId('model-notice').textContent()).toBe(`${name} was removed.`)
       expect((await listed()).map((m) => m.name)).not.toContain(name)
       expect(existsSync(join(modelsDir(ui()), `${name}.gguf`))).toBe(false)
@@ -214,7 +217,7 @@ describe('Model Manager', () => {
     await page.getByTestId('model-pull-source').fill('qwen2.5-coder')
     await page.getByTestId('model-pull-start').click()
     const pull = page.locator('[data-testid=model-pull][data-name="qwen2.5-coder"]')
-    await expect.poll(() => pull.getAttribute('data-phase')).toBe('failed')
+    await expect.poll(() => pull.getAttribute('data-phase'), SETTLE).toBe('failed')
     expect(await pull.getByTestId('model-pull-error').textContent()).toContain('invalid_source')
   }, 60_000)
 })

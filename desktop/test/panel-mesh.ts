@@ -9,6 +9,9 @@ import { AgentProcess } from './agent-process.ts'
 const APP_DIR = resolve(import.meta.dirname, '..')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
 
+/** How long a UI state may take to follow the agent on a loaded machine (expect.poll's own default is 1 s). */
+export const SETTLE = { timeout: 30_000, interval: 100 }
+
 export interface MeshNode {
   region: string
   /** Flags besides the mesh's own: mode, model... */

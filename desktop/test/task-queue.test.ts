@@ -1,11 +1,17 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildUi, PanelBrowser, PanelMesh } from './panel-mesh.ts'
+import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
 
 /**
  * The Task Queue panel in Chromium, served by a coordinator (it never runs tasks itself, so
- * every task is placed on a peer) with two workers in other regions.
+ * every task is placed on a peer) with two workers in other regions, one of them with the test
+ * model.
  */
+const MODEL_PATH = process.env.EDGECODER_TEST_MODEL
+if (!MODEL_PATH)
+  throw new Error(
+    'EDGECODER_TEST_MODEL is not set: export EDGECODER_TEST_MODEL="$(scripts/fetch-model.sh | tail -n1)"',
+  )
 let mesh: PanelMesh
 let browser: PanelBrowser
 
@@ -15,7 +21,21 @@ beforeAll(async () => {
     PanelMesh.start([
       { region: 'eu-west', args: ['--mode', 'coordinator'] },
       { region: 'us-east', args: ['--mode', 'worker', '--max-concurrent-tasks', '1'] },
-      { region: 'ap-south', args: ['--mode', 'worker', '--max-concurrent-tasks', '1'] },
+      {
+        region: 'ap-south',
+        args: [
+          '--mode',
+          'worker',
+          '--max-concurrent-tasks',
+          '1',
+          '--provider',
+          'embedded',
+          '--model',
+          MODEL_PATH,
+          '--llama-threads',
+          '1',
+        ],
+      },
     ]),
     PanelBrowser.launch(),
   ])
@@ -77,7 +97,7 @@ describe('Task Queue', () => {
     // The executor and every step of the route, as the agent recorded them.
     expect(await page.getByTestId('task-executor').getAttribute('data-peer-id')).toBe(executor)
     expect(await page.getByTestId('task-executor').textContent()).toContain(regionOf(executor))
-    await expect.poll(() => page.getByTestId('route-hop').count()).toBe(done.route.length)
+    await expect.poll(() => page.getByTestId('route-hop').count(), SETTLE).toBe(done.route.length)
     const hops = await page
       .getByTestId('route-hop')
       .evaluateAll((els) => els.map((e) => [e.getAttribute('data-event'), e.getAttribute('data-peer-id')]))
@@ -86,11 +106,39 @@ describe('Task Queue', () => {
     expect(hops.at(-1)).toEqual(['completed', executor])
     expect(await page.getByTestId('task-route').textContent()).toContain('free 1/1')
     // The sandbox's verdict on the peer, from the live test-result event or the result.
-    await expect.poll(() => page.getByTestId('task-tests').textContent()).toMatch(/passed, 1\/1 passed/)
+    await expect
+      .poll(() => page.getByTestId('task-tests').textContent(), SETTLE)
+      .toMatch(/passed, 1\/1 passed/)
     // And the row in the list.
     const row = page.locator(`[data-testid=task-row][data-task-id="${id}"]`)
-    await expect.poll(() => row.getAttribute('data-status')).toBe('succeeded')
+    await expect.poll(() => row.getAttribute('data-status'), SETTLE).toBe('succeeded')
     await browser.screenshot('task-queue')
+  }, 240_000)
+
+  it("streams a chat's tokens live from the peer with the model, and shows its answer", async () => {
+    const page = await browser.open(ui(), 'tasks')
+    await page.getByTestId('task-new').click()
+    await page.getByTestId('task-kind').selectOption('chat')
+    await page.getByTestId('task-text').fill('Name three colours.')
+    await page.getByTestId('task-max-tokens').fill('24')
+    await page.getByTestId('task-submit').click()
+    const detail = page.getByTestId('task-detail')
+    await detail.waitFor()
+    const id = (await detail.getAttribute('data-task-id'))!
+    await expect
+      .poll(() => page.getByTestId('task-detail-status').textContent(), { timeout: 180_000, interval: 250 })
+      .toBe('succeeded')
+    const done = await ui().api<Task & { result: { text: string }; spec: { maxTokens: number } }>(
+      `/tasks/${id}`,
+    )
+    expect(done.spec.maxTokens).toBe(24)
+    expect(done.executor!.peerId).toBe(mesh.agents[2]!.ready.peerId)
+    // A stream opened after the end replays no tokens: these came live, as the peer generated them.
+    await expect
+      .poll(() => page.getByTestId('task-tokens').textContent(), SETTLE)
+      .toContain(done.result.text.trim())
+    expect(done.result.text.trim().length).toBeGreaterThan(0)
+    expect(await page.getByTestId('task-executor').textContent()).toContain('ap-south')
   }, 240_000)
 
   it('cancels a queued task from its detail', async () => {
@@ -103,12 +151,12 @@ describe('Task Queue', () => {
     // Keyboard: focus the row, Enter opens it.
     await row.focus()
     await page.keyboard.press('Enter')
-    await expect.poll(() => page.getByTestId('task-detail').getAttribute('data-task-id')).toBe(id)
+    await expect.poll(() => page.getByTestId('task-detail').getAttribute('data-task-id'), SETTLE).toBe(id)
     expect(await page.getByTestId('task-route-empty').textContent()).toContain('Not placed yet')
     await page.getByTestId('task-cancel').click()
-    await expect.poll(() => page.getByTestId('task-detail-status').textContent()).toBe('cancelled')
+    await expect.poll(() => page.getByTestId('task-detail-status').textContent(), SETTLE).toBe('cancelled')
     expect((await task(id)).status).toBe('cancelled')
-    await expect.poll(() => row.getAttribute('data-status')).toBe('cancelled')
+    await expect.poll(() => row.getAttribute('data-status'), SETTLE).toBe('cancelled')
     expect(await page.getByTestId('task-cancel').count()).toBe(0)
   }, 120_000)
 
@@ -122,21 +170,21 @@ describe('Task Queue', () => {
     const rows = page.getByTestId('task-row')
     const shown = () => rows.evaluateAll((els) => els.map((e) => e.getAttribute('data-task-id')))
     // Newest first, 20 to a page.
-    await expect.poll(shown).toEqual(ids.slice(1).reverse())
+    await expect.poll(shown, SETTLE).toEqual(ids.slice(1).reverse())
     expect(await page.getByTestId('tasks-page').textContent()).toBe('page 1')
     await page.getByTestId('tasks-older').click()
-    await expect.poll(shown).toEqual([ids[0]])
+    await expect.poll(shown, SETTLE).toEqual([ids[0]])
     expect(await page.getByTestId('tasks-page').textContent()).toBe('page 2')
     expect(await page.getByTestId('tasks-older').isDisabled()).toBe(true)
     await page.getByTestId('tasks-newer').click()
-    await expect.poll(async () => (await shown()).length).toBe(20)
+    await expect.poll(async () => (await shown()).length, SETTLE).toBe(20)
 
     // One of them cancelled: the Cancelled filter shows it alone, the Queued one the other 20.
     await ui().api(`/tasks/${ids[5]}`, { method: 'DELETE' })
     await page.locator('[data-testid=task-filter][data-status=cancelled]').click()
-    await expect.poll(shown).toEqual([ids[5]])
+    await expect.poll(shown, SETTLE).toEqual([ids[5]])
     await page.locator('[data-testid=task-filter][data-status=queued]').click()
-    await expect.poll(async () => (await shown()).length).toBe(20)
+    await expect.poll(async () => (await shown()).length, SETTLE).toBe(20)
     expect(await shown()).not.toContain(ids[5])
     await page.locator('[data-testid=task-filter][data-status=succeeded]').click()
     await page.getByTestId('tasks-empty').waitFor()
