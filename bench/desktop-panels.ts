@@ -9,6 +9,7 @@
  * DOM (all 50 graph nodes; the task rows; the model rows). Heap: V8's used heap after a forced GC
  * (CDP), once loaded and again after 500 live peer updates.
  * Run: (cd desktop && npx vite build) && node bench/desktop-panels.ts [runs=7]
+ * (DESKTOP_SCREENSHOT_DIR=dir also saves the 50-peer graph in the light and the dark theme)
  */
 import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type ServerResponse } from 'node:http'
@@ -202,9 +203,9 @@ await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`
 
 /** One `peer-updated` per peer: what 50 heartbeats look like on /events. */
-function pushPeerUpdates(): void {
+function pushPeerUpdates(load: number): void {
   for (const p of peers) {
-    p.load = Math.random()
+    p.load = load
     const block = `event: peer-updated\nid: ${++eventId}\ndata: ${JSON.stringify({ ...p, change: 'advert' })}\n\n`
     for (const s of streams) s.write(block)
   }
@@ -224,11 +225,12 @@ const browser = await chromium.launch({
 
 /** Navigation start to the frame after `ready` first holds, measured inside the page. */
 async function firstMeaningfulPaint(page: Page, panel: string): Promise<number> {
-  await page.addInitScript(({ selector, count }) => {
-    const w = window as unknown as { __fmp: Promise<number> }
-    w.__fmp = new Promise((resolve) => {
+  const { selector, count } = READY[panel]!
+  // Run in the page before its own scripts (a string: this file is compiled without DOM types).
+  await page.addInitScript(`
+    window.__fmp = new Promise((resolve) => {
       const check = () => {
-        if (document.querySelectorAll(selector).length !== count) return false
+        if (document.querySelectorAll(${JSON.stringify(selector)}).length !== ${count}) return false
         requestAnimationFrame(() => requestAnimationFrame(() => resolve(performance.now())))
         return true
       }
@@ -239,10 +241,9 @@ async function firstMeaningfulPaint(page: Page, panel: string): Promise<number> 
       }
       if (document.documentElement) start()
       else addEventListener('DOMContentLoaded', start)
-    })
-  }, READY[panel]!)
+    })`)
   await page.goto(`${base}/ui/#/${panel}`)
-  return page.evaluate(() => (window as unknown as { __fmp: Promise<number> }).__fmp)
+  return (await page.evaluate('window.__fmp')) as number
 }
 
 async function heapMb(page: Page): Promise<number> {
@@ -271,11 +272,28 @@ const page = await context.newPage()
 await firstMeaningfulPaint(page, 'mesh')
 const heapLoaded = await heapMb(page)
 for (let round = 0; round < 10; round++) {
-  pushPeerUpdates()
-  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=mesh-node]').length === n, PEERS)
+  // Every peer's load in the table shows this round's value once the page applied all 50.
+  const load = (round + 1) / 20
+  pushPeerUpdates(load)
+  await page.waitForFunction(
+    `[...document.querySelectorAll('tr[data-peer-id] td:nth-child(5)')].every((td) => td.textContent === '${Math.round(load * 100)} %')`,
+  )
 }
 const heapAfterUpdates = await heapMb(page)
 await context.close()
+
+// With DESKTOP_SCREENSHOT_DIR set: the 50-peer graph with a peer chosen, in both themes.
+const shots = process.env.DESKTOP_SCREENSHOT_DIR
+if (shots)
+  for (const colorScheme of ['light', 'dark'] as const) {
+    const c = await browser.newContext({ viewport: { width: 1280, height: 860 }, colorScheme })
+    const p = await c.newPage()
+    await firstMeaningfulPaint(p, 'mesh')
+    await p.locator(`[data-testid=mesh-node][data-peer-id="${id(3)}"]`).click()
+    await p.getByTestId('peer-exchange').waitFor()
+    await p.screenshot({ path: join(shots, `mesh-topology-50-peers-${colorScheme}.png`) })
+    await c.close()
+  }
 await browser.close()
 for (const s of streams) s.end()
 server.close()

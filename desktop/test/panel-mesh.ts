@@ -62,7 +62,7 @@ export class PanelMesh {
   }
 
   /** Waits until every agent lists every other one online. */
-  async untilMeshed(timeout = 60_000): Promise<void> {
+  async untilMeshed(timeout = 120_000): Promise<void> {
     const live = this.agents.filter((a) => a.proc.exitCode === null && a.proc.signalCode === null)
     const meshed = async () => {
       const views = await Promise.all(
@@ -89,8 +89,10 @@ function meshArgs(token: string, node: MeshNode): string[] {
     '--no-mdns',
     '--mesh-token',
     token,
+    // 3 s: short enough that a stopped node shows within seconds, long enough that a loaded
+    // machine's stalls (a peer turns suspect after 1.5 heartbeats of silence) don't flap the mesh.
     '--advert-interval-ms',
-    '1000',
+    '3000',
     '--region',
     node.region,
   ]
