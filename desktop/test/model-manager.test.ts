@@ -2,6 +2,7 @@ import { createReadStream, existsSync, readdirSync, statSync } from 'node:fs'
 import { createServer, type Server } from 'node:http'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testModelPath } from '../../packages/agent/test/inference/test-model.ts'
 import type { AgentProcess } from './agent-process.ts'
 import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
 
@@ -9,11 +10,8 @@ import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
  * The Model Manager panel in Chromium, on the first of three real agents: it serves the test
  * model (`--model`) with embedded llama.cpp and pulls GGUF files from a local HTTP server.
  */
-const MODEL_PATH = process.env.EDGECODER_TEST_MODEL
-if (!MODEL_PATH)
-  throw new Error(
-    'EDGECODER_TEST_MODEL is not set: export EDGECODER_TEST_MODEL="$(scripts/fetch-model.sh | tail -n1)"',
-  )
+/** The real test model: EDGECODER_TEST_MODEL, else what scripts/fetch-model.sh fetched. */
+const MODEL_PATH = testModelPath()
 const MODEL = 'gemma-3-270m-Q4_K_M'
 const MODEL_SIZE = statSync(MODEL_PATH).size
 /** How much of the file the stalling route sends before it holds the transfer open. */

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { testModelPath } from '../../packages/agent/test/inference/test-model.ts'
 import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
 
 /**
@@ -7,11 +8,8 @@ import { buildUi, PanelBrowser, PanelMesh, SETTLE } from './panel-mesh.ts'
  * every task is placed on a peer) with two workers in other regions, one of them with the test
  * model.
  */
-const MODEL_PATH = process.env.EDGECODER_TEST_MODEL
-if (!MODEL_PATH)
-  throw new Error(
-    'EDGECODER_TEST_MODEL is not set: export EDGECODER_TEST_MODEL="$(scripts/fetch-model.sh | tail -n1)"',
-  )
+/** The real test model: EDGECODER_TEST_MODEL, else what scripts/fetch-model.sh fetched. */
+const MODEL_PATH = testModelPath()
 let mesh: PanelMesh
 let browser: PanelBrowser
 
