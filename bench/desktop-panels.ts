@@ -8,7 +8,7 @@
  * First meaningful paint: from navigation start to the frame after the panel's data is in the
  * DOM (all 50 graph nodes; the task rows; the model rows). Heap: V8's used heap after a forced GC
  * (CDP), once loaded and again after 500 live peer updates.
- * Run: (cd desktop && npx vite build) && node bench/desktop-panels.ts [runs=7]
+ * Run: (cd desktop && npx vite build) && node bench/desktop-panels.ts [runs=7] [rounds=10]
  * (DESKTOP_SCREENSHOT_DIR=dir also saves the 50-peer graph in the light and the dark theme)
  */
 import { existsSync, readFileSync } from 'node:fs'
@@ -18,6 +18,8 @@ import { chromium, type Page } from 'playwright-core'
 import { machine, median } from './results.ts'
 
 const RUNS = Number(process.argv[2] ?? 7)
+/** Rounds of 50 live peer updates before the heap is read again. */
+const ROUNDS = Number(process.argv[3] ?? 10)
 const PEERS = 50
 const DIST = join(import.meta.dirname, '../desktop/dist')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
@@ -266,14 +268,14 @@ for (const panel of ['mesh', 'tasks', 'models']) {
   }
 }
 
-// The mesh panel under live traffic: 10 rounds of 50 peer updates, then the heap again.
+// The mesh panel under live traffic: ROUNDS rounds of 50 peer updates, then the heap again.
 const context = await browser.newContext({ viewport: { width: 1280, height: 860 } })
 const page = await context.newPage()
 await firstMeaningfulPaint(page, 'mesh')
 const heapLoaded = await heapMb(page)
-for (let round = 0; round < 10; round++) {
+for (let round = 0; round < ROUNDS; round++) {
   // Every peer's load in the table shows this round's value once the page applied all 50.
-  const load = (round + 1) / 20
+  const load = ((round % 19) + 1) / 20
   pushPeerUpdates(load)
   await page.waitForFunction(
     `[...document.querySelectorAll('tr[data-peer-id] td:nth-child(5)')].every((td) => td.textContent === '${Math.round(load * 100)} %')`,
@@ -307,5 +309,5 @@ for (const [panel, r] of Object.entries(results))
     `| ${panel} | ${f(median(r.fmp))} ms (${f(Math.min(...r.fmp))}–${f(Math.max(...r.fmp))}) | ${median(r.heap).toFixed(1)} MB |`,
   )
 console.log(
-  `mesh panel heap: ${heapLoaded.toFixed(1)} MB loaded, ${heapAfterUpdates.toFixed(1)} MB after ${10 * PEERS} live peer updates`,
+  `mesh panel heap: ${heapLoaded.toFixed(1)} MB loaded, ${heapAfterUpdates.toFixed(1)} MB after ${ROUNDS * PEERS} live peer updates`,
 )
