@@ -12,6 +12,7 @@ export interface ReadyLine {
   apiUrl: string
   pid: number
   version: string
+  p2pAddrs: string[]
 }
 
 /** A real agent, started from the checkout the way an operator would. */
@@ -23,11 +24,12 @@ export class AgentProcess {
     readonly dataDir: string,
   ) {}
 
-  static async start(timeoutMs = 60_000): Promise<AgentProcess> {
+  /** `args` are added to `start` (a mesh test's region, bootstrap peers, mode...). */
+  static async start(timeoutMs = 60_000, args: string[] = []): Promise<AgentProcess> {
     const dataDir = mkdtempSync(join(tmpdir(), 'edgecoder-desktop-test-'))
     const proc = spawn(
       join(REPO_ROOT, 'bin/edgecoder'),
-      ['start', '--api-port', '0', '--p2p-port', '0', '--data-dir', dataDir],
+      ['start', '--api-port', '0', '--p2p-port', '0', '--data-dir', dataDir, ...args],
       { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
     )
     let log = ''

@@ -51,6 +51,8 @@ export const CreditHistoryQuery = z
   .object({
     limit: z.coerce.number().int().min(1).max(500).default(50),
     before: z.coerce.number().int().min(1).optional(),
+    /** Only the transfers with this peer: what a peer's detail shows as credits exchanged. */
+    counterparty: z.string().min(1).max(128).optional(),
   })
   .strict()
 

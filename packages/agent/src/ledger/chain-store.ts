@@ -123,11 +123,19 @@ export class ChainStore {
     return rows.map((r) => JSON.parse(r.json) as Block)
   }
 
-  /** Blocks of a chain below `beforeSeq`, newest first. */
-  before(peerId: string, beforeSeq: number, limit: number): Block[] {
-    const rows = this.#store.db
-      .prepare('SELECT json FROM ledger_blocks WHERE peer_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
-      .all(peerId, beforeSeq, limit) as Row[]
+  /** Blocks of a chain below `beforeSeq`, newest first; only those with `counterparty` when given. */
+  before(peerId: string, beforeSeq: number, limit: number, counterparty?: string): Block[] {
+    const rows = (
+      counterparty === undefined
+        ? this.#store.db
+            .prepare('SELECT json FROM ledger_blocks WHERE peer_id = ? AND seq < ? ORDER BY seq DESC LIMIT ?')
+            .all(peerId, beforeSeq, limit)
+        : this.#store.db
+            .prepare(
+              'SELECT json FROM ledger_blocks WHERE peer_id = ? AND seq < ? AND counterparty = ? ORDER BY seq DESC LIMIT ?',
+            )
+            .all(peerId, beforeSeq, counterparty, limit)
+    ) as Row[]
     return rows.map((r) => JSON.parse(r.json) as Block)
   }
 

@@ -38,9 +38,19 @@ export function balanceView(ledger: Ledger): CreditBalance {
   }
 }
 
-/** This node's chain as transfers, newest first, `limit` at a time below seq `before`. */
-export function historyView(ledger: Ledger, limit: number, before?: number): CreditHistory {
-  const blocks = ledger.chains.before(ledger.selfId, before ?? Number.MAX_SAFE_INTEGER, limit + 1)
+/** This node's chain as transfers, newest first, `limit` at a time below seq `before`; with one peer only when `counterparty` is given. */
+export function historyView(
+  ledger: Ledger,
+  limit: number,
+  before?: number,
+  counterparty?: string,
+): CreditHistory {
+  const blocks = ledger.chains.before(
+    ledger.selfId,
+    before ?? Number.MAX_SAFE_INTEGER,
+    limit + 1,
+    counterparty,
+  )
   const page = blocks.slice(0, limit)
   return {
     entries: page.map((b) => entry(ledger, b)),

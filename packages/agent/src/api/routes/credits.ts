@@ -56,12 +56,13 @@ export const creditRoutes =
       '/credits/history',
       {
         schema: {
-          summary: "This node's transfers, newest first (paged with `before`)",
+          summary:
+            "This node's transfers, newest first (paged with `before`; one peer's with `counterparty`)",
           querystring: CreditHistoryQuery,
           response: { 200: CreditHistory },
         },
       },
-      async (req) => historyView(ledger, req.query.limit, req.query.before),
+      async (req) => historyView(ledger, req.query.limit, req.query.before, req.query.counterparty),
     )
     app.get(
       '/credits/chain/:peerId',
