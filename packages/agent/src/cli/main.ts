@@ -7,7 +7,6 @@ import { ClientError, clientOptions } from './client.ts'
 import { configCommand, inviteCommand, peersCommand, statusCommand } from './commands.ts'
 import { creditsCommand } from './credits.ts'
 import { modelsCommand } from './models.ts'
-import { startCommand } from './start.ts'
 import { taskCommand } from './tasks.ts'
 
 const USAGE = `edgecoder ${VERSION}: a node of the EdgeCoder mesh
@@ -39,7 +38,8 @@ ${Object.entries(START_FLAGS)
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
-  if (command === 'start') return startCommand(rest)
+  // The node itself (libp2p, fastify, the store) loads only for `start`: client commands stay quick.
+  if (command === 'start') return (await import('./start.ts')).startCommand(rest)
   if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
   if (command === 'models') return modelsCommand(rest)
   if (command === 'portal') return (await import('@edgecoder/portal')).portalCommand(rest)
