@@ -8,19 +8,23 @@ import { READY_PREFIX, type ReadyLine } from '@edgecoder/protocol'
 export const REPO_ROOT = resolve(import.meta.dirname, '../..')
 const CLI = join(REPO_ROOT, 'packages/agent/src/cli/main.ts')
 
-/** A real agent process started by a test. */
-export interface AgentProcess {
-  proc: ChildProcess
+/** What a test sees of a running agent, a process or a container alike. */
+export interface Agent {
   ready: ReadyLine
-  dataDir: string
   apiUrl: string
   /** Everything the agent wrote on stderr (its NDJSON log), for failure messages. */
   stderr: () => string
-  /** Resolves with the exit code (or signal name) once the process has exited. */
-  exited: Promise<number | string>
   /** `fetch` against the agent's API, JSON by default. */
   api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>
   stop: (signal?: NodeJS.Signals) => Promise<number | string>
+}
+
+/** A real agent process started by a test. */
+export interface AgentProcess extends Agent {
+  proc: ChildProcess
+  dataDir: string
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>
 }
 
 export interface StartOptions {

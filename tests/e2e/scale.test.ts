@@ -1,16 +1,26 @@
 import { FINAL_STATUSES, type RuntimeHealth, type TaskRecord } from '@edgecoder/protocol'
-import { afterAll, describe, expect, it } from 'vitest'
-import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
-import { tcpAddr } from './mesh-helpers.ts'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import {
+  buildSeedImage,
+  type ContainerAgent,
+  cleanupContainers,
+  startContainerAgent,
+} from './deploy/seed-container.ts'
+import { type Agent, type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
+import { peersOf, tcpAddr } from './mesh-helpers.ts'
 import { allTasks, expectMeshed, hops, jain, sleepTask, startNode } from './routing-helpers.ts'
 
 /**
  * Tier 3 at the size two cores hold in CI: a seed, five submitters sending at once, and workers;
- * the seed is killed mid-run and comes back. `EDGECODER_SCALE_AGENTS` and
+ * the seed is killed mid-run and comes back. Containers of the seed node's image are part of the
+ * mix: the seed itself (killed with `docker kill`, back on its volume) and two of the submitters;
+ * the workers are processes (why: bench/scale.md). `EDGECODER_SCALE_AGENTS` and
  * `EDGECODER_SCALE_TASKS` (per submitter) run it larger (bench/scale.md gives the full size).
  */
 const AGENTS = Number(process.env.EDGECODER_SCALE_AGENTS ?? 14)
 const SUBMITTERS = 5
+/** Submitters that run in containers; the rest are processes. */
+const CONTAINER_SUBMITTERS = 2
 const TASKS_PER_SUBMITTER = Number(process.env.EDGECODER_SCALE_TASKS ?? 40)
 const TOTAL = SUBMITTERS * TASKS_PER_SUBMITTER
 /** How long an agent may be without a single online peer once the mesh has formed. */
@@ -19,12 +29,41 @@ const FINAL: readonly string[] = FINAL_STATUSES
 /** The default task heartbeat (the routing tests' 500 ms calls a loaded core's pause a stall). */
 const HEARTBEAT = ['--task-heartbeat-ms', '2000']
 
-afterAll(cleanupAgents)
+/**
+ * A container's flags, those of the processes (routing-helpers' `routingArgs`). Containers
+ * coordinate: the image has no confined sandbox (no bubblewrap, and Docker's seccomp profile
+ * forbids the user namespaces it needs), so the agent there refuses peers' code anyway.
+ */
+const CONTAINER_ARGS = [
+  '--mode',
+  'coordinator',
+  '--advert-interval-ms',
+  '1000',
+  '--evict-after-heartbeats',
+  '3',
+  '--max-concurrent-tasks',
+  '1',
+  ...HEARTBEAT,
+]
+/** The seed also relays for whoever needs it. */
+const SEED_ARGS = [...CONTAINER_ARGS, '--relay-service', 'on']
+
+beforeAll(async () => {
+  const ms = await buildSeedImage()
+  console.log(
+    `scale: seed image built in ${Math.round(ms / 1000)} s (Docker's cache when the image tests ran before)`,
+  )
+}, 1_200_000)
+
+afterAll(async () => {
+  await cleanupAgents()
+  await cleanupContainers()
+})
 
 /** Records, per agent, the longest stretch it saw no online peer. */
-function lonelinessMonitor(agents: () => AgentProcess[]) {
-  const aloneSince = new Map<AgentProcess, number>()
-  const worst = new Map<AgentProcess, number>()
+function lonelinessMonitor(agents: () => Agent[]) {
+  const aloneSince = new Map<Agent, number>()
+  const worst = new Map<Agent, number>()
   let running = true
   const loop = (async () => {
     while (running) {
@@ -53,12 +92,17 @@ function lonelinessMonitor(agents: () => AgentProcess[]) {
 
 describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed going down`, () => {
   it('runs every task exactly once with fair shares, and the seed re-syncs when it returns', async () => {
-    const seed = await startNode('worker', ['--relay-service', 'on', ...HEARTBEAT])
-    const boot = (a: AgentProcess) => ['--bootstrap', tcpAddr(a)]
-    const submitters: AgentProcess[] = []
-    const workers: AgentProcess[] = []
+    const seed = await startContainerAgent({ args: SEED_ARGS })
+    const boot = (a: Agent) => ['--bootstrap', tcpAddr(a)]
     // Started a few at a time (two cores): submitters first, then workers, some through a worker.
-    for (let i = 0; i < SUBMITTERS; i += 3) {
+    const containerSubmitters = await Promise.all(
+      Array.from({ length: CONTAINER_SUBMITTERS }, () =>
+        startContainerAgent({ args: [...CONTAINER_ARGS, ...boot(seed)] }),
+      ),
+    )
+    const submitters: Agent[] = [...containerSubmitters]
+    const workers: AgentProcess[] = []
+    for (let i = CONTAINER_SUBMITTERS; i < SUBMITTERS; i += 3) {
       const n = Math.min(3, SUBMITTERS - i)
       submitters.push(
         ...(await Promise.all(
@@ -76,8 +120,8 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
         )),
       )
     }
-    let seedNow = seed
-    const everyone = () => [seedNow, ...submitters, ...workers]
+    let seedNow: Agent = seed
+    const everyone = (): Agent[] => [seedNow, ...submitters, ...workers]
     await expectMeshed(everyone(), 90_000)
     const monitor = lonelinessMonitor(everyone)
 
@@ -111,17 +155,17 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
     await waitFor(async () => (await total()) >= TOTAL * 0.4, 300_000, 200)
     const shares = await doneBy()
     const fairness = jain(shares)
-    const seedDir = seed.dataDir
     await seed.stop('SIGKILL')
     seedNow = workers[0]! // the monitor watches the living meanwhile
     await waitFor(async () => (await total()) >= TOTAL * 0.7, 300_000, 200)
-    const seedBack = await startNode(
-      'worker',
-      ['--relay-service', 'on', ...HEARTBEAT, ...boot(workers[1]!)],
-      {
-        dataDir: seedDir,
-      },
-    )
+    // A new container on the seed's volume and ports: the same node, found again through a worker.
+    const seedBack: ContainerAgent = await startContainerAgent({
+      args: [...SEED_ARGS, ...boot(workers[1]!)],
+      volume: seed.volume,
+      apiPort: seed.apiPort,
+      p2pPort: seed.p2pPort,
+    })
+    expect(seedBack.ready.peerId).toBe(seed.ready.peerId)
     seedNow = seedBack
     await waitFor(async () => (await finished()) === TOTAL, 300_000, 250)
     const elapsed = Date.now() - started
@@ -156,6 +200,22 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
         `shares at 40 %: ${shares.join('/')} (Jain ${fairness.toFixed(3)}); longest alone ${loneliest} ms; ` +
         `reruns ${tasks.filter((t: TaskRecord) => t.runs > 1).length}; succeeded twice on executors after a stall or loss ${doubles.length}`,
     )
+    // The containers took part: every process lists them online, and the container submitters'
+    // tasks all ran, on the workers.
+    const containerIds = [seedBack, ...containerSubmitters].map((c) => c.ready.peerId)
+    for (const a of [...submitters.slice(CONTAINER_SUBMITTERS), ...workers]) {
+      const online = (await peersOf(a)).filter((p) => p.state === 'online').map((p) => p.peerId)
+      expect(online).toEqual(expect.arrayContaining(containerIds))
+    }
+    const workerIds = workers.map((w) => w.ready.peerId)
+    for (let k = 0; k < CONTAINER_SUBMITTERS; k++) {
+      const own = tasks.filter((t) => ids.get(t.id) === k)
+      expect(own).toHaveLength(TASKS_PER_SUBMITTER)
+      for (const t of own) {
+        expect(t.status).toBe('succeeded')
+        expect(workerIds).toContain(t.executor?.peerId)
+      }
+    }
     expect(unexplained).toEqual([])
     expect(fairness).toBeGreaterThanOrEqual(0.9)
     expect(loneliest).toBeLessThan(MAX_ALONE_MS)
