@@ -75,7 +75,7 @@ async function startMesh(
   const start = (i: number, extra: string[]) =>
     lab.agent(ns[i % 3]!, {
       args: [...ARGS, '--mode', i < SUBMITTERS ? 'coordinator' : 'worker', ...extra],
-      timeoutMs: 120_000,
+      timeoutMs: 300_000,
     })
   const seed = await start(0, [])
   const boot = seed.ready.p2pAddrs.find(

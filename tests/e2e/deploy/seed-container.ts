@@ -29,6 +29,8 @@ export interface ContainerAgentOptions {
   /** Ports to listen on (host network); free ones otherwise. A restart keeps the old ones. */
   apiPort?: number
   p2pPort?: number
+  /** How long to wait for the ready line. */
+  timeoutMs?: number
 }
 
 const names = new Set<string>()
@@ -53,16 +55,20 @@ export async function startContainerAgent(opts: ContainerAgentOptions = {}): Pro
     EDGECODER_P2P_HOST: '127.0.0.1',
     EDGECODER_LOG_LEVEL: 'info',
   }
-  const c = await runContainer(name, [
-    '--network',
-    'host',
-    '-v',
-    `${volume}:/data`,
-    ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
-    SEED_IMAGE,
-    'start',
-    ...(opts.args ?? []),
-  ])
+  const c = await runContainer(
+    name,
+    [
+      '--network',
+      'host',
+      '-v',
+      `${volume}:/data`,
+      ...Object.entries(env).flatMap(([k, v]) => ['-e', `${k}=${v}`]),
+      SEED_IMAGE,
+      'start',
+      ...(opts.args ?? []),
+    ],
+    opts.timeoutMs,
+  )
   const token = await docker(['exec', name, 'cat', '/data/api-token'])
   const apiUrl = `http://127.0.0.1:${apiPort}`
   return {
