@@ -92,10 +92,11 @@ export async function startAgent(opts: StartOptions = {}): Promise<AgentProcess>
   })
   const exited = new Promise<number | string>((r) => proc.on('exit', (code, sig) => r(code ?? sig ?? -1)))
   const ready = await new Promise<ReadyLine>((resolveReady, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`agent not ready within ${opts.timeoutMs ?? 30_000} ms\n${stderr}`)),
-      opts.timeoutMs ?? 30_000,
-    )
+    const timer = setTimeout(() => {
+      // Not ready is not started: it must not outlive the test that gave up on it.
+      proc.kill('SIGKILL')
+      reject(new Error(`agent not ready within ${opts.timeoutMs ?? 30_000} ms\n${stderr}`))
+    }, opts.timeoutMs ?? 30_000)
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       if (line.startsWith(READY_PREFIX)) {
         clearTimeout(timer)
