@@ -42,6 +42,7 @@ const TASK = {
 
 const get = async <T>(a: AgentProcess, path: string): Promise<T> => (await (await a.api(path)).json()) as T
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+const f = (x: number, d = 1) => x.toFixed(d)
 
 interface Member {
   agent: NsAgent
@@ -282,17 +283,15 @@ for (const n of sizes) {
   try {
     const r = await measure(n)
     results.push(r)
-    console.log(
-      `N=${n}: p95 ${percentile(r.lag, 95)} ms, idle ${Math.round(median(r.bytesPerMin))} B/min/node, RSS ${median(r.rssMb).toFixed(0)} MB, ${r.tasksPerSec.toFixed(1)} tasks/s`,
-    )
+    // Each size's row as soon as it is measured: a later size that fails or is stopped loses nothing.
+    console.log(`N=${n}: ${row(r)}`)
   } catch (err) {
     // A size the machine does not hold is a result too: say so, keep the others.
     console.log(`N=${n}: MISS: ${(err as Error).message.split('\n')[0]}`)
   }
 }
 
-const f = (x: number, d = 1) => x.toFixed(d)
-const rows = results.map((r) => {
+function row(r: Result): string {
   const cross = r.lag.filter((_, i) => r.wanHops[i]! >= 1)
   const floors = r.wanHops.filter((h) => h >= 1).map((h) => h * ONE_WAY_MS)
   const within = r.lag.filter((_, i) => r.wanHops[i] === 0)
@@ -301,7 +300,8 @@ const rows = results.map((r) => {
   const meanHops = r.gossipHops.reduce((a, b) => a + b, 0) / r.gossipHops.length
   const late = r.lag.filter((x) => x === Number.POSITIVE_INFINITY).length
   return `| ${r.n} | ${r.formMs} ms | ${percentile(cross, 50)} / ${p95} ms | ${floor} ms (${Math.max(...r.wanHops)} WAN link${Math.max(...r.wanHops) > 1 ? 's' : ''} at most) | ${f(p95 / floor, 2)}× ${p95 <= 3 * floor ? 'met' : 'MISSED'} | ${within.length > 0 ? `${percentile(within, 95)} ms` : '–'} | ${percentile(r.toAll, 95)} ms | ${late} of ${r.lag.length} | ${f(meanHops, 2)} | ${Math.round(median(r.bytesPerMin))} B, ${Math.round(median(r.msgsPerMin))} msgs | ${f(median(r.rssMb))} MB (max ${f(Math.max(...r.rssMb))}) | ${f(r.tasksPerSec, 2)}/s, p50 ${r.taskP50Ms} / p95 ${r.taskP95Ms} ms, ${r.succeeded}/${taskCount} ok, ${r.crossRegion} cross-region | ${f(r.rttMs)} ms | ${f(r.load[0])} → ${f(r.load[1])} |`
-})
+}
+const rows = results.map(row)
 const small = results.find((r) => r.n === Math.min(...results.map((x) => x.n)))
 const large = results.find((r) => r.n === Math.max(...results.map((x) => x.n)))
 const idleRatio = small && large ? median(large.bytesPerMin) / median(small.bytesPerMin) : Number.NaN
