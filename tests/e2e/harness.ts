@@ -10,19 +10,23 @@ const CLI = join(REPO_ROOT, 'packages/agent/src/cli/main.ts')
 /** The operator's entry point: its Node flags and the agent's bundle (scripts/build-agent.ts). */
 export const BIN = join(REPO_ROOT, 'bin/edgecoder')
 
-/** A real agent process started by a test. */
-export interface AgentProcess {
-  proc: ChildProcess
+/** What a test sees of a running agent, a process or a container alike. */
+export interface Agent {
   ready: ReadyLine
-  dataDir: string
   apiUrl: string
   /** Everything the agent wrote on stderr (its NDJSON log), for failure messages. */
   stderr: () => string
-  /** Resolves with the exit code (or signal name) once the process has exited. */
-  exited: Promise<number | string>
   /** `fetch` against the agent's API, JSON by default. */
   api: (path: string, init?: RequestInit & { json?: unknown }) => Promise<Response>
   stop: (signal?: NodeJS.Signals) => Promise<number | string>
+}
+
+/** A real agent process started by a test. */
+export interface AgentProcess extends Agent {
+  proc: ChildProcess
+  dataDir: string
+  /** Resolves with the exit code (or signal name) once the process has exited. */
+  exited: Promise<number | string>
 }
 
 export interface StartOptions {

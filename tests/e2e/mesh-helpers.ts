@@ -1,5 +1,5 @@
 import type { MeshPeer, MeshPeerDetail, MeshStats } from '@edgecoder/protocol'
-import { type AgentProcess, type StartOptions, startAgent } from './harness.ts'
+import { type Agent, type AgentProcess, type StartOptions, startAgent } from './harness.ts'
 
 /** Heartbeat the mesh tests run with: short, so churn shows within seconds. */
 export const HEARTBEAT_MS = 1000
@@ -30,7 +30,7 @@ export function startMeshAgent(
 }
 
 /** The agent's direct TCP multiaddr (ending in /p2p/<id>), as another agent would bootstrap from it. */
-export function tcpAddr(a: AgentProcess): string {
+export function tcpAddr(a: Agent): string {
   const addr = a.ready.p2pAddrs.find(
     (x) => x.includes('/tcp/') && !x.includes('/ws') && !x.includes('p2p-circuit'),
   )
@@ -38,23 +38,23 @@ export function tcpAddr(a: AgentProcess): string {
   return addr
 }
 
-export async function peersOf(a: AgentProcess): Promise<MeshPeer[]> {
+export async function peersOf(a: Agent): Promise<MeshPeer[]> {
   const res = await a.api('/mesh/peers')
   if (!res.ok) throw new Error(`GET /mesh/peers: ${res.status}`)
   return ((await res.json()) as { peers: MeshPeer[] }).peers
 }
 
-export async function peerDetail(a: AgentProcess, peerId: string): Promise<MeshPeerDetail | undefined> {
+export async function peerDetail(a: Agent, peerId: string): Promise<MeshPeerDetail | undefined> {
   const res = await a.api(`/agent-mesh/peers/${peerId}`)
   return res.ok ? ((await res.json()) as MeshPeerDetail) : undefined
 }
 
-export async function statsOf(a: AgentProcess): Promise<MeshStats> {
+export async function statsOf(a: Agent): Promise<MeshStats> {
   return (await (await a.api('/mesh/stats')).json()) as MeshStats
 }
 
 /** True when `a` lists exactly `others` (by peer id), every one online. */
-export async function seesOnline(a: AgentProcess, others: AgentProcess[]): Promise<boolean> {
+export async function seesOnline(a: Agent, others: Agent[]): Promise<boolean> {
   const peers = await peersOf(a)
   const want = others.map((o) => o.ready.peerId).sort()
   const online = peers.filter((p) => p.state === 'online').map((p) => p.peerId)
@@ -62,7 +62,7 @@ export async function seesOnline(a: AgentProcess, others: AgentProcess[]): Promi
 }
 
 /** True when every agent lists every other one, online, and no one else. */
-export async function fullyMeshed(agents: AgentProcess[]): Promise<boolean> {
+export async function fullyMeshed(agents: Agent[]): Promise<boolean> {
   const views = await Promise.all(
     agents.map((a) =>
       seesOnline(
@@ -75,7 +75,7 @@ export async function fullyMeshed(agents: AgentProcess[]): Promise<boolean> {
 }
 
 /** Why `fullyMeshed` is false: each agent's table, for failure messages. */
-export async function describeTables(agents: AgentProcess[]): Promise<string> {
+export async function describeTables(agents: Agent[]): Promise<string> {
   const lines = await Promise.all(
     agents.map(async (a) => {
       try {
@@ -90,7 +90,7 @@ export async function describeTables(agents: AgentProcess[]): Promise<string> {
 }
 
 /** Reads an agent's `/events` SSE stream into a list until `close()`. */
-export function collectEvents(a: AgentProcess): {
+export function collectEvents(a: Agent): {
   events: { type: string; data: unknown }[]
   close: () => void
 } {

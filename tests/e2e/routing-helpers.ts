@@ -1,5 +1,5 @@
 import type { RouteHop, TaskRecord, TaskSpecInput } from '@edgecoder/protocol'
-import { type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
+import { type Agent, type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
 import { describeTables, fullyMeshed, peersOf } from './mesh-helpers.ts'
 import { getTask } from './tasks-helpers.ts'
 
@@ -38,7 +38,7 @@ export function startNode(
 }
 
 /** Waits until every agent lists every other one online; fails with everyone's table. */
-export async function expectMeshed(agents: AgentProcess[], withinMs = 20_000): Promise<void> {
+export async function expectMeshed(agents: Agent[], withinMs = 20_000): Promise<void> {
   await waitFor(() => fullyMeshed(agents), withinMs, 200).catch(async () => {
     // The log of whoever sees no one says why: no dial, no identify, no advert.
     const alone = await Promise.all(
@@ -86,7 +86,7 @@ export function awaitHop(
 }
 
 /** Every task on an agent (all pages). */
-export async function allTasks(agent: AgentProcess): Promise<TaskRecord[]> {
+export async function allTasks(agent: Agent): Promise<TaskRecord[]> {
   const out: TaskRecord[] = []
   let cursor: string | null = null
   do {
