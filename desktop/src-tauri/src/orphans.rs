@@ -170,10 +170,20 @@ mod tests {
         );
     }
 
-    /// A stand-in orphan: the test agent with an agent's command line, reaped as soon as it exits.
+    /// A stand-in orphan: the test agent with an agent's command line. Nobody waits for it while
+    /// the test runs, so once stopped it is a zombie, as under an init that is slow to reap.
     struct Orphan {
         pid: u32,
+        child: Child,
         _dir: Dir,
+    }
+
+    impl Drop for Orphan {
+        /// One the test failed to stop must not outlive it (std never signals a reaped child).
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
     }
 
     struct Dir(PathBuf);
@@ -216,16 +226,12 @@ mod tests {
             .read_line(&mut line)
             .unwrap();
         assert!(line.starts_with("EDGECODER_READY "), "{line}");
-        // Its parent's wait, as init would do for a real orphan.
-        thread::spawn(move || child.wait());
-        (
-            Orphan {
-                pid,
-                _dir: Dir(dir),
-            },
-            entry,
-            data_dir,
-        )
+        let orphan = Orphan {
+            pid,
+            child,
+            _dir: Dir(dir),
+        };
+        (orphan, entry, data_dir)
     }
 
     fn unused_port() -> u16 {
