@@ -7,9 +7,8 @@ import type { CreditBalance, CreditHistory, MeshPeer, TaskRecord } from '@edgeco
 import { type BrowserContext, chromium, type Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { PANELS } from '../../desktop/src/lib/panels.ts'
-import { type AgentProcess, cleanupAgents, waitFor } from '../e2e/harness.ts'
+import { type AgentProcess, cleanupAgents, startAgent, waitFor } from '../e2e/harness.ts'
 import { peersOf, tcpAddr } from '../e2e/mesh-helpers.ts'
-import { startNode } from '../e2e/routing-helpers.ts'
 import { submitOk, waitForStatus } from '../e2e/tasks-helpers.ts'
 
 /**
@@ -33,6 +32,8 @@ const MODEL_PATH = process.env.EDGECODER_TEST_MODEL ?? ''
 const APP_BIN = process.env.DESKTOP_APP_BIN ?? '/usr/bin/edgecoder-desktop'
 const SHOTS = process.env.DESKTOP_PANEL_SHOTS ?? join(tmpdir(), 'edgecoder-desktop-panels')
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+/** A loaded 2-core machine loads and runs even this small model slowly. */
+const MODEL_TASK_MS = 240_000
 
 // biome-ignore lint/suspicious/noExplicitAny: response bodies read in assertions
 type Json = any
@@ -93,6 +94,16 @@ afterAll(async () => {
   await cleanupAgents()
   await new Promise((r) => files?.close(r))
 })
+
+/**
+ * An agent of the mesh on loopback with a short advert heartbeat. Executors' task heartbeats are
+ * asked at 5 s: a model loading on a loaded machine can hold the app's agent up for seconds,
+ * which is no stall.
+ */
+function startNode(mode: 'coordinator' | 'worker', extra: string[]): Promise<AgentProcess> {
+  const args = ['--mode', mode, '--p2p-host', '127.0.0.1', '--advert-interval-ms', '1000']
+  return startAgent({ timeoutMs: 60_000, args: [...args, '--task-heartbeat-ms', '5000', ...extra] })
+}
 
 const onlineIds = (peers: MeshPeer[]) => peers.filter((p) => p.state === 'online').map((p) => p.peerId)
 
@@ -170,38 +181,42 @@ describe('the installed app in a live mesh', () => {
       30_000,
       250,
     )
-  })
+  }, 300_000)
 
-  it('runs a task the coordinator sent it and earns credits for it', async () => {
-    // UI step (Task Queue panel): the task shows with its route and this node as executor.
-    const id = await submitOk(coordinator, {
-      kind: 'chat',
-      model: MODEL,
-      messages: [{ role: 'user', content: 'Say hello.' }],
-      maxTokens: 16,
-      temperature: 0,
-    })
-    const task: TaskRecord = await waitForStatus(coordinator, id, undefined, 90_000)
-    expect(task.status, JSON.stringify(task.result)).toBe('succeeded')
-    expect(task.executor).toMatchObject({ peerId: appId, local: false })
-    const settled = await waitFor(
-      async () => {
-        const b = await appJson<CreditBalance>('/credits/balance')
-        return b.pendingIn === 0 && b.earned > 0 ? b : null
-      },
-      30_000,
-      250,
-    )
-    const history = await appJson<CreditHistory>('/credits/history')
-    const entry = history.entries.find(
-      (e) => e.direction === 'in' && e.counterparty === coordinator.ready.peerId,
-    )
-    expect(entry).toMatchObject({ state: 'settled' })
-    expect(entry!.credits).toBeGreaterThan(0)
-    expect(settled!.earned).toBe(
-      history.entries.filter((e) => e.direction === 'in').reduce((n, e) => n + e.credits, 0),
-    )
-  })
+  it(
+    'runs a task the coordinator sent it and earns credits for it',
+    async () => {
+      // UI step (Task Queue panel): the task shows with its route and this node as executor.
+      const id = await submitOk(coordinator, {
+        kind: 'chat',
+        model: MODEL,
+        messages: [{ role: 'user', content: 'Say hello.' }],
+        maxTokens: 16,
+        temperature: 0,
+      })
+      const task: TaskRecord = await waitForStatus(coordinator, id, undefined, MODEL_TASK_MS)
+      expect(task.status, JSON.stringify(task.result)).toBe('succeeded')
+      expect(task.executor).toMatchObject({ peerId: appId, local: false })
+      const settled = await waitFor(
+        async () => {
+          const b = await appJson<CreditBalance>('/credits/balance')
+          return b.pendingIn === 0 && b.earned > 0 ? b : null
+        },
+        30_000,
+        250,
+      )
+      const history = await appJson<CreditHistory>('/credits/history')
+      const entry = history.entries.find(
+        (e) => e.direction === 'in' && e.counterparty === coordinator.ready.peerId,
+      )
+      expect(entry).toMatchObject({ state: 'settled' })
+      expect(entry!.credits).toBeGreaterThan(0)
+      expect(settled!.earned).toBe(
+        history.entries.filter((e) => e.direction === 'in').reduce((n, e) => n + e.credits, 0),
+      )
+    },
+    MODEL_TASK_MS + 60_000,
+  )
 
   it('shows the peers, the model and the credits earned in its UI', async () => {
     // The UI the app bundles, served by its agent at /ui, in Chromium: its DOM can be read.
