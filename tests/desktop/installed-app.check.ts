@@ -14,7 +14,7 @@ import { submitOk, waitForStatus } from '../e2e/tasks-helpers.ts'
 /**
  * The installed desktop app (launched by scripts/desktop-ci.sh under Xvfb) in a live mesh: two
  * agents from this checkout, a coordinator that submits and a worker. The app's agent is given
- * the mesh token and its bootstrap peer through the settings API the Settings panel uses, pulls
+ * the mesh token and its bootstrap peer in its Settings panel (the UI it bundles, at /ui), pulls
  * the test model from a local HTTP server and swaps to it, runs a chat task the coordinator
  * sent it, and shows the credits it earned. Then a screenshot of every panel of the app's window.
  *
@@ -72,7 +72,6 @@ let filesUrl: string
 let browser: BrowserContext | undefined
 let page: Page
 let profile: string | undefined
-let settingsPeers: boolean
 
 beforeAll(async () => {
   expect(MODEL_PATH, 'EDGECODER_TEST_MODEL names the test model').not.toBe('')
@@ -84,8 +83,14 @@ beforeAll(async () => {
   })
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r))
   filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}`
-  const settings = await appJson<Record<string, unknown>>('/orchestration/settings')
-  settingsPeers = 'bootstrapPeers' in settings
+  // The UI the app bundles, served by its agent at /ui, in Chromium: its DOM can be driven and read.
+  profile = join(tmpdir(), `edgecoder-tier4-chromium-${process.pid}`)
+  browser = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
+  })
+  page = browser.pages()[0] ?? (await browser.newPage())
 }, 120_000)
 
 afterAll(async () => {
@@ -109,32 +114,24 @@ const onlineIds = (peers: MeshPeer[]) => peers.filter((p) => p.state === 'online
 
 describe('the installed app in a live mesh', () => {
   it('joins the mesh with the token and bootstrap peer given in Settings', async () => {
-    // UI step (Settings panel, once it edits these): enter the mesh token and the bootstrap
-    // peer in the window and save each; until then the same PUTs the panel sends.
-    const saved = await appJson<Json>('/orchestration/settings', {
-      method: 'PUT',
-      json: { meshToken: TOKEN },
-    })
-    expect(saved.meshToken).not.toBeNull()
+    await page.goto(`${API}/ui/#/settings`)
+    await page.getByTestId('mesh-token-change').click()
+    await page.getByTestId('mesh-token-input').fill(TOKEN)
+    await page.getByTestId('mesh-token-save').click()
+    await page.getByTestId('confirm-token-confirm').click()
+    await expect
+      .poll(() => page.getByTestId('note-meshToken').textContent(), { timeout: 30_000 })
+      .toContain('applied now')
+    expect((await appJson<Json>('/orchestration/settings')).meshToken).not.toBeNull()
     const token = ['--mesh-token', TOKEN]
-    if (settingsPeers) {
-      coordinator = await startNode('coordinator', token)
-      const put = await appJson<Json>('/orchestration/settings', {
-        method: 'PUT',
-        json: { bootstrapPeers: [tcpAddr(coordinator)] },
-      })
-      expect(put.bootstrapPeers).toEqual([tcpAddr(coordinator)])
-    } else {
-      // This agent has no bootstrapPeers setting yet: the coordinator joins through the app instead.
-      const addrs = (await appJson<{ addresses: string[] }>('/health/runtime')).addresses
-      const direct = addrs.find((a) => a.startsWith('/ip4/127.0.0.1/tcp/') && !a.includes('/ws'))
-      coordinator = await startNode('coordinator', [
-        ...token,
-        '--bootstrap',
-        direct ?? `/ip4/127.0.0.1/tcp/4001/p2p/${appId}`,
-      ])
-    }
+    coordinator = await startNode('coordinator', token)
     worker = await startNode('worker', [...token, '--bootstrap', tcpAddr(coordinator)])
+    await page.getByTestId('bootstrap-input').fill(tcpAddr(coordinator))
+    await page.getByTestId('bootstrap-add').click()
+    await expect
+      .poll(() => page.getByTestId('note-bootstrapPeers').textContent(), { timeout: 30_000 })
+      .toContain('applied now')
+    expect((await appJson<Json>('/orchestration/settings')).bootstrapPeers).toEqual([tcpAddr(coordinator)])
     await waitFor(
       async () => {
         const seen = onlineIds((await appJson<{ peers: MeshPeer[] }>('/mesh/peers')).peers)
@@ -150,7 +147,7 @@ describe('the installed app in a live mesh', () => {
     ).catch((err: Error) => {
       throw new Error(`${err.message}\napp log:\n${appLogTail()}`)
     })
-  })
+  }, 180_000)
 
   it('pulls the model from a local HTTP server to 100 % and swaps to it', async () => {
     // UI step (Model Manager panel): pull by URL with the progress bar, then Swap.
@@ -191,7 +188,7 @@ describe('the installed app in a live mesh', () => {
         kind: 'chat',
         model: MODEL,
         messages: [{ role: 'user', content: 'Say hello.' }],
-        maxTokens: 16,
+        maxTokens: 8,
         temperature: 0,
       })
       const task: TaskRecord = await waitForStatus(coordinator, id, undefined, MODEL_TASK_MS)
@@ -219,14 +216,6 @@ describe('the installed app in a live mesh', () => {
   )
 
   it('shows the peers, the model and the credits earned in its UI', async () => {
-    // The UI the app bundles, served by its agent at /ui, in Chromium: its DOM can be read.
-    profile = join(tmpdir(), `edgecoder-tier4-chromium-${process.pid}`)
-    browser = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking'],
-    })
-    page = browser.pages()[0] ?? (await browser.newPage())
     await page.goto(`${API}/ui/#/dashboard`)
     const earned = (await appJson<CreditBalance>('/credits/balance')).earned
     const stat = (id: string) => page.getByTestId(id).textContent()
