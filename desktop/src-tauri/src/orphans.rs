@@ -59,7 +59,10 @@ impl ProcessTable {
         system.refresh_processes_specifics(
             which,
             true,
-            ProcessRefreshKind::nothing().with_cmd(UpdateKind::Always),
+            // Without tasks: on Linux each thread would be listed as a process of its own.
+            ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_cmd(UpdateKind::Always),
         );
         ProcessTable(system)
     }
@@ -75,6 +78,7 @@ impl ProcessTable {
         self.0
             .processes()
             .iter()
+            .filter(|(_, p)| p.thread_kind().is_none())
             .map(|(pid, _)| pid.as_u32())
             .filter(|&pid| pid != me && self.cmd(pid).is_some_and(&matches))
             .collect()
@@ -303,6 +307,25 @@ mod tests {
             "ignoring agent.pid: pid {} is another program",
             std::process::id()
         )));
+    }
+
+    #[test]
+    fn lists_processes_not_their_threads() {
+        // This test binary runs its tests on several threads: none may pass for a process.
+        let me: Vec<OsString> = std::env::args_os().collect();
+        let helpers: Vec<_> = (0..3)
+            .map(|_| thread::spawn(|| thread::sleep(Duration::from_millis(500))))
+            .collect();
+        let found = ProcessTable::read().find(|cmd| cmd == me.as_slice());
+        assert_eq!(
+            found,
+            Vec::<u32>::new(),
+            "threads of pid {}",
+            std::process::id()
+        );
+        for h in helpers {
+            h.join().unwrap();
+        }
     }
 
     #[test]
