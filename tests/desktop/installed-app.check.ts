@@ -72,6 +72,8 @@ let filesUrl: string
 let browser: BrowserContext | undefined
 let page: Page
 let profile: string | undefined
+/** What the app earned for the coordinator's task, as its own chain has it. */
+let earning: CreditHistory['entries'][number]
 
 beforeAll(async () => {
   expect(MODEL_PATH, 'EDGECODER_TEST_MODEL names the test model').not.toBe('')
@@ -208,6 +210,7 @@ describe('the installed app in a live mesh', () => {
       )
       expect(entry).toMatchObject({ state: 'settled' })
       expect(entry!.credits).toBeGreaterThan(0)
+      earning = entry!
       expect(settled!.earned).toBe(
         history.entries.filter((e) => e.direction === 'in').reduce((n, e) => n + e.credits, 0),
       )
@@ -222,8 +225,19 @@ describe('the installed app in a live mesh', () => {
     await expect.poll(() => stat('stat-earnings'), { timeout: 15_000 }).toBe(`${earned} credits`)
     await expect.poll(() => stat('stat-peers'), { timeout: 15_000 }).toBe('2')
     expect(await stat('stat-model')).toBe(MODEL)
-    // UI steps (Mesh Topology, Credits & Wallet, Task Queue panels): the coordinator and worker
-    // on the graph, the settled transfer from the coordinator, the task with its executor.
+    await page.goto(`${API}/ui/#/credits`)
+    const { balance } = await appJson<CreditBalance>('/credits/balance')
+    await expect
+      .poll(() => page.getByTestId('credit-balance').textContent(), { timeout: 20_000 })
+      .toBe(`${balance} credits`)
+    const row = page.locator(`[data-testid=transfer][data-seq="${earning.seq}"]`)
+    await row.waitFor({ timeout: 20_000 })
+    expect(await row.getByTestId('transfer-counterparty').getAttribute('data-peer')).toBe(
+      coordinator.ready.peerId,
+    )
+    expect(await row.getAttribute('data-state')).toBe('settled')
+    // UI steps (Mesh Topology and Task Queue panels, once they are built): the coordinator and
+    // worker on the graph, the task with its route and this node as its executor.
   })
 
   it('keeps a screenshot of every panel of its window', async () => {
