@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
 # The desktop app end to end on this machine: tests, the .deb built and installed with dpkg,
 # the installed app launched under Xvfb, its agent checked on the API, a screenshot of the window,
-# a kill -9 of the agent (the app must restart it), a graceful quit (no agent may be left).
+# a kill -9 of the agent (the app must restart it), a graceful quit (no agent may be left), and
+# the app in a live mesh of agents from this checkout: it joins through Settings, pulls and swaps
+# the test model, runs a task another agent sent it and shows the credits it earned, with a
+# screenshot of every panel (tests/desktop/installed-app.check.ts).
 # Exits non-zero on the first failure, saying which check failed.
 #
 # usage: scripts/desktop-ci.sh [--skip-tests] [--installed] [--runs N]
 #   --installed  check the app as installed now (no tests, build or dpkg -i)
 #   --runs N     launches measured for the launch-to-Dashboard time (default 3)
-# Results (screenshot, logs, summary.json) go to $DESKTOP_CI_OUT (default /tmp/edgecoder-desktop-ci).
+# Results (screenshots, logs, summary.json) go to $DESKTOP_CI_OUT (default /tmp/edgecoder-desktop-ci);
+# the panel screenshots to its panels/ folder (the CI artifact) and to bench/screenshots/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 skip_tests=0
@@ -35,6 +39,9 @@ desktop_ensure_system
 if [ "$skip_tests" = 0 ]; then
   "$desktop_root/scripts/desktop-test.sh"
 fi
+# The mesh check's agents run from this checkout; the app pulls the test model from it.
+"$desktop_root/scripts/setup.sh" --quiet
+test_model="$("$desktop_root/scripts/fetch-model.sh" | tail -n 1)"
 
 if [ "$installed" = 0 ]; then
   deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
@@ -210,6 +217,23 @@ for i in $(seq 2 "$runs"); do
 done
 median="$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')"
 
+# --- 8. tier 4: the app in a live mesh, and a screenshot of every panel ----------------------------
+# Last: it leaves a model and a mesh token in the app's data dir, which later launches would load.
+desktop_say "the installed app in a live mesh of agents"
+mesh_start=$(date +%s)
+launch "$out/app-mesh.log"
+wait_for 120 "the Dashboard for the mesh check" dashboard_seen "$out/app-mesh.log"
+mkdir -p "$out/panels"
+(cd "$desktop_root" &&
+  DESKTOP_APP_BIN="$APP_BIN" DESKTOP_APP_LOG="$out/app-mesh.log" DESKTOP_PANEL_SHOTS="$out/panels" \
+    DESKTOP_BENCH_SHOTS="$desktop_root/bench/screenshots" EDGECODER_TEST_MODEL="$test_model" \
+    npx vitest run --config tests/desktop/vitest.config.ts >&2) ||
+  desktop_fail "the installed app in a live mesh (tests/desktop/installed-app.check.ts; app log: $out/app-mesh.log)"
+quit_app
+[ -z "$(installed_agents)" ] || desktop_fail "agent left after the mesh check"
+mesh_s=$(($(date +%s) - mesh_start))
+echo "app: joined a mesh, pulled and swapped a model, ran a peer's task, earned credits (${mesh_s} s); panels in $out/panels" >&2
+
 # --- sizes ------------------------------------------------------------------------------------------
 deb_bytes=$(stat -c %s "$deb")
 installed_bytes=$(dpkg -L "$(dpkg-deb -f "$deb" Package)" 2>/dev/null | while read -r f; do [ -f "$f" ] && stat -c %s "$f"; done | awk '{s+=$1} END {print s+0}')
@@ -218,7 +242,7 @@ node_bytes=$(stat -c %s /usr/bin/edgecoder-node)
 agent_bytes=$(du -sb "$AGENT_DIR" | cut -f1)
 mib() { awk -v b="$1" 'BEGIN {printf "%.1f", b / 1048576}'; }
 cat >"$out/summary.json" <<JSON
-{"debBytes":$deb_bytes,"installedBytes":$installed_bytes,"shellBinaryBytes":$shell_bytes,"nodeSidecarBytes":$node_bytes,"agentResourceBytes":$agent_bytes,"launchToDashboardMs":[$(IFS=,; echo "${times[*]}")],"launchToDashboardMedianMs":$median,"launchToApiMs":$api_ms,"ciSeconds":$(($(date +%s) - ci_start))}
+{"debBytes":$deb_bytes,"installedBytes":$installed_bytes,"shellBinaryBytes":$shell_bytes,"nodeSidecarBytes":$node_bytes,"agentResourceBytes":$agent_bytes,"launchToDashboardMs":[$(IFS=,; echo "${times[*]}")],"launchToDashboardMedianMs":$median,"launchToApiMs":$api_ms,"meshCheckSeconds":$mesh_s,"ciSeconds":$(($(date +%s) - ci_start))}
 JSON
 desktop_say "passed in $(($(date +%s) - ci_start)) s"
 cat >&2 <<EOF
@@ -228,5 +252,7 @@ cat >&2 <<EOF
   Node sidecar              $(mib "$node_bytes") MiB
   agent resource            $(mib "$agent_bytes") MiB
   launch -> Dashboard       median ${median} ms of ${times[*]}
+  mesh check                ${mesh_s} s
+  panel screenshots         $out/panels (and bench/screenshots)
   results                   $out
 EOF

@@ -7,6 +7,10 @@
 //!   fail-start    print an error and exit with code 1 before becoming ready
 //!   ignore-term   answer /healthz and ignore SIGTERM
 //!   go-silent     become ready, then stop answering /healthz
+//!   slow-stop     answer /healthz; on SIGTERM take EDGECODER_TEST_STOP_MS (default 1000) to exit 0
+//!   stale-stderr  first start: leave a process holding its stderr that writes an error line once
+//!                 <record-file>.release exists, then crash; later starts: become ready and exit
+//!                 with code 4, printing no error, once <record-file>.crash exists
 //! Each start appends its pid to <record-file>.
 
 use std::io::{Read, Write};
@@ -19,9 +23,45 @@ extern "C" fn exit_cleanly(_: libc::c_int) {
     unsafe { libc::_exit(0) }
 }
 
+static STOP_MS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1000);
+
+extern "C" fn exit_slowly(_: libc::c_int) {
+    let ms = STOP_MS.load(std::sync::atomic::Ordering::Relaxed);
+    let t = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: nanosleep and _exit are async-signal-safe.
+    unsafe {
+        libc::nanosleep(&t, std::ptr::null_mut());
+        libc::_exit(0)
+    }
+}
+
+/// Waits for a file the test creates to move this fixture on.
+fn wait_for_file(path: &str) {
+    while !std::path::Path::new(path).exists() {
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
 fn main() {
     let args: Vec<String> = env::args().collect();
     let behaviour = args.get(1).map(String::as_str).unwrap_or("serve");
+    if behaviour == "linger" {
+        // The first stale-stderr run's leftover: its stderr is that run's pipe.
+        let release = format!("{}.release", args[2]);
+        while !std::path::Path::new(&release).exists() {
+            // The test is over (its folder is gone): nothing left to write to.
+            if !std::path::Path::new(&args[2]).exists() {
+                process::exit(0);
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        eprintln!(r#"{{"level":50,"msg":"stale error from run 1"}}"#);
+        process::exit(0);
+    }
+    let mut starts = 0;
     if let Some(record) = args.get(2) {
         let mut f = fs::OpenOptions::new()
             .create(true)
@@ -29,12 +69,24 @@ fn main() {
             .open(record)
             .unwrap();
         writeln!(f, "{}", process::id()).unwrap();
+        starts = fs::read_to_string(record).unwrap().lines().count();
     }
 
     // SAFETY: installing a handler that only calls _exit, or ignoring the signal.
     unsafe {
         if behaviour == "ignore-term" {
             libc::signal(libc::SIGTERM, libc::SIG_IGN);
+        } else if behaviour == "slow-stop" {
+            if let Some(ms) = env::var("EDGECODER_TEST_STOP_MS")
+                .ok()
+                .and_then(|v| v.parse().ok())
+            {
+                STOP_MS.store(ms, std::sync::atomic::Ordering::Relaxed);
+            }
+            libc::signal(
+                libc::SIGTERM,
+                exit_slowly as *const () as libc::sighandler_t,
+            );
         } else {
             libc::signal(
                 libc::SIGTERM,
@@ -57,6 +109,20 @@ fn main() {
     );
 
     match behaviour {
+        "stale-stderr" if starts == 1 => {
+            process::Command::new(&args[0])
+                .arg("linger")
+                .arg(&args[2])
+                .stdin(process::Stdio::null())
+                .spawn()
+                .unwrap();
+            eprintln!(r#"{{"level":60,"msg":"run 1 crashed"}}"#);
+            process::exit(3);
+        }
+        "stale-stderr" => {
+            wait_for_file(&format!("{}.crash", args[2]));
+            process::exit(4);
+        }
         "crash" => {
             thread::sleep(Duration::from_millis(300));
             eprintln!(r#"{{"level":60,"msg":"simulated crash"}}"#);

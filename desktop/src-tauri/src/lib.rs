@@ -164,8 +164,13 @@ fn log_note(app: &AppHandle, text: &str) {
     );
 }
 
-fn show_window(app: &AppHandle) {
+/// Brings the window up, on `panel` when one is asked for (`edgecoder-desktop --panel models`).
+fn show_window(app: &AppHandle, panel: Option<String>) {
     if let Some(w) = app.get_webview_window("main") {
+        if let Some(p) = panel {
+            // single_instance::panel_id let through only [a-z0-9-]: nothing here needs quoting.
+            let _ = w.eval(format!("window.location.hash = '#/{p}'"));
+        }
         let _ = w.show();
         let _ = w.unminimize();
         let _ = w.set_focus();
@@ -238,10 +243,35 @@ fn exit_on_signals(app: AppHandle) {
     });
 }
 
+/// `--panel <id>`: the panel to open (also in the instance already running).
+fn panel_arg(mut args: impl Iterator<Item = String>) -> Result<Option<String>, String> {
+    let mut panel = None;
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--panel" => {
+                let id = args.next().ok_or("--panel needs a panel id, e.g. --panel models")?;
+                let id = single_instance::panel_id(&id)
+                    .ok_or_else(|| format!("--panel {id:?} is not a panel id (e.g. mesh, models)"))?;
+                panel = Some(id.to_string());
+            }
+            // Desktop launchers may pass arguments of their own: say so, but start.
+            other => eprintln!("edgecoder-desktop: ignoring argument {other:?} (usage: edgecoder-desktop [--panel <id>])"),
+        }
+    }
+    Ok(panel)
+}
+
 pub fn run() {
     LAUNCHED.get_or_init(std::time::Instant::now);
     guard_against_blank_webview();
-    let instance = match single_instance::claim(single_instance::socket_path()) {
+    let panel = match panel_arg(std::env::args().skip(1)) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("edgecoder-desktop: {e}");
+            std::process::exit(2);
+        }
+    };
+    let instance = match single_instance::claim(single_instance::socket_path(), panel.as_deref()) {
         Ok(single_instance::Claim::First(lock)) => lock,
         Ok(single_instance::Claim::AlreadyRunning) => {
             eprintln!("edgecoder-desktop: already running; showing its window");
@@ -263,19 +293,17 @@ pub fn run() {
         .setup(move |app| {
             let handle = app.handle().clone();
             let show_handle = handle.clone();
-            instance.serve(move || show_window(&show_handle))?;
+            instance.serve(move |panel| show_window(&show_handle, panel))?;
+            if let (Some(p), Some(w)) = (&panel, app.get_webview_window("main")) {
+                let mut url = w.url()?;
+                url.set_fragment(Some(&format!("/{p}")));
+                w.navigate(url)?;
+            }
             app.manage(instance);
 
             let launch =
                 AgentLaunch::resolve(&app.path().resource_dir()?, &app.path().app_data_dir()?);
-            for note in orphans::reap(
-                &launch.data_dir,
-                &launch.entry,
-                agent_launch::API_PORT,
-                Duration::from_secs(10),
-            ) {
-                log_note(&handle, &note);
-            }
+            let options = Options::default();
 
             app.manage(Tray::create(&handle)?);
             app.manage(Agent {
@@ -285,9 +313,17 @@ pub fn run() {
             });
             let tray = start_tray_updates(handle.clone());
             app.manage(TrayFeed(Mutex::new(tray.clone())));
-            let supervisor = Supervisor::start(
+            // An orphan can take the whole grace period to stop: that happens on the
+            // supervisor's thread while the window and tray come up.
+            let (data_dir, entry, grace) = (
+                launch.data_dir.clone(),
+                launch.entry.clone(),
+                options.stop_grace,
+            );
+            let supervisor = Supervisor::start_after(
+                Box::new(move || orphans::reap(&data_dir, &entry, agent_launch::API_PORT, grace)),
                 Box::new(move || launch.command()),
-                Options::default(),
+                options,
                 AppObserver {
                     app: handle.clone(),
                     tray: tray.clone(),
@@ -300,7 +336,7 @@ pub fn run() {
             Ok(())
         })
         .on_menu_event(|app, event| match event.id().as_ref() {
-            tray::OPEN => show_window(app),
+            tray::OPEN => show_window(app, None),
             tray::PAUSE => toggle_contributing(app.clone()),
             tray::RESTART => {
                 if let Some(s) = app.state::<Agent>().supervisor.lock().unwrap().as_ref() {
@@ -329,4 +365,35 @@ pub fn run() {
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::panel_arg;
+
+    fn args(a: &[&str]) -> impl Iterator<Item = String> {
+        a.iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .into_iter()
+    }
+
+    #[test]
+    fn takes_a_panel_and_refuses_anything_else() {
+        assert_eq!(panel_arg(args(&[])), Ok(None));
+        assert_eq!(
+            panel_arg(args(&["--panel", "models"])),
+            Ok(Some("models".into()))
+        );
+        assert!(panel_arg(args(&["--panel"]))
+            .unwrap_err()
+            .contains("needs a panel id"));
+        assert!(panel_arg(args(&["--panel", "x'y"]))
+            .unwrap_err()
+            .contains("not a panel id"));
+        assert_eq!(
+            panel_arg(args(&["--verbose", "--panel", "mesh"])),
+            Ok(Some("mesh".into()))
+        );
+    }
 }

@@ -70,6 +70,16 @@ pub struct Options {
     pub backoff: Backoff,
 }
 
+/// How long the agent gives its parts to stop after SIGTERM before it exits on its own
+/// (`STOP_DEADLINE_MS` in packages/agent/src/cli/start.ts).
+pub const AGENT_STOP_DEADLINE: Duration = Duration::from_secs(10);
+
+/// The wait after SIGTERM before SIGKILL: the agent's own deadline and then some, so an agent
+/// that uses its whole deadline (and then closes its store) is never killed in the middle.
+pub fn stop_grace_after(agent_deadline: Duration) -> Duration {
+    agent_deadline + (agent_deadline / 2).max(Duration::from_secs(2))
+}
+
 impl Default for Options {
     fn default() -> Self {
         Options {
@@ -78,7 +88,7 @@ impl Default for Options {
             health_timeout: Duration::from_secs(3),
             // First start loads an identity, the store and the mesh; give slow disks room.
             ready_timeout: Duration::from_secs(120),
-            stop_grace: Duration::from_secs(10),
+            stop_grace: stop_grace_after(AGENT_STOP_DEADLINE),
             backoff: Backoff::default(),
         }
     }
@@ -86,6 +96,10 @@ impl Default for Options {
 
 /// Builds the command for each run; called again for every restart.
 pub type Launcher = Box<dyn Fn() -> Command + Send>;
+
+/// Runs once on the supervisor's thread before the first start (e.g. stopping an orphan agent
+/// that holds the port); its notes go to the log. It may block: the caller's thread does not wait.
+pub type Prepare = Box<dyn FnOnce() -> Vec<String> + Send>;
 
 enum Control {
     Restart,
@@ -114,7 +128,13 @@ struct Shared {
 }
 
 impl Supervisor {
-    pub fn start(launcher: Launcher, options: Options, observer: impl Observer) -> Self {
+    /// Starts supervising on a thread of its own, `prepare` first; returns at once.
+    pub fn start_after(
+        prepare: Prepare,
+        launcher: Launcher,
+        options: Options,
+        observer: impl Observer,
+    ) -> Self {
         let (tx, rx) = mpsc::channel();
         let state = Arc::new(Shared {
             snapshot: Mutex::new(Snapshot {
@@ -138,7 +158,7 @@ impl Supervisor {
         };
         let thread = thread::Builder::new()
             .name("agent-supervisor".into())
-            .spawn(move || worker.supervise())
+            .spawn(move || worker.supervise(prepare))
             .expect("spawn supervisor thread");
         Supervisor {
             tx,
@@ -198,7 +218,16 @@ enum RunEnd {
 }
 
 impl Worker {
-    fn supervise(mut self) {
+    fn supervise(mut self, prepare: Prepare) {
+        for note in prepare() {
+            self.note(format!("edgecoder-desktop: {note}"));
+        }
+        // A quit while preparing: stop before anything starts.
+        while let Ok(msg) = self.rx.try_recv() {
+            if let Msg::Control(Control::Stop(done)) = msg {
+                return self.finish(done);
+            }
+        }
         loop {
             let end = match self.spawn() {
                 Ok(child) => self.watch(child),
@@ -258,8 +287,9 @@ impl Worker {
                     healthy_since = Some(Instant::now());
                     last_poll = Instant::now();
                 }
-                Ok(Msg::Output(Output::Line { stream, text, .. })) => {
-                    if stream == Stream::Stderr && !text.is_empty() {
+                Ok(Msg::Output(Output::Line { stream, text, run })) => {
+                    // A line of an earlier run (its pipes can outlive it) never explains this one.
+                    if run == child.run() && stream == Stream::Stderr && !text.is_empty() {
                         last_stderr = Some(text.clone());
                     }
                     self.log(LogLine { stream, text });
@@ -380,16 +410,10 @@ impl Worker {
                 .ok()
                 .map(|d| d.as_millis() as u64);
         });
-        let note = format!(
+        self.note(format!(
             "edgecoder-desktop: {problem}; restarting in {} ms",
             delay.as_millis()
-        );
-        // Also on the app's own stderr: the journal keeps why the node restarted.
-        eprintln!("{note}");
-        self.log(LogLine {
-            stream: Stream::Stderr,
-            text: note,
-        });
+        ));
         let deadline = Instant::now() + delay;
         loop {
             match self
@@ -424,6 +448,15 @@ impl Worker {
             s.clone()
         };
         self.state.observer.snapshot(&snap);
+    }
+
+    /// The supervisor's own line: in the log and on the app's stderr, so the journal keeps it.
+    fn note(&self, text: String) {
+        eprintln!("{text}");
+        self.log(LogLine {
+            stream: Stream::Stderr,
+            text,
+        });
     }
 
     fn log(&self, line: LogLine) {

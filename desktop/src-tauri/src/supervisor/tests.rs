@@ -21,11 +21,13 @@ fn test_agent() -> PathBuf {
     bin
 }
 
-/// Records every snapshot so a test can wait for a phase.
+/// Records every snapshot and log line so a test can wait for a phase or a line.
 #[derive(Default)]
 struct Recorder {
     snapshots: Mutex<Vec<Snapshot>>,
     changed: Condvar,
+    logs: Mutex<Vec<String>>,
+    logged: Condvar,
 }
 
 impl Observer for Arc<Recorder> {
@@ -33,10 +35,26 @@ impl Observer for Arc<Recorder> {
         self.snapshots.lock().unwrap().push(s.clone());
         self.changed.notify_all();
     }
-    fn log(&self, _: &LogLine) {}
+    fn log(&self, line: &LogLine) {
+        self.logs.lock().unwrap().push(line.text.clone());
+        self.logged.notify_all();
+    }
 }
 
 impl Recorder {
+    fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let mut logs = self.logs.lock().unwrap();
+        while !logs.iter().any(|l| l.contains(needle)) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(
+                !left.is_zero(),
+                "timed out waiting for log line {needle:?}; saw {logs:#?}"
+            );
+            logs = self.logged.wait_timeout(logs, left).unwrap().0;
+        }
+    }
+
     fn wait_for(
         &self,
         what: &str,
@@ -68,6 +86,10 @@ struct Harness {
 }
 
 fn start(behaviour: &'static str, options: Options) -> Harness {
+    start_after(Box::new(Vec::new), behaviour, options)
+}
+
+fn start_after(prepare: Prepare, behaviour: &'static str, options: Options) -> Harness {
     let dir = TempDir::new();
     let record = dir.0.join("starts");
     let recorder = Arc::new(Recorder::default());
@@ -77,7 +99,7 @@ fn start(behaviour: &'static str, options: Options) -> Harness {
         c.arg(behaviour).arg(&rec);
         c
     });
-    let supervisor = Supervisor::start(launcher, options, recorder.clone());
+    let supervisor = Supervisor::start_after(prepare, launcher, options, recorder.clone());
     Harness {
         supervisor,
         recorder,
@@ -293,4 +315,137 @@ fn a_stop_during_backoff_returns_at_once() {
     let t = Instant::now();
     h.supervisor.stop();
     assert!(t.elapsed() < Duration::from_secs(1));
+}
+
+#[test]
+fn the_default_grace_outlasts_the_agents_own_stop_deadline() {
+    // The agent's deadline as the agent itself defines it.
+    let start_ts = include_str!("../../../../packages/agent/src/cli/start.ts");
+    let ms: u64 = start_ts
+        .lines()
+        .find_map(|l| l.strip_prefix("const STOP_DEADLINE_MS = "))
+        .expect("STOP_DEADLINE_MS in packages/agent/src/cli/start.ts")
+        .trim()
+        .replace('_', "")
+        .parse()
+        .unwrap();
+    assert_eq!(AGENT_STOP_DEADLINE, Duration::from_millis(ms));
+    let grace = Options::default().stop_grace;
+    assert!(
+        grace >= AGENT_STOP_DEADLINE + Duration::from_secs(2),
+        "SIGKILL after {grace:?} would race the agent's own {ms} ms deadline"
+    );
+}
+
+#[test]
+fn an_agent_that_uses_its_whole_stop_deadline_is_not_killed() {
+    let deadline = Duration::from_millis(1000);
+    let dir = TempDir::new();
+    let (out_tx, out_rx) = mpsc::channel();
+    let mut c = Command::new(test_agent());
+    c.arg("slow-stop")
+        .arg(dir.0.join("starts"))
+        .env("EDGECODER_TEST_STOP_MS", deadline.as_millis().to_string());
+    let mut child = process::AgentProcess::spawn(c, 1, out_tx).unwrap();
+    // Its ready line comes after its SIGTERM handler is in place.
+    loop {
+        match out_rx
+            .recv_timeout(Duration::from_secs(10))
+            .expect("ready line")
+        {
+            process::Output::Ready { .. } => break,
+            process::Output::Line { .. } => {}
+        }
+    }
+    let t = Instant::now();
+    let outcome = child.stop(stop_grace_after(deadline));
+    assert!(
+        matches!(outcome, process::StopOutcome::Exited(s) if s.success()),
+        "{outcome:?}"
+    );
+    assert!(
+        t.elapsed() >= deadline,
+        "it took its time: {:?}",
+        t.elapsed()
+    );
+}
+
+#[test]
+fn a_crash_is_explained_by_its_own_run_never_by_an_earlier_one() {
+    let h = start("stale-stderr", fast());
+    let first = h
+        .recorder
+        .wait_for("the first crash", Duration::from_secs(10), |s| {
+            s.restarts >= 1
+        });
+    assert!(first.problem.unwrap().contains("run 1 crashed"));
+    h.recorder
+        .wait_for("the second run", Duration::from_secs(10), |s| {
+            s.restarts >= 1 && s.phase == Phase::Running
+        });
+    // The first run's pipe, still held by its leftover, now carries an error line...
+    std::fs::write(h.record.with_extension("release"), "").unwrap();
+    h.recorder
+        .wait_for_log("stale error from run 1", Duration::from_secs(10));
+    // ...and then the second run exits with code 4 without saying why.
+    std::fs::write(h.record.with_extension("crash"), "").unwrap();
+    let s = h
+        .recorder
+        .wait_for("the second crash", Duration::from_secs(10), |s| {
+            s.restarts >= 2
+        });
+    assert_eq!(s.problem.as_deref(), Some("agent exited with code 4"));
+}
+
+#[test]
+fn preparing_runs_on_the_supervisor_thread_before_the_first_start() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let prepare: Prepare = Box::new(move || {
+        // Stands in for stopping an orphan, which can take the whole grace period.
+        go_rx.recv().unwrap();
+        vec!["stopping agent pid 1 left from an earlier run".into()]
+    });
+    let (started_tx, started_rx) = mpsc::channel();
+    thread::spawn(move || started_tx.send(start_after(prepare, "serve", fast())).ok());
+    let h = started_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("start returns while preparing is still under way");
+    assert_eq!(h.supervisor.snapshot().phase, Phase::Starting);
+    assert!(
+        h.started_pids().is_empty(),
+        "no agent before preparing ends"
+    );
+    go_tx.send(()).unwrap();
+    h.recorder
+        .wait_for("running", Duration::from_secs(10), |s| {
+            s.phase == Phase::Running
+        });
+    h.recorder.wait_for_log(
+        "edgecoder-desktop: stopping agent pid 1 left from an earlier run",
+        Duration::from_secs(1),
+    );
+    assert_eq!(h.started_pids().len(), 1);
+}
+
+#[test]
+fn a_stop_while_preparing_starts_nothing() {
+    let (go_tx, go_rx) = mpsc::channel::<()>();
+    let prepare: Prepare = Box::new(move || {
+        go_rx.recv().unwrap();
+        Vec::new()
+    });
+    let mut h = start_after(prepare, "serve", fast());
+    // What stop() sends, queued while preparing is still under way.
+    let (done_tx, done_rx) = mpsc::channel();
+    h.supervisor
+        .tx
+        .send(Msg::Control(Control::Stop(done_tx)))
+        .unwrap();
+    go_tx.send(()).unwrap();
+    done_rx
+        .recv_timeout(Duration::from_secs(5))
+        .expect("the stop is answered");
+    h.supervisor.stop();
+    assert_eq!(h.supervisor.snapshot().phase, Phase::Stopped);
+    assert!(h.started_pids().is_empty(), "{:?}", h.started_pids());
 }
