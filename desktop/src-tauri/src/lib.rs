@@ -1,6 +1,7 @@
 //! The EdgeCoder desktop shell: a window for the UI, a tray, and a supervised agent.
 
 mod agent_launch;
+mod external;
 mod http;
 mod orphans;
 mod single_instance;
@@ -215,6 +216,12 @@ fn dashboard_shown() {
 
 static LAUNCHED: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
 
+/// Opens a portal page in the system browser (sign-in with passkeys, deposits, withdrawals).
+#[tauri::command]
+fn open_external(url: String) -> Result<(), String> {
+    external::open(&url)
+}
+
 #[tauri::command]
 fn restart_agent(agent: State<'_, Agent>) {
     if let Some(s) = agent.supervisor.lock().unwrap().as_ref() {
@@ -288,7 +295,8 @@ pub fn run() {
             agent_state,
             agent_logs,
             restart_agent,
-            dashboard_shown
+            dashboard_shown,
+            open_external
         ])
         .setup(move |app| {
             let handle = app.handle().clone();
