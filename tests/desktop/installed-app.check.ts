@@ -15,8 +15,9 @@ import { submitOk, waitForStatus } from '../e2e/tasks-helpers.ts'
  * The installed desktop app (launched by scripts/desktop-ci.sh under Xvfb) in a live mesh: two
  * agents from this checkout, a coordinator that submits and a worker. The app's agent is given
  * the mesh token and its bootstrap peer in its Settings panel (the UI it bundles, at /ui), pulls
- * the test model from a local HTTP server and swaps to it, runs a chat task the coordinator
- * sent it, and shows the credits it earned. Then a screenshot of every panel of the app's window.
+ * the test model twice from a local HTTP server in the Model Manager and swaps to the second,
+ * runs a chat task the coordinator sent it, and shows the credits it earned. Then a screenshot of
+ * every panel of the app's window.
  *
  *   DESKTOP_API               the app's agent (default http://127.0.0.1:4301)
  *   EDGECODER_TEST_MODEL      the GGUF to serve for the pull (scripts/fetch-model.sh)
@@ -28,6 +29,7 @@ import { submitOk, waitForStatus } from '../e2e/tasks-helpers.ts'
 const API = process.env.DESKTOP_API ?? 'http://127.0.0.1:4301'
 const TOKEN = 'desktop-tier4-mesh-token-0123456789'
 const MODEL = 'tier4-gemma'
+const FIRST_MODEL = 'tier4-first'
 const MODEL_PATH = process.env.EDGECODER_TEST_MODEL ?? ''
 const APP_BIN = process.env.DESKTOP_APP_BIN ?? '/usr/bin/edgecoder-desktop'
 const SHOTS = process.env.DESKTOP_PANEL_SHOTS ?? join(tmpdir(), 'edgecoder-desktop-panels')
@@ -79,7 +81,8 @@ beforeAll(async () => {
   expect(MODEL_PATH, 'EDGECODER_TEST_MODEL names the test model').not.toBe('')
   appId = (await appJson<{ peerId: string }>('/health/runtime')).peerId
   files = createServer((req, res) => {
-    if (req.url !== '/tier4.gguf') return void res.writeHead(404).end()
+    if (req.url !== `/${MODEL}.gguf` && req.url !== `/${FIRST_MODEL}.gguf`)
+      return void res.writeHead(404).end()
     res.writeHead(200, { 'content-length': statSync(MODEL_PATH).size })
     createReadStream(MODEL_PATH).pipe(res)
   })
@@ -152,23 +155,26 @@ describe('the installed app in a live mesh', () => {
   }, 180_000)
 
   it('pulls the model from a local HTTP server to 100 % and swaps to it', async () => {
-    // UI step (Model Manager panel): pull by URL with the progress bar, then Swap.
-    const res = await app('/model/pull', {
-      method: 'POST',
-      json: { source: `${filesUrl}/tier4.gguf`, name: MODEL },
-    })
-    expect(res.status).toBe(200)
-    const lines = (await res.text())
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as Json)
-    const last = lines.at(-1)
-    expect(last).toMatchObject({ status: 'success', fraction: 1, done: true })
+    await page.goto(`${API}/ui/#/models`)
+    // The first model pulled becomes active by itself; the second is swapped to.
+    for (const name of [FIRST_MODEL, MODEL]) {
+      await page.getByTestId('model-pull-source').fill(`${filesUrl}/${name}.gguf`)
+      await page.getByTestId('model-pull-start').click()
+      const pull = page.locator(`[data-testid=model-pull][data-name="${name}"]`)
+      await expect
+        .poll(() => pull.getAttribute('data-phase'), { timeout: 240_000, interval: 250 })
+        .toBe('done')
+      expect(await pull.getByTestId('model-pull-percent').textContent()).toBe('100 %')
+    }
+    await expect
+      .poll(() => page.getByTestId('model-active').textContent(), { timeout: 60_000 })
+      .toBe(FIRST_MODEL)
+    const row = page.locator(`[data-testid=model-row][data-name="${MODEL}"]`)
+    await row.waitFor({ timeout: 20_000 })
+    await row.getByTestId('model-swap').click()
+    await expect.poll(() => page.getByTestId('model-active').textContent(), { timeout: 60_000 }).toBe(MODEL)
     const list = await appJson<{ models: { name: string }[] }>('/model/list')
     expect(list.models.map((m) => m.name)).toContain(MODEL)
-    expect(await appJson('/model/swap', { method: 'POST', json: { model: MODEL } })).toEqual({
-      active: MODEL,
-    })
     const runtime = await appJson<Json>('/health/runtime')
     expect(runtime.model?.name).toBe(MODEL)
     // The coordinator routes by adverts: wait until the app's says it serves the model.
@@ -236,8 +242,11 @@ describe('the installed app in a live mesh', () => {
       coordinator.ready.peerId,
     )
     expect(await row.getAttribute('data-state')).toBe('settled')
-    // UI steps (Mesh Topology and Task Queue panels, once they are built): the coordinator and
-    // worker on the graph, the task with its route and this node as its executor.
+    await page.goto(`${API}/ui/#/mesh`)
+    for (const peer of [coordinator, worker])
+      await page
+        .locator(`[data-testid=mesh-node][data-peer-id="${peer.ready.peerId}"]`)
+        .waitFor({ timeout: 20_000 })
   })
 
   it('keeps a screenshot of every panel of its window', async () => {
