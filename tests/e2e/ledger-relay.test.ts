@@ -21,22 +21,16 @@ let submitter: AgentProcess
 const all = () => [seed, worker, submitter]
 
 beforeAll(async () => {
-  const inet = lab.ns('inet')
-  const seedNs = lab.ns('seed')
-  lab.link(inet, '198.51.100.1/30', seedNs, '198.51.100.2/30')
-  lab.exec(inet, 'sysctl -qw net.ipv4.ip_forward=1 && ip route add blackhole 10.0.0.0/8')
-  lab.exec(seedNs, 'ip route add default via 198.51.100.1')
-  const workerNs = lab.homeNetwork(inet, 'work', ['198.51.100.9', '198.51.100.10'], 87)
-  const subNs = lab.homeNetwork(inet, 'sub', ['198.51.100.5', '198.51.100.6'], 88)
-  expect(() => lab.exec(subNs, 'ping -c1 -W1 198.51.100.10')).toThrow()
+  const {
+    seed: seedNs,
+    homes: [workerNs, subNs],
+  } = lab.natInternet(['work', 'sub'], [87, 88])
 
   const common = ['--p2p-host', '0.0.0.0', '--advert-interval-ms', '1000', '--mesh-token', TOKEN]
   seed = await lab.agent(seedNs, {
     args: [...common, '--mode', 'coordinator', '--relay-price-per-cpu-second', '2'],
   })
-  const seedAddr = seed.ready.p2pAddrs.find(
-    (a) => a.startsWith('/ip4/198.51.100.2/tcp/') && !a.includes('/ws'),
-  )!
+  const seedAddr = NetLab.seedAddr(seed)
   worker = await lab.agent(workerNs, {
     args: [...common, '--bootstrap', seedAddr, '--max-concurrent-tasks', '4'],
   })

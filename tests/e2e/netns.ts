@@ -103,6 +103,42 @@ export class NetLab {
     return host
   }
 
+  /**
+   * The internet of the NAT tests: a seed at 198.51.100.2 with a public address, and two homes
+   * behind NAT routers (10.<lans[0]>.0.2 and 10.<lans[1]>.0.2) on an `inet` that drops packets
+   * for private addresses. Checks that homes reach the seed and nothing reaches a home unasked.
+   */
+  natInternet(names: [string, string], lans: [number, number]): { seed: string; homes: [string, string] } {
+    const inet = this.ns('inet')
+    const seed = this.ns('seed')
+    this.link(inet, '198.51.100.1/30', seed, '198.51.100.2/30')
+    this.exec(inet, 'sysctl -qw net.ipv4.ip_forward=1 && ip route add blackhole 10.0.0.0/8')
+    this.exec(seed, 'ip route add default via 198.51.100.1')
+    const a = this.homeNetwork(inet, names[0], ['198.51.100.9', '198.51.100.10'], lans[0])
+    const b = this.homeNetwork(inet, names[1], ['198.51.100.5', '198.51.100.6'], lans[1])
+    for (const home of [a, b])
+      if (!this.exec(home, 'ping -c1 -W2 198.51.100.2').includes('1 received'))
+        throw new Error(`${home} does not reach the seed`)
+    for (const target of ['198.51.100.10', `10.${lans[0]}.0.2`]) {
+      let reached = true
+      try {
+        this.exec(b, `ping -c1 -W1 ${target}`)
+      } catch {
+        reached = false
+      }
+      if (reached) throw new Error(`${b} reached ${target} unasked: the NAT lets packets in`)
+    }
+    return { seed, homes: [a, b] }
+  }
+
+  /** The seed's TCP address on the lab's internet. */
+  static seedAddr(seed: AgentProcess): string {
+    const addr = seed.ready.p2pAddrs.find((a) => a.startsWith('/ip4/198.51.100.2/tcp/') && !a.includes('/ws'))
+    if (addr === undefined)
+      throw new Error(`the seed has no address on the lab's internet: ${seed.ready.p2pAddrs}`)
+    return addr
+  }
+
   /** The average ping round trip from a namespace to an address, in ms. */
   pingMs(ns: string, addr: string, count = 3): number {
     const out = this.exec(ns, `ping -c${count} -i0.2 -W2 ${addr}`)
