@@ -211,11 +211,13 @@ describe('Model Manager', () => {
     expect(api.error.code).toBe('not_managed')
     expect(await error.textContent()).toContain(`not_managed ${api.error.message}`)
     expect((await listed()).map((m) => m.name)).toContain(MODEL)
-    // A catalog name on llama.cpp: the pull ends with the agent's reason.
+    // A name the model catalog lacks (it has tagged names only): the pull ends with the agent's reason.
     await page.getByTestId('model-pull-source').fill('qwen2.5-coder')
     await page.getByTestId('model-pull-start').click()
     const pull = page.locator('[data-testid=model-pull][data-name="qwen2.5-coder"]')
     await expect.poll(() => pull.getAttribute('data-phase'), SETTLE).toBe('failed')
-    expect(await pull.getByTestId('model-pull-error').textContent()).toContain('invalid_source')
+    const reason = await pull.getByTestId('model-pull-error').textContent()
+    expect(reason).toContain('unknown_model')
+    expect(reason).toContain('qwen2.5-coder:1.5b')
   }, 60_000)
 })
