@@ -1,26 +1,70 @@
 /**
- * The code loop on the real test model over the problem set in bench/code-problems/: success
- * rate, attempts, tokens and time per problem. `run` measures the loop of one source tree (this
- * one, or another checkout given with --src, e.g. the branch's base in a `git worktree`) and
- * writes the raw results as JSON; `report` compares two such files in bench/RESULTS.md.
+ * The code loop on a real model over the problem set in bench/code-problems/: success rate,
+ * attempts, tokens and time per problem. `run` measures the loop of one source tree (this one, or
+ * another checkout given with --src, e.g. the branch's base in a `git worktree`) and writes the raw
+ * results, every attempt included, as JSON; `unseeded` runs the five one-function tasks a new user
+ * tries first without a seed, 20 times each; `report` and `report-unseeded` write the comparison
+ * into bench/RESULTS.md.
  *
  *   node bench/code-loop.ts run --out after.json [--src DIR] [--seed 1] [--runs 1] [--only py-add,js-add]
- *   node bench/code-loop.ts report before.json after.json
+ *        [--grammar on|off] [--label TEXT]
+ *        [--provider embedded|ollama|openai] [--provider-url URL] [--model NAME] [--threads N]
+ *   node bench/code-loop.ts unseeded --out unseeded.json [--runs 20] [same options as run]
+ *   node bench/code-loop.ts report [before.json] after.json [more.json ...]
+ *   node bench/code-loop.ts report-unseeded unseeded.json [more.json ...]
  *
- * Each problem runs as a `code` task would with its defaults (plan, 3 attempts), in-process:
- * the embedded provider and the sandbox pool are the agent's own, without the HTTP around them.
+ * Each problem runs as a `code` task would with the defaults of the tree measured, in-process: the
+ * provider and the sandbox pool are the agent's own, without the HTTP around them. The default
+ * provider is embedded llama.cpp on the test model; `--provider ollama --provider-url
+ * http://127.0.0.1:11434 --model NAME` or `--provider openai --provider-url http://host:8080/v1
+ * --model NAME` (API key from EDGECODER_OPENAI_API_KEY) measure the loop against a server.
+ * `--threads` sets embedded llama.cpp's CPU threads (default: the agent's, all cores); on a machine
+ * that other work keeps busy, 1 is several times faster than 2, whose threads spin waiting for
+ * each other. `--grammar` needs a source tree that has the option (the base has none) and a provider that
+ * supports grammars (embedded); elsewhere the requests go unconstrained.
  */
-import { readFileSync, writeFileSync } from 'node:fs'
+import { existsSync, readFileSync, writeFileSync } from 'node:fs'
+import { loadavg } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { testModelPath } from '../packages/agent/test/inference/test-model.ts'
 import { machine, median, writeSection } from './results.ts'
+
+/** The options of `run` and `unseeded`. */
+interface Args {
+  out?: string
+  src?: string
+  seed?: string
+  runs?: string
+  only?: string
+  label?: string
+  grammar?: string
+  provider?: string
+  'provider-url'?: string
+  model?: string
+  threads?: string
+}
 
 interface Problem {
   id: string
   language: 'python' | 'javascript'
   prompt: string
   tests: string
+}
+
+/** One attempt as the bench keeps it: enough to see why it failed. */
+interface AttemptRow {
+  n: number
+  response: string
+  code: string
+  outcome: string
+  failure: string | null
+  completionTokens: number
+  budget: number | null
+  finishReason: string | null
+  modelMs: number
+  droppedTail: string | null
+  repeatOf: number | null
 }
 
 interface ProblemRun {
@@ -32,12 +76,20 @@ interface ProblemRun {
   ms: number
   droppedTails: number
   error: string | null
+  plan?: string | null
+  detail?: AttemptRow[]
 }
 
 interface BenchFile {
   label: string
   machine: string
   seed: number | null
+  grammar?: boolean
+  provider?: string
+  /** Embedded llama.cpp's CPU threads; null: the agent's default. */
+  threads?: number | null
+  /** 1-minute load average when the run started and when it ended. */
+  load?: [number, number]
   runs: ProblemRun[]
 }
 
@@ -45,26 +97,67 @@ export const PROBLEMS: Problem[] = JSON.parse(
   readFileSync(join(import.meta.dirname, 'code-problems', 'problems.json'), 'utf8'),
 )
 
-async function run(args: Record<string, string | undefined>): Promise<void> {
+/** The one-function tasks of the issue: each has to pass in at least 19 of 20 unseeded runs. */
+export const FIRST_TASKS = ['py-add', 'py-is-even', 'py-reverse', 'py-largest', 'py-factorial']
+
+async function provider(agentSrc: string, args: Args) {
+  const inference = await import(join(agentSrc, 'inference/index.ts'))
+  const kind = args.provider ?? 'embedded'
+  if (kind === 'embedded')
+    return new inference.EmbeddedLlamaProvider({
+      modelPath: testModelPath(),
+      contextSize: 4096,
+      ...(args.threads === undefined ? {} : { threads: Number(args.threads) }),
+    })
+  if (!args['provider-url']) throw new Error(`--provider ${kind} needs --provider-url`)
+  if (kind === 'ollama')
+    return new inference.OllamaProvider({ host: args['provider-url'], defaultModel: args.model })
+  if (kind === 'openai')
+    return new inference.OpenAiCompatibleProvider({
+      baseUrl: args['provider-url'],
+      apiKey: process.env.EDGECODER_OPENAI_API_KEY,
+      defaultModel: args.model,
+    })
+  throw new Error(`--provider must be embedded, ollama or openai, not ${kind}`)
+}
+
+async function run(args: Args, defaults: { only?: string; runs?: string }) {
   const src = resolve(args.src ?? join(import.meta.dirname, '..'))
   const agentSrc = join(src, 'packages/agent/src')
   const { CodeLoop } = await import(join(agentSrc, 'tasks/index.ts'))
-  const { SandboxPool } = await import(join(agentSrc, 'sandbox/index.ts'))
-  const { EmbeddedLlamaProvider } = await import(join(agentSrc, 'inference/index.ts'))
+  // The sandbox moved from the agent into its own package; older trees (the base) have it inside.
+  const sandboxSrc = existsSync(join(src, 'packages/sandbox/src/index.ts'))
+    ? join(src, 'packages/sandbox/src/index.ts')
+    : join(agentSrc, 'sandbox/index.ts')
+  const { SandboxPool } = await import(sandboxSrc)
   const { CodeTaskSpec } = await import(join(src, 'packages/protocol/src/index.ts'))
-  const only = args.only?.split(',')
+  const only = (args.only ?? defaults.only)?.split(',')
   const problems = PROBLEMS.filter((p) => !only || only.includes(p.id))
+  if (problems.length === 0) throw new Error(`--only names no problem of ${PROBLEMS.map((p) => p.id)}`)
   const seed = args.seed === undefined ? null : Number(args.seed)
-  const runs = Number(args.runs ?? 1)
+  const runs = Number(args.runs ?? defaults.runs ?? 1)
+  if (args.grammar !== undefined && !['on', 'off'].includes(args.grammar))
+    throw new Error('--grammar must be on or off')
+  const grammar = args.grammar === undefined ? undefined : args.grammar === 'on'
 
-  const model = new EmbeddedLlamaProvider({ modelPath: testModelPath(), contextSize: 4096 })
+  const model = await provider(agentSrc, args)
   const sandbox = new SandboxPool({})
   await sandbox.start()
-  const loop = new CodeLoop({}, { model, sandbox })
+  const loop = new CodeLoop(grammar === undefined ? {} : { grammar }, { model, sandbox })
   const progress = { token() {}, attempt() {}, testResult() {}, routed() {} }
   const out: ProblemRun[] = []
+  const loadAtStart = loadavg()[0]!
   const save = (runs: ProblemRun[]) => {
-    const file: BenchFile = { label: args.label ?? src, machine: machine(), seed, runs }
+    const file: BenchFile = {
+      label: args.label ?? src,
+      machine: machine(),
+      seed,
+      ...(grammar === undefined ? {} : { grammar }),
+      provider: args.provider ?? 'embedded',
+      threads: args.threads === undefined ? null : Number(args.threads),
+      load: [round(loadAtStart), round(loadavg()[0]!)],
+      runs,
+    }
     writeFileSync(args.out ?? 'code-loop.json', `${JSON.stringify(file, null, 1)}\n`)
   }
   try {
@@ -79,7 +172,7 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
         })
         const t0 = performance.now()
         const outcome = await loop.run(spec, progress, new AbortController().signal)
-        const attempts = outcome.result.attempts as { repair?: { droppedTail?: string } }[]
+        const attempts = outcome.result.attempts as Attempt[]
         const row: ProblemRun = {
           id: p.id,
           run: r,
@@ -87,11 +180,14 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
           attempts: attempts.length,
           completionTokens: outcome.result.tokens.completion,
           ms: Math.round(performance.now() - t0),
-          droppedTails: attempts.filter((a) => a.repair?.droppedTail).length,
+          droppedTails: attempts.filter((a) => a.droppedTail ?? a.repair?.droppedTail).length,
           error: outcome.error?.message ?? null,
+          plan: outcome.result.plan ?? null,
+          detail: attempts.map(attemptRow),
         }
         out.push(row)
-        console.error(JSON.stringify(row))
+        const { plan: _plan, detail: _detail, ...brief } = row
+        console.error(JSON.stringify(brief))
         // Written after every problem, so that a sweep stopped early keeps what it measured.
         save(out)
       }
@@ -103,58 +199,129 @@ async function run(args: Record<string, string | undefined>): Promise<void> {
   save(out)
 }
 
-function summary(f: BenchFile) {
-  const ok = f.runs.filter((r) => r.ok).length
+interface Attempt {
+  n: number
+  response: string
+  code: string
+  report: { outcome: string }
+  tokens: { completion: number }
+  modelMs: number
+  budget?: number
+  finishReason?: string
+  droppedTail?: string
+  repeatOf?: number
+  failure?: string
+  /** The base tree's attempts carry no repair record; kept for older files. */
+  repair?: { droppedTail?: string }
+}
+
+function attemptRow(a: Attempt): AttemptRow {
   return {
-    ok,
-    total: f.runs.length,
-    attempts: median(f.runs.map((r) => r.attempts)),
-    tokens: median(f.runs.map((r) => r.completionTokens)),
-    ms: median(f.runs.map((r) => r.ms)),
-    sumMs: f.runs.reduce((s, r) => s + r.ms, 0),
+    n: a.n,
+    response: a.response,
+    code: a.code,
+    outcome: a.report.outcome,
+    failure: a.failure ?? null,
+    completionTokens: a.tokens.completion,
+    budget: a.budget ?? null,
+    finishReason: a.finishReason ?? null,
+    modelMs: Math.round(a.modelMs),
+    droppedTail: a.droppedTail ?? null,
+    repeatOf: a.repeatOf ?? null,
   }
 }
 
-function report(beforePath: string, afterPath: string): void {
-  const before: BenchFile = JSON.parse(readFileSync(beforePath, 'utf8'))
-  const after: BenchFile = JSON.parse(readFileSync(afterPath, 'utf8'))
-  // Compared on the problems both measured.
-  const common = new Set(before.runs.map((r) => r.id).filter((id) => after.runs.some((r) => r.id === id)))
-  const b = summary({ ...before, runs: before.runs.filter((r) => common.has(r.id)) })
-  const a = summary({ ...after, runs: after.runs.filter((r) => common.has(r.id)) })
-  const dropped = after.runs.filter((r) => r.droppedTails > 0).length
-  const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const round = (x: number) => Math.round(x * 10) / 10
+
+function summary(runs: ProblemRun[]) {
+  return {
+    ok: runs.filter((r) => r.ok).length,
+    total: runs.length,
+    attempts: median(runs.map((r) => r.attempts)),
+    tokens: median(runs.map((r) => r.completionTokens)),
+    ms: median(runs.map((r) => r.ms)),
+    sumMs: runs.reduce((s, r) => s + r.ms, 0),
+  }
+}
+
+const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`
+const loadText = (f: BenchFile) => (f.load ? `load ${f.load[0]}→${f.load[1]}` : 'load not recorded')
+
+/** Markdown tables comparing bench files on the problems they all measured. */
+export function comparison(files: BenchFile[]): string {
+  const common = new Set(
+    PROBLEMS.map((p) => p.id).filter((id) => files.every((f) => f.runs.some((r) => r.id === id))),
+  )
+  const sums = files.map((f) => summary(f.runs.filter((r) => common.has(r.id))))
+  const head = `| | ${files.map((f) => f.label).join(' | ')} |\n|---|${files.map(() => '---|').join('')}`
+  const line = (name: string, cell: (s: ReturnType<typeof summary>, i: number) => string) =>
+    `| ${name} | ${sums.map(cell).join(' | ')} |`
+  const base = sums[0]!
+  const ratio = (x: number, b: number) => (b > 0 ? ` (×${(x / b).toFixed(2)})` : '')
+  const cell = (f: BenchFile, id: string) => {
+    const rs = f.runs.filter((r) => r.id === id)
+    const ok = rs.filter((r) => r.ok).length
+    return `${ok}/${rs.length}, ${median(rs.map((r) => r.attempts))} att, ${seconds(median(rs.map((r) => r.ms)))}`
+  }
+  return `${head}
+${line('solved', (s) => `${s.ok} of ${s.total}`)}
+${line('attempts per problem (median)', (s) => `${s.attempts}`)}
+${line('tokens generated per problem (median)', (s) => `${s.tokens}`)}
+${line('time per problem (median)', (s, i) => `${seconds(s.ms)}${i > 0 ? ratio(s.ms, base.ms) : ''}`)}
+${line('time for the whole set', (s, i) => `${seconds(s.sumMs)}${i > 0 ? ratio(s.sumMs, base.sumMs) : ''}`)}
+${line('runs with a dropped tail', (_s, i) => `${files[i]!.runs.filter((r) => common.has(r.id) && r.droppedTails > 0).length}`)}
+${line('load average (1 min) at start→end', (_s, i) => loadText(files[i]!).replace('load ', ''))}
+
+Per problem (solved/runs, median attempts, median time):
+
+| problem | ${files.map((f) => f.label).join(' | ')} |
+|---|${files.map(() => '---|').join('')}
+${PROBLEMS.filter((p) => common.has(p.id))
+  .map((p) => `| ${p.id} | ${files.map((f) => cell(f, p.id)).join(' | ')} |`)
+  .join('\n')}`
+}
+
+/** Passes per task of unseeded runs, one column per file. */
+export function unseededTable(files: BenchFile[]): string {
+  const ids = FIRST_TASKS.filter((id) => files.some((f) => f.runs.some((r) => r.id === id)))
   const cell = (f: BenchFile, id: string) => {
     const rs = f.runs.filter((r) => r.id === id)
     if (rs.length === 0) return '–'
     const ok = rs.filter((r) => r.ok).length
-    return `${ok}/${rs.length}, ${median(rs.map((r) => r.attempts))} att, ${s(median(rs.map((r) => r.ms)))}`
+    const att = median(rs.map((r) => r.attempts))
+    return `${ok}/${rs.length}${ok * 20 >= rs.length * 19 ? '' : ' ✗'} (${att} att, ${seconds(median(rs.map((r) => r.ms)))})`
   }
-  const rows = PROBLEMS.filter((p) => common.has(p.id)).map(
-    (p) => `| ${p.id} | ${cell(before, p.id)} | ${cell(after, p.id)} |`,
-  )
+  return `| task | ${files.map((f) => f.label).join(' | ')} |
+|---|${files.map(() => '---|').join('')}
+${ids.map((id) => `| ${id} | ${files.map((f) => cell(f, id)).join(' | ')} |`).join('\n')}
+| load average (1 min) at start→end | ${files.map((f) => loadText(f).replace('load ', '')).join(' | ')} |`
+}
+
+const read = (path: string): BenchFile => JSON.parse(readFileSync(path, 'utf8'))
+
+function report(paths: string[]): void {
+  // One file: that tree alone (bench/run reports the commit it measures this way).
+  if (paths.length < 1)
+    throw new Error('usage: node bench/code-loop.ts report [before.json] after.json [more.json ...]')
+  const files = paths.map(read)
   writeSection(
-    'Code loop on the test model',
-    `\`node bench/code-loop.ts run\` on the ${PROBLEMS.length} problems of \`bench/code-problems/problems.json\`
-(Python and JavaScript, one function each, with tests), each as a \`code\` task with its defaults
-(plan, 3 attempts) on Gemma 3 270M Q4_K_M, embedded llama.cpp and the agent's sandbox pool in one
-process; seed ${after.seed ?? 'none'}; ${common.size} problems measured on both sides. Before: ${before.label}.
-After: ${after.label}; ${dropped} of its runs ran a prefix with a dropped tail.
-Machine: ${after.machine} (shared with other work, so times are noisy).
+    'Code loop on the test model: the problem set',
+    `\`node bench/code-loop.ts run\` on the ${PROBLEMS.length} problems of \`bench/code-problems/problems.json\`,
+each as a \`code\` task with the defaults of the tree measured (its plan, attempts, prompts and stops) on ${files[0]!.provider ?? 'embedded'} inference,
+seed ${files.at(-1)!.seed ?? 'none'}. Machine: ${files.at(-1)!.machine}.
 
-| | before | after |
-|---|---|---|
-| solved | ${b.ok} of ${b.total} | ${a.ok} of ${a.total} |
-| attempts per problem (median) | ${b.attempts} | ${a.attempts} |
-| tokens generated per problem (median) | ${b.tokens} | ${a.tokens} |
-| time per problem (median) | ${s(b.ms)} | ${s(a.ms)} |
-| time for the whole set | ${s(b.sumMs)} | ${s(a.sumMs)} |
+${comparison(files)}`,
+  )
+}
 
-Per problem (solved/runs, median attempts, median time):
+function reportUnseeded(paths: string[]): void {
+  const files = paths.map(read)
+  writeSection(
+    'Code loop on the test model: 20 runs without a seed',
+    `\`node bench/code-loop.ts unseeded --runs 20\`: each of the five one-function tasks 20 times
+without a seed (✗: fewer than 19 of 20 passed). Machine: ${files.at(-1)!.machine}.
 
-| problem | before | after |
-|---|---|---|
-${rows.join('\n')}`,
+${unseededTable(files)}`,
   )
 }
 
@@ -167,8 +334,25 @@ const { positionals, values } = parseArgs({
     runs: { type: 'string' },
     only: { type: 'string' },
     label: { type: 'string' },
+    grammar: { type: 'string' },
+    provider: { type: 'string' },
+    'provider-url': { type: 'string' },
+    model: { type: 'string' },
+    threads: { type: 'string' },
+    help: { type: 'boolean' },
   },
 })
-if (positionals[0] === 'run') await run(values)
-else if (positionals[0] === 'report') report(positionals[1]!, positionals[2]!)
-else throw new Error('usage: node bench/code-loop.ts run|report ...')
+const usage = readFileSync(import.meta.filename, 'utf8')
+  .split('*/')[0]!
+  .replace(/^\/\*\*|^ \* ?/gm, '')
+if (values.help) console.log(usage)
+else if (positionals[0] === 'run') await run(values, {})
+else if (positionals[0] === 'unseeded') {
+  if (values.seed !== undefined) throw new Error('unseeded runs take no --seed')
+  await run(values, { only: FIRST_TASKS.join(','), runs: '20' })
+} else if (positionals[0] === 'report') report(positionals.slice(1))
+else if (positionals[0] === 'report-unseeded') reportUnseeded(positionals.slice(1))
+else {
+  console.error(usage)
+  process.exitCode = 2
+}

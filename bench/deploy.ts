@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto'
 import { join } from 'node:path'
 import { buildImage, docker, dockerReady, freePortPair, runContainer } from '../tests/e2e/deploy/docker.ts'
 import { cleanupAgents, REPO_ROOT, startAgent } from '../tests/e2e/harness.ts'
-import { machine, median, writeSection } from './results.ts'
+import { atMost, machine, median, reportGoals, writeSection } from './results.ts'
 
 const runs = Number(process.argv.find((a) => /^\d+$/.test(a)) ?? 3)
 const cold = process.argv.includes('--cold')
@@ -105,3 +105,6 @@ with \`time\`); later runs import the cached tarball or find the image. A fresh 
 base + cold build once per image (seed, portal) before the image tests' own time.`,
 )
 console.log('written to bench/RESULTS.md')
+reportGoals('deploy', [
+  atMost('SIGTERM to container exit (median)', median(stop) / 1000, 10, (x) => `${x.toFixed(1)} s`, true),
+])

@@ -15,7 +15,7 @@ import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type ServerResponse } from 'node:http'
 import { extname, join, normalize } from 'node:path'
 import { chromium, type Page } from 'playwright-core'
-import { machine, median } from './results.ts'
+import { load1, machine, median, writeSection } from './results.ts'
 
 const RUNS = Number(process.argv[2] ?? 7)
 /** Rounds of 50 live peer updates before the heap is read again. */
@@ -301,13 +301,19 @@ for (const s of streams) s.end()
 server.close()
 
 const f = (x: number) => x.toFixed(0)
-console.log(`desktop panels, ${PEERS} peers from a stand-in API, ${RUNS} runs each; ${machine()}`)
-console.log('| panel | first meaningful paint, median (min–max) | JS heap after GC, median |')
-console.log('|---|---|---|')
-for (const [panel, r] of Object.entries(results))
-  console.log(
+const rows = Object.entries(results).map(
+  ([panel, r]) =>
     `| ${panel} | ${f(median(r.fmp))} ms (${f(Math.min(...r.fmp))}–${f(Math.max(...r.fmp))}) | ${median(r.heap).toFixed(1)} MB |`,
-  )
-console.log(
-  `mesh panel heap: ${heapLoaded.toFixed(1)} MB loaded, ${heapAfterUpdates.toFixed(1)} MB after ${ROUNDS * PEERS} live peer updates`,
 )
+const body = `Run: \`node bench/desktop-panels.ts ${RUNS} ${ROUNDS}\` on ${machine()}, load average (1 min) ${load1()} at the end;
+headless Chromium against the UI as the agent serves it at \`/ui\`. The ${PEERS} peers come from a stand-in HTTP API inside
+the bench (synthetic peers in 8 regions, 20 tasks, 3 models), not from ${PEERS} real agents. First meaningful paint is
+navigation start to the frame after the panel's data is in the page; heap is V8's used heap after a forced GC.
+
+| panel | first meaningful paint, median of ${RUNS} (min–max) | JS heap after GC, median |
+|---|---|---|
+${rows.join('\n')}
+
+Mesh Topology heap: ${heapLoaded.toFixed(1)} MB loaded, ${heapAfterUpdates.toFixed(1)} MB after ${ROUNDS * PEERS} live peer updates.`
+writeSection('Desktop panels', body)
+console.log(body)

@@ -11,7 +11,7 @@ import { availableParallelism } from 'node:os'
 import { join } from 'node:path'
 import { type ChatHistoryItem, getLlama, LlamaChat } from 'node-llama-cpp'
 import { EmbeddedLlamaProvider, llamaRuntimeOptions } from '../packages/agent/src/inference/index.ts'
-import { machine, median, writeSection } from './results.ts'
+import { atMost, machine, median, reportGoals, writeSection } from './results.ts'
 
 const rounds = Number(process.argv[2] ?? 15)
 const maxTokens = Number(process.argv[3] ?? 64)
@@ -125,4 +125,12 @@ All rounds, tok/s provider: ${list(mine, 'tokensPerSecond')}; direct: ${list(the
 TTFT ms provider: ${list(mine, 'ttftMs')}; direct: ${list(theirs, 'ttftMs')}.
 `
 writeSection('Inference', body)
+reportGoals('inference', [
+  atMost('embedded provider decode rate against node-llama-cpp directly (slowdown)', slowdown, 1.05, (x) =>
+    x.toFixed(3),
+  ),
+  atMost('embedded provider time to first token against node-llama-cpp directly', ttftRatio, 1.05, (x) =>
+    x.toFixed(3),
+  ),
+])
 console.log(body.trim())

@@ -5,7 +5,7 @@
  * floor the network sets: for each receiver, the fewest WAN links on any path of direct
  * connections from the publisher, × the link's one-way latency.
  * Run (root): node bench/mesh-wan.ts [sizes=5,20,40] [idleSec=60] [changes=20] [tasks=60]
- * Prints a markdown section; writes nothing.
+ * Writes its section of bench/RESULTS.md and its goal rows.
  */
 import { readFileSync } from 'node:fs'
 import { loadavg } from 'node:os'
@@ -13,7 +13,16 @@ import type { MeshPeer, MeshPeerDetail, MeshStats, TaskRecord } from '@edgecoder
 import { type AgentProcess, cleanupAgents, waitFor } from '../tests/e2e/harness.ts'
 import { NetLab, type NsAgent } from '../tests/e2e/netns.ts'
 import { allTasks } from '../tests/e2e/routing-helpers.ts'
-import { machine, median, percentile } from './results.ts'
+import {
+  atMost,
+  type Goal,
+  machine,
+  median,
+  notMeasured,
+  percentile,
+  reportGoals,
+  writeSection,
+} from './results.ts'
 
 const sizes = (process.argv[2] ?? '5,20,40').split(',').map(Number)
 const idleSec = Number(process.argv[3] ?? 60)
@@ -306,13 +315,43 @@ const small = results.find((r) => r.n === Math.min(...results.map((x) => x.n)))
 const large = results.find((r) => r.n === Math.max(...results.map((x) => x.n)))
 const idleRatio = small && large ? median(large.bytesPerMin) / median(small.bytesPerMin) : Number.NaN
 const missed = sizes.filter((n) => !results.some((r) => r.n === n))
-console.log(`
-### Mesh over the simulated WAN
-
-Run: \`node bench/mesh-wan.ts ${sizes.join(',')} ${idleSec} ${changes} ${taskCount}\` (root) on ${machine()}. N real agent processes spread round-robin over three regions (network namespaces joined by \`scripts/e2e/wan-link.py\`, ${ONE_WAY_MS} ms one way, ${RATE_KBIT / 1000} Mbit/s per direction; within a region, no added latency); the first agent in each region is a coordinator (submitter), the rest are workers. Base heartbeat ${HEARTBEAT_MS} ms, idle window ${idleSec} s, ${changes} advert changes per size (a region change on each agent in turn), propagation per receiver = the time its peer table took the advert − the advert's own timestamp (one clock). Floor per receiver = the fewest WAN links on any path of direct connections from the publisher × ${ONE_WAY_MS} ms (independent of the measured gossip hop); goal p95 ≤ 3× floor. Throughput: ${taskCount} trivial JavaScript run tasks, sent at once by the ${SUBMITTERS} submitters, first submit to last finish.
+const goals: Goal[] = results.map((r) => {
+  const cross = r.lag.filter((_, i) => r.wanHops[i]! >= 1)
+  const floor = percentile(
+    r.wanHops.filter((h) => h >= 1).map((h) => h * ONE_WAY_MS),
+    95,
+  )
+  return atMost(
+    `advert propagation p95 over the WAN at N = ${r.n}, cross-region, against the floor p95 (${floor} ms)`,
+    percentile(cross, 95) / floor,
+    3,
+    (x) => `${f(x, 2)}×`,
+  )
+})
+for (const n of missed)
+  goals.push(
+    notMeasured(
+      `advert propagation p95 over the WAN at N = ${n}`,
+      '≤ 3×',
+      'the mesh did not form or finish on this machine',
+    ),
+  )
+if (small && large && small !== large)
+  goals.push(
+    atMost(
+      `idle gossip per node over the WAN, N = ${large.n} against N = ${small.n}`,
+      idleRatio,
+      1.3,
+      (x) => `${f(x, 2)}×`,
+    ),
+  )
+const body = `Run: \`node bench/mesh-wan.ts ${sizes.join(',')} ${idleSec} ${changes} ${taskCount}\` (root) on ${machine()}. N real agent processes spread round-robin over three regions (network namespaces joined by \`scripts/e2e/wan-link.py\`, ${ONE_WAY_MS} ms one way, ${RATE_KBIT / 1000} Mbit/s per direction; within a region, no added latency); the first agent in each region is a coordinator (submitter), the rest are workers. Base heartbeat ${HEARTBEAT_MS} ms, idle window ${idleSec} s, ${changes} advert changes per size (a region change on each agent in turn), propagation per receiver = the time its peer table took the advert − the advert's own timestamp (one clock). Floor per receiver = the fewest WAN links on any path of direct connections from the publisher × ${ONE_WAY_MS} ms (independent of the measured gossip hop); goal p95 ≤ 3× floor. Throughput: ${taskCount} trivial JavaScript run tasks, sent at once by the ${SUBMITTERS} submitters, first submit to last finish.
 
 | N | full table after last start | cross-region propagation p50 / p95 | floor p95 | p95 / floor (goal ≤ 3×) | within a region p95 | to all p95 | not there after ${LATE_MS / 1000} s | mean gossip hops | idle gossip per node per minute (median; sent + received) | RSS per agent (median) | task throughput | ping RTT between regions | load avg (1 min) start → end |
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Idle gossip per node, N=${large?.n} against N=${small?.n}: ${f(idleRatio, 2)}× (goal ≤ 1.3×).${missed.length > 0 ? `\nMissed sizes (did not mesh or did not finish on this machine): ${missed.join(', ')}.` : ''}`)
+Idle gossip per node, N=${large?.n} against N=${small?.n}: ${f(idleRatio, 2)}× (goal ≤ 1.3×).${missed.length > 0 ? `\nMissed sizes (did not mesh or did not finish on this machine): ${missed.join(', ')}.` : ''}`
+writeSection('Mesh over the simulated WAN', body)
+reportGoals('mesh-wan', goals)
+console.log(body)

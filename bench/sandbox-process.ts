@@ -8,7 +8,7 @@
  * Run: node bench/sandbox-process.ts [runs=3] [base-commit=2b95b51]
  */
 import { type ChildProcess, execSync, spawn } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
@@ -154,11 +154,18 @@ async function agentFigures(cli: string) {
   return { idle, warm, sandbox, perSecond }
 }
 
-/** The agent of the commit before the change, unpacked next to this checkout's node_modules. */
+/**
+ * The agent of the commit before the change, unpacked with a hard-linked copy of this checkout's
+ * node_modules: a symlink would resolve the workspace links (`@edgecoder/*` → ../../packages/*)
+ * from this checkout and run the old agent on today's packages. The copy lives on the same file
+ * system as node_modules, under bench/out.
+ */
 function baseCheckout(): string {
-  const dir = mkdtempSync(join(tmpdir(), 'edgecoder-base-'))
+  const out = join(REPO_ROOT, 'bench/out')
+  mkdirSync(out, { recursive: true })
+  const dir = mkdtempSync(join(out, 'sandbox-base-'))
   execSync(`git archive ${BASE} packages | tar -x -C ${dir}`, { cwd: REPO_ROOT })
-  symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'))
+  execSync(`cp -al ${join(REPO_ROOT, 'node_modules')} ${join(dir, 'node_modules')}`)
   return dir
 }
 

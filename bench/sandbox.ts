@@ -1,12 +1,14 @@
 /**
  * The code sandbox: cold start (pool start to first result), warm run, and a trivial
- * program in the sandbox against the host's `python3 -c` / `node -e` running the same.
+ * program in the sandbox against the host's `python3 -c` / `node -e` running the same; then the
+ * goal, on the path the agent takes: short programs in `Sandbox` (its own OS-confined process,
+ * warm) against the bare interpreter called on the host.
  * Run: node bench/sandbox.ts [runs=5]
  */
 import { execFileSync, spawn } from 'node:child_process'
 import { loadavg } from 'node:os'
-import { type SandboxLanguage, SandboxPool } from '../packages/sandbox/src/index.ts'
-import { machine, median, writeSection } from './results.ts'
+import { Sandbox, type SandboxLanguage, SandboxPool } from '../packages/sandbox/src/index.ts'
+import { atMost, type Goal, machine, median, reportGoals, writeSection } from './results.ts'
 
 const runs = Math.max(5, Number(process.argv[2] ?? 5))
 const WARM_RUNS = 20
@@ -111,6 +113,56 @@ for (const language of ['python', 'javascript'] as const) {
 }
 await pool.stop()
 
+// The goal: warm runs of short programs in the agent's sandbox process against the bare interpreter.
+const GOAL_FACTOR = 2
+const SHORT: Record<SandboxLanguage, [string, string][]> = {
+  python: [
+    [TRIVIAL.python, 'ok'],
+    [SUM(1_000_000).python, String(500000500000)],
+  ],
+  javascript: [
+    [TRIVIAL.javascript, 'ok'],
+    [SUM(1_000_000).javascript, String(500000500000)],
+  ],
+}
+const proc = new Sandbox({ idleMs: 0 })
+await proc.start()
+const goals: Goal[] = []
+const goalRows: string[] = []
+try {
+  for (const language of ['python', 'javascript'] as const) {
+    await proc.warm(language)
+    let worst: { ratio: number; label: string } | null = null
+    for (const [code, expected] of SHORT[language]) {
+      const inSandbox: number[] = []
+      const onHost: number[] = []
+      for (let i = 0; i < runs; i++) {
+        inSandbox.push(
+          await timed(async () => {
+            const report = await proc.run({ language, code })
+            if (!report.ok || report.output.trim() !== expected)
+              throw new Error(`${language} sandbox process: ${report.outcome} ${report.output.trim()}`)
+          }),
+        )
+        onHost.push(await hostRun(language, code))
+      }
+      const [sm, hm] = [median(inSandbox), median(onHost)]
+      goalRows.push(`| ${language} | \`${code}\` | ${fmt(sm)} ms | ${fmt(hm)} ms | ${ratio(sm, hm)} |`)
+      if (worst === null || sm / hm > worst.ratio) worst = { ratio: sm / hm, label: code }
+    }
+    goals.push({
+      ...atMost(
+        `sandbox warm run of a short ${language === 'python' ? 'Python' : 'JavaScript'} program against \`${HOST[language][0] === PYTHON ? 'python3 -c' : 'node -e'}\` (the worse of ${SHORT[language].length}: \`${worst!.label}\`)`,
+        worst!.ratio,
+        GOAL_FACTOR,
+        (x) => `${x.toFixed(2)}×`,
+      ),
+    })
+  }
+} finally {
+  await proc.stop()
+}
+
 const python = execFileSync(PYTHON, ['--version'], { encoding: 'utf8' }).trim()
 const body = `
 Run: \`node bench/sandbox.ts ${runs}\` on ${machine()}, \`nproc\` = ${execFileSync('nproc', { encoding: 'utf8' }).trim()}; host side: ${python}, Node ${process.version}.
@@ -131,6 +183,17 @@ Load average (1 min) ${loadBefore} at the start, ${loadavg()[0]!.toFixed(1)} at 
 shared, so absolute numbers move with that load; ratios compare sandbox and host samples taken alternately.
 
 Cold starts (ms): python ${cold.python!.map(fmt).join(', ')}; javascript ${cold.javascript!.map(fmt).join(', ')}.
+
+The goal, on the agent's own path: \`Sandbox\`, the sandbox process under its OS confinement (${proc.confinement.mechanism}), warm, each run a
+request to that process and its report back; against the bare interpreter started on the host for the same program (medians of ${runs},
+alternating). Goal: ≤ ${GOAL_FACTOR}× for short programs.
+
+| language | program | sandbox process, warm | host process | ratio |
+|---|---|---|---|---|
+${goalRows.join('\n')}
+
+${goals.map((g) => `Goal, ${g.goal}: ${g.measured}, ${g.met ? 'met' : '**missed**'}.`).join('\n')}
 `
 writeSection('Sandbox', body)
+reportGoals('sandbox', goals)
 console.log(body)

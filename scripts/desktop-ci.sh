@@ -60,7 +60,7 @@ alive() { kill -0 "$1" 2>/dev/null; }
 installed_agents() {
   local p
   for p in /proc/[0-9]*; do
-    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$AGENT_DIR/packages/agent/src/cli/main.ts start" && echo "${p#/proc/}"
+    tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q "$AGENT_DIR/packages/agent/dist/edgecoder.js start" && echo "${p#/proc/}"
   done
   return 0
 }
@@ -155,6 +155,12 @@ agent_pid="$(cat "$data_dir/agent.pid")"
 runtime="$(curl -fsS "$API/health/runtime")"
 echo "$runtime" | grep -q '"mode":"all-in-one"' || desktop_fail "agent is not in all-in-one mode: $runtime"
 echo "app: agent pid $agent_pid answers after ${api_ms} ms; Dashboard running after ${first_dashboard_ms} ms" >&2
+# The app runs the agent's bundle, as bin/edgecoder does, and it stays as small (issue: lean agent).
+tr '\0' ' ' <"/proc/$agent_pid/cmdline" | grep -q -- "--max-semi-space-size=1 .*$AGENT_DIR/packages/agent/dist/edgecoder.js start" ||
+  desktop_fail "the app's agent does not run the bundle: $(tr '\0' ' ' <"/proc/$agent_pid/cmdline")"
+agent_rss_kb="$(awk '/^VmRSS:/ {print $2}' "/proc/$agent_pid/status")"
+echo "app: its agent (no model, sandbox cold, window polling) holds $((agent_rss_kb * 1024 / 1000000)) MB resident" >&2
+[ "$((agent_rss_kb * 1024))" -lt 100000000 ] || desktop_fail "the app's agent holds ${agent_rss_kb} KiB, over the 100 MB an idle agent may"
 
 # --- 2. screenshot of the window, which must not be blank ------------------------------------
 wait_for 10 "the EdgeCoder window" bash -c "xdotool search --onlyvisible --name '^EdgeCoder$' >/dev/null"
@@ -193,7 +199,7 @@ echo "app: quit cleanly; no agent left" >&2
 
 # --- 6. an agent left running on the app's data dir is stopped at the next launch -----------------
 desktop_say "leaving an orphan agent behind, then launching the app"
-/usr/bin/edgecoder-node --disable-warning=ExperimentalWarning "$AGENT_DIR/packages/agent/src/cli/main.ts" \
+/usr/bin/edgecoder-node --disable-warning=ExperimentalWarning "$AGENT_DIR/packages/agent/dist/edgecoder.js" \
   start --mode all-in-one --data-dir "$data_dir" --api-host 127.0.0.1 --api-port 4301 >"$out/orphan.log" 2>&1 &
 orphan=$!
 wait_for 60 "the orphan agent to answer" healthy

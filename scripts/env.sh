@@ -4,9 +4,22 @@
 EDGECODER_CACHE="${EDGECODER_CACHE:-$HOME/.cache/edgecoder}"
 EDGECODER_NODE_VERSION="24.21.0"
 
+# Once a Node is found good, EDGECODER_NODE (its path) and EDGECODER_NODE_SEEN (`node --version`)
+# are exported: the scripts it then runs (bin/edgecoder runs setup.sh) ask it nothing again.
 edgecoder_node_ok() {
-  command -v node >/dev/null 2>&1 || return 1
-  node -e 'const [a,b]=process.versions.node.split(".").map(Number);process.exit(a>22||(a===22&&b>=12)?0:1)'
+  local path
+  path="$(command -v node)" || return 1
+  [ -n "${EDGECODER_NODE_SEEN:-}" ] && [ "${EDGECODER_NODE:-}" = "$path" ] && return 0
+  # `node --version` prints and exits before starting V8: a few ms, where `node -e` takes ~50.
+  local v major minor
+  v="$(node --version 2>/dev/null)" || return 1
+  major="${v#v}"
+  minor="${major#*.}"
+  major="${major%%.*}"
+  minor="${minor%%.*}"
+  case "$major$minor" in *[!0-9]* | '') return 1 ;; esac
+  [ "$major" -gt 22 ] || { [ "$major" -eq 22 ] && [ "$minor" -ge 12 ]; } || return 1
+  export EDGECODER_NODE="$path" EDGECODER_NODE_SEEN="$v"
 }
 
 edgecoder_ensure_node() {

@@ -11,7 +11,9 @@ source "$root/scripts/env.sh"
 edgecoder_ensure_node
 
 stamp="$root/node_modules/.edgecoder-lock-sha"
-want="$( (cat "$root/package-lock.json"; node --version) | sha256sum | cut -d' ' -f1)"
+# The lock file's text and `node --version`'s line (known since edgecoder_ensure_node), hashed.
+want="$( (cat "$root/package-lock.json"; echo "$EDGECODER_NODE_SEEN") | sha256sum)"
+want="${want%% *}"
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   [ "$quiet" = 1 ] || echo "edgecoder: installing npm packages" >&2
   (cd "$root" && npm ci --no-audit --no-fund --loglevel=error >&2)
@@ -23,6 +25,8 @@ bundle="$root/packages/agent/dist/edgecoder.js"
 sources=("$root"/packages/{agent,protocol,sandbox}/src "$root/scripts/build-agent.ts" "$stamp")
 if [ ! -f "$bundle" ] || [ -n "$(find "${sources[@]}" -newer "$bundle" -print -quit)" ]; then
   [ "$quiet" = 1 ] || echo "edgecoder: building the agent" >&2
+  # V8's cached code of the old build (bin/edgecoder's NODE_COMPILE_CACHE) is of no use again.
+  rm -rf "$root/packages/agent/dist/.compile-cache"
   if ! (cd "$root" && node scripts/build-agent.ts >&2); then
     # The TypeScript sources still run (with more memory): a failed build must not stop the node.
     echo "edgecoder: building the agent failed; running its TypeScript sources" >&2

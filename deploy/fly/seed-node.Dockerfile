@@ -50,6 +50,20 @@ if(got!==want){console.error('integrity mismatch for '+t);process.exit(1)}" \
  && tar -xzf /tmp/*.tgz -C "/app/node_modules/@node-llama-cpp/${LLAMA_BINARY}" --strip-components=1 \
  && rm -f /tmp/*.tgz /tmp/extra-ca.pem
 
+# The agent's bundle (scripts/build-agent.ts), as bin/edgecoder runs it: far less memory at idle than
+# its TypeScript sources. The bundler alone is installed for it, pinned to the lockfile's version.
+FROM deps AS bundle
+ARG EXTRA_CA_PEM=""
+RUN if [ -n "$EXTRA_CA_PEM" ]; then printf '%s\n' "$EXTRA_CA_PEM" >/tmp/extra-ca.pem && export NODE_EXTRA_CA_CERTS=/tmp/extra-ca.pem; fi \
+ && mkdir -p /opt/bundler && cd /opt/bundler \
+ && node /opt/npm/bin/npm-cli.js install --no-save --no-audit --no-fund --update-notifier=false --loglevel=error \
+      "rolldown@$(node -p "require('/app/package-lock.json').packages['node_modules/rolldown'].version")" \
+ && ln -s /opt/bundler/node_modules/rolldown /app/node_modules/rolldown \
+ && rm -f /tmp/extra-ca.pem
+COPY packages packages
+COPY scripts/build-agent.ts scripts/build-agent.ts
+RUN node --disable-warning=ExperimentalWarning scripts/build-agent.ts && ls packages/agent/dist/edgecoder.js
+
 FROM ${BASE_IMAGE} AS runtime
 LABEL org.edgecoder.image="seed-node"
 COPY --from=node /opt/node /opt/node
@@ -61,7 +75,8 @@ ENV PATH=/opt/node/bin:$PATH \
     EDGECODER_API_PORT=4301 \
     EDGECODER_P2P_PORT=4001 \
     EDGECODER_PROVIDER=embedded \
-    EDGECODER_NO_MDNS=1
+    EDGECODER_NO_MDNS=1 \
+    GLIBC_TUNABLES=glibc.malloc.mmap_threshold=32768
 RUN groupadd --gid 10001 edgecoder \
  && useradd --uid 10001 --gid edgecoder --home-dir /data --no-create-home --shell /usr/sbin/nologin edgecoder \
  && mkdir -p /data && chown edgecoder:edgecoder /data && chmod 0700 /data
@@ -69,6 +84,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules node_modules
 COPY package.json ./
 COPY packages packages
+COPY --from=bundle /app/packages/agent/dist packages/agent/dist
 COPY deploy/fly/entrypoint.sh /usr/local/bin/edgecoder-entrypoint
 # Identity key, store, API token and models: one volume, so a restart is the same node.
 VOLUME /data
@@ -78,5 +94,6 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.EDGECODER_API_PORT||4301)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The agent (as PID 1, after the entrypoint execs it) stops its parts in reverse order on SIGTERM, within 10 s.
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["/usr/local/bin/edgecoder-entrypoint", "node", "--disable-warning=ExperimentalWarning", "/app/packages/agent/src/cli/main.ts"]
+# Memory flags as bin/edgecoder sets them: a 1 MiB young generation; malloc's threshold above (GLIBC_TUNABLES).
+ENTRYPOINT ["/usr/local/bin/edgecoder-entrypoint", "node", "--max-semi-space-size=1", "--disable-warning=ExperimentalWarning", "/app/packages/agent/dist/edgecoder.js"]
 CMD ["start"]

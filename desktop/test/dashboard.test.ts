@@ -69,14 +69,22 @@ describe('Dashboard', () => {
   })
 
   it('pauses contributing on the agent from the button', async () => {
-    await page.getByTestId('toggle-contributing').click()
-    await expectState('paused')
-    const settings = await agent.api<{ contributing: boolean }>('/orchestration/settings')
-    expect(settings.contributing).toBe(false)
-    expect(await page.getByTestId('toggle-contributing').textContent()).toContain('Resume contributing')
+    await setContributing(true)
+    try {
+      await page.getByTestId('toggle-contributing').click()
+      await expectState('paused')
+      const settings = await agent.api<{ contributing: boolean }>('/orchestration/settings')
+      expect(settings.contributing).toBe(false)
+      expect(await page.getByTestId('toggle-contributing').textContent()).toContain('Resume contributing')
+    } finally {
+      await agent.api('/orchestration/settings', { method: 'PUT', json: { contributing: true } })
+    }
   })
 
   it('follows a change made elsewhere, live over /events', async () => {
+    await setContributing(true)
+    await agent.api('/orchestration/settings', { method: 'PUT', json: { contributing: false } })
+    await expectState('paused')
     await agent.api('/orchestration/settings', { method: 'PUT', json: { contributing: true } })
     await expectState('running')
   })
@@ -95,15 +103,25 @@ describe('Dashboard', () => {
     expect(page.url()).toMatch(/#\/credits$/)
     await expect.poll(() => page.getByTestId('credit-balance').textContent()).toBe('0 credits')
     await page.locator('nav a', { hasText: 'Dashboard' }).click()
-    await expectState('running')
+    expect(page.url()).toMatch(/#\/dashboard$/)
+    await state().waitFor()
   })
 
   it('says the agent is unreachable once it is gone', async () => {
     await agent.stop()
     await expectState('unreachable', 20_000)
-    expect(await page.getByTestId('agent-problem').textContent()).toContain('is not answering')
+    // The banner says which agent and what the page does about it, not just any error.
+    await expect
+      .poll(() => page.getByTestId('agent-problem').textContent(), { timeout: 20_000 })
+      .toBe(`the agent at ${agent.apiUrl} is not answering; retrying`)
   })
 })
+
+/** Sets contributing through the API and waits until the page shows it. */
+async function setContributing(on: boolean): Promise<void> {
+  await agent.api('/orchestration/settings', { method: 'PUT', json: { contributing: on } })
+  await expectState(on ? 'running' : 'paused')
+}
 
 async function expectState(want: string, timeout = 15_000): Promise<void> {
   await expect.poll(() => state().getAttribute('data-state'), { timeout }).toBe(want)

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// Stages the agent for the app's resources: the agent's TypeScript as it runs from a checkout
-// (Node 24 strips types itself, so what ships is what the tests ran) plus only the npm packages
-// it needs at run time, copied as files so native and wasm packages keep their layout.
+// Stages the agent for the app's resources: the agent's bundle as bin/edgecoder runs it, our
+// packages' TypeScript (the sandbox process runs from it; Node 24 strips types itself) and only
+// the npm packages they need at run time, copied as files so native and wasm packages keep their
+// layout.
 //
 // usage: node desktop/tools/stage-agent.mjs <repo-root> <out-dir>
 import {
@@ -116,6 +117,20 @@ for (const dir of packages) {
     },
   })
 }
+
+// What the app runs: the agent's bundle (scripts/build-agent.ts, built by setup.sh), loaded with a
+// fraction of the memory its TypeScript sources take. The sources above stay for the sandbox
+// process, which the bundle starts from packages/sandbox/src.
+const bundleDir = join(root, 'packages', 'agent', 'dist')
+if (!existsSync(join(bundleDir, 'edgecoder.js')))
+  throw new Error(
+    `no agent bundle at ${bundleDir}: run scripts/setup.sh (it builds packages/agent/dist) first`,
+  )
+cpSync(bundleDir, join(out, 'packages', 'agent', 'dist'), {
+  recursive: true,
+  // Not the compile cache bin/edgecoder keeps beside the bundle in a checkout.
+  filter: (src) => !src.endsWith('.tmp') && !src.includes('/.compile-cache'),
+})
 
 // The agent serves the built UI at /ui from <root>/desktop/dist; keep that layout when it is built.
 const uiDist = join(root, 'desktop', 'dist')

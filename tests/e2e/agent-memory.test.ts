@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import type { RuntimeHealth } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BIN, cleanupAgents, REPO_ROOT, startAgent } from './harness.ts'
+import { submitOk, waitForStatus } from './tasks-helpers.ts'
 
 /** The goal of an idle agent with no model (issue 11): the agent process alone, in bytes. */
 const IDLE_RSS_BOUND = 100e6
@@ -41,4 +42,25 @@ describe.runIf(process.platform === 'linux')('an agent started through bin/edgec
     console.log(`agent idle RSS (MB): ${mb.join(', ')}`)
     expect(Math.max(...samples), `idle RSS samples ${mb.join(', ')} MB`).toBeLessThan(IDLE_RSS_BOUND)
   })
+
+  it('stays under 100 MB, the agent process alone, after it has run Python and JavaScript', async () => {
+    const a = await startAgent({ command: [BIN], env: { EDGECODER_LOG_LEVEL: 'warn' } })
+    const pid = a.proc.pid!
+    for (const language of ['python', 'javascript'] as const) {
+      const id = await submitOk(a, { kind: 'run', language, code: 'print("ok")' })
+      const done = await waitForStatus(a, id, undefined, 240_000)
+      expect(done.status, JSON.stringify(done.error)).toBe('succeeded')
+    }
+    const runtime = (await (await a.api('/health/runtime')).json()) as RuntimeHealth
+    // The interpreters live in their own processes, counted apart from the agent.
+    expect(runtime.sandbox?.processes.length).toBeGreaterThan(0)
+    const samples: number[] = []
+    for (let i = 0; i < SAMPLES; i++) {
+      samples.push(rssOf(pid))
+      await new Promise((r) => setTimeout(r, SAMPLE_EVERY_MS))
+    }
+    const mb = samples.map((b) => (b / 1e6).toFixed(1))
+    console.log(`agent RSS after a Python and a JavaScript run (MB): ${mb.join(', ')}`)
+    expect(Math.max(...samples), `RSS samples after runs ${mb.join(', ')} MB`).toBeLessThan(IDLE_RSS_BOUND)
+  }, 300_000)
 })

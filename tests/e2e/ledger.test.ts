@@ -107,6 +107,7 @@ describe('credits across five agents', () => {
 
   it('settles sandbox tasks and a peer-served chat; the submitter pays what it saw', async () => {
     const events = collectEvents(c2)
+    await events.ready
     const ids = await Promise.all([submitOk(c1, sleepTask(0.3, 'a')), submitOk(c2, sleepTask(0.3, 'b'))])
     for (const [i, id] of ids.entries()) {
       const t = await waitForStatus([c1, c2][i]!, id, undefined, 60_000)
@@ -159,6 +160,12 @@ describe('credits across five agents', () => {
     const { proposal } = (await res.json()) as { proposal: Block }
     const before = await balanceOf(c1)
     expect(before.pendingOut).toBe(30)
+    // c2 follows c1's head and holds the proposal open; the agreement will not move that head,
+    // so c2 must learn of it from the open count in c1's adverts (checked in the next test).
+    await waitFor(async () => {
+      const view = await chainOn(c2, c1.ready.peerId)
+      return view.contiguous === proposal.seq && view.pending === 1
+    }, 30_000)
     const agreement = await portal.agree(proposal)
     const ingest = await c1.api('/credits/agreements', { method: 'POST', json: agreement })
     expect(ingest.status).toBe(200)
@@ -185,12 +192,15 @@ describe('credits across five agents', () => {
   })
 
   it('agrees on every chain from every node once adverts carried the heads, and conserves credits', async () => {
-    // No explicit fetch: each node follows the chain heads in its peers' adverts.
+    // No explicit fetch: each node follows the chain heads in its peers' adverts, and the
+    // other halves of the pairs in them (the portal's agreement to the withdrawal included).
     const converged = async () => {
       for (const b of all()) {
         const length = (await balanceOf(b)).chainLength
-        for (const a of all())
-          if (a !== b && (await chainOn(a, b.ready.peerId)).contiguous !== length) return false
+        for (const a of all()) {
+          const view = await chainOn(a, b.ready.peerId)
+          if (view.contiguous !== length || view.pending !== 0 || view.unresolved !== 0) return false
+        }
       }
       return true
     }

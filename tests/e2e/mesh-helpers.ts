@@ -1,5 +1,5 @@
 import type { MeshPeer, MeshPeerDetail, MeshStats } from '@edgecoder/protocol'
-import { type Agent, type AgentProcess, type StartOptions, startAgent } from './harness.ts'
+import { type Agent, type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
 
 /** Heartbeat the mesh tests run with: short, so churn shows within seconds. */
 export const HEARTBEAT_MS = 1000
@@ -89,13 +89,29 @@ export async function describeTables(agents: Agent[]): Promise<string> {
   return lines.join('\n')
 }
 
-/** Reads an agent's `/events` SSE stream into a list until `close()`. */
+/**
+ * Reads an agent's `/events` SSE stream into a list until `close()`. `ready` resolves with the
+ * stream's first event (its `hello`): from then on nothing the agent publishes is missed.
+ */
 export function collectEvents(a: Agent): {
   events: { type: string; data: unknown }[]
+  ready: Promise<void>
   close: () => void
 } {
   const events: { type: string; data: unknown }[] = []
   const ctrl = new AbortController()
+  // Not Promise.withResolvers: the desktop tests, on an ES2022 lib, type-check this file too.
+  let resolveFirst!: () => void
+  let rejectFirst!: (err: unknown) => void
+  const firstEvent = new Promise<void>((resolve, reject) => {
+    resolveFirst = resolve
+    rejectFirst = reject
+  })
+  const first = {
+    promise: firstEvent,
+    resolve: () => resolveFirst(),
+    reject: (err: unknown) => rejectFirst(err),
+  }
   void (async () => {
     try {
       const res = await a.api('/events', { signal: ctrl.signal })
@@ -108,14 +124,57 @@ export function collectEvents(a: Agent): {
           buf = buf.slice(end + 2)
           const type = /^event: (.*)$/m.exec(block)?.[1]
           const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (type !== undefined && data !== undefined) events.push({ type, data: JSON.parse(data) })
+          if (type !== undefined && data !== undefined) {
+            events.push({ type, data: JSON.parse(data) })
+            first.resolve()
+          }
         }
       }
-    } catch {
+      first.reject(new Error(`the event stream of ${a.ready.peerId} ended before its first event`))
+    } catch (err) {
       // closed by the test or by the agent's exit
+      first.reject(err)
     }
   })()
-  return { events, close: () => ctrl.abort() }
+  first.promise.catch(() => {})
+  return { events, ready: first.promise, close: () => ctrl.abort() }
+}
+
+/** The `seq` of the latest advert `observer` holds from `from`, or -1. */
+async function advertSeq(observer: Agent, from: Agent): Promise<number> {
+  return (await peerDetail(observer, from.ready.peerId))?.advert.body.seq ?? -1
+}
+
+/**
+ * Resolves once every observer has taken `n` more adverts from every other agent of the list:
+ * `n` heartbeats of gossip delivered everywhere. A check that something does *not* arrive (a
+ * leak across meshes, a node dropping out) is then a bounded window closed by gossip that did
+ * arrive, not by a guess of how long gossip takes. An advert's `seq` is its time in ms, so each
+ * change of the latest one held counts as one advert (two between polls count as one: the
+ * window only grows).
+ */
+export async function heartbeatsPass(agents: Agent[], n: number, timeoutMs = 30_000): Promise<void> {
+  const pairs = agents.flatMap((o) => agents.filter((f) => f !== o).map((f) => [o, f] as const))
+  await Promise.all(
+    pairs.map(async ([o, f]) => {
+      let last = await advertSeq(o, f)
+      let taken = 0
+      await waitFor(
+        async () => {
+          const seq = await advertSeq(o, f)
+          if (seq !== last) taken++
+          last = seq
+          return taken >= n
+        },
+        timeoutMs,
+        100,
+      ).catch(() => {
+        throw new Error(
+          `${o.ready.peerId.slice(-6)} took ${taken} of ${n} more adverts from ${f.ready.peerId.slice(-6)} in ${timeoutMs} ms`,
+        )
+      })
+    }),
+  )
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))

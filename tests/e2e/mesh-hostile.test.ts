@@ -6,6 +6,7 @@ import { type AgentProcess, cleanupAgents, REPO_ROOT, waitFor } from './harness.
 import {
   describeTables,
   fullyMeshed,
+  heartbeatsPass,
   peerDetail,
   peersOf,
   startMeshAgent,
@@ -62,8 +63,26 @@ describe('a hostile peer', () => {
 
     const ids = await runHostile(tcpAddr(target), victimAdvert)
     const { replayer, ...refused } = ids
-    // Give anything that slipped through time to spread.
-    await new Promise((r) => setTimeout(r, 1500))
+    const atLeast: Record<string, number> = {
+      'sender-mismatch': 2,
+      'bad-signature': 1,
+      stale: 1,
+      future: 1,
+      oversize: 1,
+      malformed: 2,
+      replayed: 1,
+    }
+    // The target has judged every attack...
+    const judged = async () => {
+      const rejected = (await statsOf(target)).adverts.rejected
+      return Object.entries(atLeast).every(([reason, n]) => (rejected[reason] ?? 0) >= n)
+    }
+    await waitFor(judged, 20_000, 50).catch(async () => {
+      throw new Error(`refusals: ${JSON.stringify((await statsOf(target)).adverts.rejected)}`)
+    })
+    // ...and two heartbeats of honest gossip have reached everyone since: anything that slipped
+    // through would have spread as far.
+    await heartbeatsPass(mesh, 2)
 
     for (const a of mesh) {
       const listed = (await peersOf(a)).map((p) => p.peerId)
@@ -77,15 +96,6 @@ describe('a hostile peer', () => {
     const stats = await statsOf(target)
     const scoreList = Object.entries(ids).map(([k, id]) => `${k} ${stats.scores[id]?.toFixed(0)}`)
     console.log(`mesh: refused ${JSON.stringify(stats.adverts.rejected)}; scores ${scoreList.join(', ')}`)
-    const atLeast: Record<string, number> = {
-      'sender-mismatch': 2,
-      'bad-signature': 1,
-      stale: 1,
-      future: 1,
-      oversize: 1,
-      malformed: 2,
-      replayed: 1,
-    }
     for (const [reason, n] of Object.entries(atLeast)) {
       expect(stats.adverts.rejected[reason], `${reason} refusals`).toBeGreaterThanOrEqual(n)
     }

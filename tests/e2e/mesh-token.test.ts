@@ -1,11 +1,10 @@
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
 import {
   describeTables,
   fullyMeshed,
-  HEARTBEAT_MS,
+  heartbeatsPass,
   peersOf,
-  sleep,
   startMeshAgent,
   statsOf,
   tcpAddr,
@@ -36,7 +35,9 @@ describe('private meshes (mesh token)', () => {
   let b2: AgentProcess
   let open: AgentProcess
 
-  it('keeps two meshes with different tokens, and a tokenless node, apart even when they dial each other', async () => {
+  // Started once for both tests; each test checks the state it needs before it acts, so the
+  // second still says something when the first fails.
+  beforeAll(async () => {
     a1 = await startMeshAgent(['--mesh-token', TOKEN_A])
     ;[a2, b1] = await Promise.all([
       startMeshAgent(['--mesh-token', TOKEN_A, '--bootstrap', tcpAddr(a1)]),
@@ -47,10 +48,14 @@ describe('private meshes (mesh token)', () => {
       startMeshAgent(['--mesh-token', TOKEN_B, '--bootstrap', tcpAddr(b1), '--bootstrap', tcpAddr(a1)]),
       startMeshAgent(['--bootstrap', tcpAddr(a1), '--bootstrap', tcpAddr(b1)]),
     ])
+  }, 120_000)
+
+  it('keeps two meshes with different tokens, and a tokenless node, apart even when they dial each other', async () => {
     await expectMeshed([a1, a2])
     await expectMeshed([b1, b2])
-    // Several heartbeats for anything that could leak across to do so.
-    await sleep(4 * HEARTBEAT_MS)
+    // Four heartbeats of gossip delivered within each mesh: time for anything that could leak
+    // across (or reach the tokenless node) to have done so.
+    await Promise.all([heartbeatsPass([a1, a2], 4), heartbeatsPass([b1, b2], 4)])
     const ids = (xs: AgentProcess[]) => xs.map((x) => x.ready.peerId).sort()
     expect((await peersOf(a1)).map((p) => p.peerId)).toEqual(ids([a2]))
     expect((await peersOf(a2)).map((p) => p.peerId)).toEqual(ids([a1]))
@@ -63,6 +68,7 @@ describe('private meshes (mesh token)', () => {
   })
 
   it('moves a node to the other mesh when its token changes at run time', async () => {
+    await expectMeshed([b1, b2])
     const res = await b2.api('/orchestration/settings', { method: 'PUT', json: { meshToken: TOKEN_A } })
     expect(res.status).toBe(200)
     // b2 restarts its host behind A's key and joins A through its bootstrap address.

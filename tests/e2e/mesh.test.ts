@@ -1,5 +1,5 @@
 import type { Coordinator, MeshPeer } from '@edgecoder/protocol'
-import { afterAll, describe, expect, it } from 'vitest'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, runCli, waitFor } from './harness.ts'
 import {
   collectEvents,
@@ -7,10 +7,10 @@ import {
   EVICT_AFTER_HEARTBEATS,
   fullyMeshed,
   HEARTBEAT_MS,
+  heartbeatsPass,
   peerDetail,
   peersOf,
   seesOnline,
-  sleep,
   startMeshAgent,
   tcpAddr,
 } from './mesh-helpers.ts'
@@ -38,13 +38,19 @@ describe('a five-agent mesh on loopback', () => {
   let others: AgentProcess[] = []
   let victim: AgentProcess
   const all = () => [seed, ...others]
+  let launched = 0
+
+  // The tests below are the phases of one mesh's life (a kill, a restart, the seed's death), in
+  // order; its agents start here, so a slow start-up on a loaded machine fails only this setup.
+  beforeAll(async () => {
+    seed = await startMeshAgent([], { timeoutMs: 60_000 })
+    launched = Date.now()
+    others = await Promise.all(
+      Array.from({ length: 4 }, () => startMeshAgent(['--bootstrap', tcpAddr(seed)], { timeoutMs: 60_000 })),
+    )
+  }, 180_000)
 
   it('fills every peer table with the other four within 10 s of start', async () => {
-    seed = await startMeshAgent([])
-    const launched = Date.now()
-    others = await Promise.all(
-      Array.from({ length: 4 }, () => startMeshAgent(['--bootstrap', tcpAddr(seed)])),
-    )
     // Measured from the moment all four are up: process start-up on two busy cores is not the mesh's.
     const t0 = Date.now()
     const elapsed = await expectMeshed(all(), 10_000)
@@ -128,7 +134,7 @@ describe('a five-agent mesh on loopback', () => {
   it('marks an agent killed with -9 offline and evicts it within the window, with events', async () => {
     victim = others[3]!
     const watch = collectEvents(seed)
-    await sleep(300)
+    await watch.ready
     const t0 = Date.now()
     await victim.stop('SIGKILL')
     const survivors = all().filter((a) => a !== victim)
@@ -166,12 +172,14 @@ describe('a five-agent mesh on loopback', () => {
   })
 
   it('keeps the other four meshed when the seed dies', async () => {
+    // Four of them, or the checks below hold of nothing.
+    expect(others).toHaveLength(4)
     await seed.stop('SIGKILL')
     const t0 = Date.now()
     await expectMeshed(others, EVICT_WINDOW_MS + SLACK_MS)
     console.log(`mesh: seed evicted, four agents still meshed ${Date.now() - t0} ms after kill -9`)
     // And they stay so for several more heartbeats, with no one to relay through.
-    await sleep(3 * HEARTBEAT_MS)
+    await heartbeatsPass(others, 3)
     expect(await fullyMeshed(others)).toBe(true)
   })
 
@@ -184,6 +192,7 @@ describe('a five-agent mesh on loopback', () => {
   })
 
   it('takes the seed back when it restarts, from its peer cache, and fills its table again', async () => {
+    expect(others).toHaveLength(5)
     seed = await startMeshAgent([], { dataDir: seed.dataDir })
     const t0 = Date.now()
     await expectMeshed(all(), 10_000)

@@ -6,8 +6,8 @@ import { Ollama } from 'ollama'
 import OpenAI from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { testModelPath } from '../../packages/agent/test/inference/test-model.ts'
-import { type AgentProcess, cleanupAgents, runCli, startAgent, waitFor } from './harness.ts'
-import { getTask, submitOk, waitForStatus } from './tasks-helpers.ts'
+import { type AgentProcess, cleanupAgents, runCli, startAgent } from './harness.ts'
+import { getTask, readTaskEvents, submitOk, waitForStatus } from './tasks-helpers.ts'
 
 /**
  * The inference API as IDE tools see it: the official `openai` and `ollama` clients against a
@@ -18,6 +18,13 @@ const MODEL_PATH = testModelPath()
 const MODEL = 'gemma-3-270m-Q4_K_M'
 const MODEL_SIZE = statSync(MODEL_PATH).size
 const LLAMA = ['--llama-threads', '1']
+/**
+ * Zero bytes after the test model's tensors make a second model that llama.cpp loads like the
+ * first but that is a file of its own: its size tells the two apart.
+ */
+const PADDING = 4096
+/** What the stalling route sends before it holds the transfer open. */
+const STALL_AFTER = 8 * 1024 * 1024
 
 let a: AgentProcess
 let b: AgentProcess
@@ -31,23 +38,28 @@ beforeAll(async () => {
     if (req.url === '/gemma-copy.gguf' || req.url === '/pulled.gguf') {
       res.writeHead(200, { 'content-length': MODEL_SIZE })
       createReadStream(MODEL_PATH).pipe(res)
-    } else if (req.url === '/slow.gguf') {
-      // Trickles the file so a cancel lands mid-transfer.
+    } else if (req.url === '/padded.gguf') {
+      res.writeHead(200, { 'content-length': MODEL_SIZE + PADDING })
+      const stream = createReadStream(MODEL_PATH)
+      stream.pipe(res, { end: false })
+      stream.on('end', () => res.end(Buffer.alloc(PADDING)))
+    } else if (req.url === '/stall.gguf') {
+      // The first megabytes, then nothing until the client goes away: a cancel lands mid-transfer.
       res.writeHead(200, { 'content-length': MODEL_SIZE })
-      const stream = createReadStream(MODEL_PATH, { highWaterMark: 256 * 1024 })
-      stream.on('data', () => {
-        stream.pause()
-        setTimeout(() => stream.resume(), 100)
-      })
-      stream.pipe(res)
-      res.on('close', () => stream.destroy())
+      const head = createReadStream(MODEL_PATH, { end: STALL_AFTER - 1 })
+      head.pipe(res, { end: false })
+      res.on('close', () => head.destroy())
     } else res.writeHead(404).end()
   })
   await new Promise<void>((r) => files.listen(0, '127.0.0.1', r))
   filesUrl = `http://127.0.0.1:${(files.address() as { port: number }).port}`
-  a = await startAgent({ args: ['--model', MODEL_PATH, '--provider', 'embedded', ...LLAMA] })
-  b = await startAgent({ args: ['--provider', 'ollama', '--ollama-host', a.apiUrl] })
-}, 120_000)
+  // A patient start-up bound: two agents starting on a loaded machine are slow, not broken.
+  a = await startAgent({
+    args: ['--model', MODEL_PATH, '--provider', 'embedded', ...LLAMA],
+    timeoutMs: 90_000,
+  })
+  b = await startAgent({ args: ['--provider', 'ollama', '--ollama-host', a.apiUrl], timeoutMs: 90_000 })
+}, 240_000)
 
 afterAll(async () => {
   files?.close()
@@ -247,10 +259,14 @@ describe('model manager over the API', () => {
       source: `${filesUrl}/gemma-copy.gguf`,
       sha256: sha,
     })
-    expect(status).toBe(200)
-    expect(lines.at(-1)).toMatchObject({ done: true, fraction: 1, completedBytes: MODEL_SIZE })
-    const list = (await (await a.api('/model/list')).json()) as { models: { name: string }[] }
-    expect(list.models.map((m) => m.name).sort()).toEqual(['gemma-copy', MODEL].sort())
+    try {
+      expect(status).toBe(200)
+      expect(lines.at(-1)).toMatchObject({ done: true, fraction: 1, completedBytes: MODEL_SIZE })
+      const list = (await (await a.api('/model/list')).json()) as { models: { name: string }[] }
+      expect(list.models.map((m) => m.name).sort()).toEqual(['gemma-copy', MODEL].sort())
+    } finally {
+      await a.api('/model/gemma-copy', { method: 'DELETE' })
+    }
   })
 
   it('refuses a checksum mismatch, leaving nothing behind', async () => {
@@ -267,7 +283,7 @@ describe('model manager over the API', () => {
     const ctrl = new AbortController()
     const res = await a.api('/model/pull', {
       method: 'POST',
-      json: { name: 'slow', source: `${filesUrl}/slow.gguf` },
+      json: { name: 'slow', source: `${filesUrl}/stall.gguf` },
       signal: ctrl.signal,
     })
     const reader = res.body!.getReader()
@@ -284,7 +300,8 @@ describe('model manager over the API', () => {
       }),
     ).text()
     expect(rest).toMatch(/"code":"cancelled"/)
-    await waitFor(() => readdirSync(join(a.dataDir, 'models')).every((f) => !f.includes('slow')), 5_000)
+    // The partial file is removed before the pull reports its end.
+    expect(readdirSync(join(a.dataDir, 'models')).filter((f) => f.includes('slow'))).toEqual([])
   })
 
   it('rejects bad pull, swap and delete input with 4xx', async () => {
@@ -305,48 +322,80 @@ describe('model manager over the API', () => {
     expect((await a.api('/model/nope', { method: 'DELETE' })).status).toBe(404)
   })
 
+  // It pulls a model of its own and loads both: a bound for a loaded machine.
   it('swaps while a task runs: the task finishes on the old model, new work uses the new one', async () => {
-    await a.api('/model/swap', { method: 'POST', json: { model: MODEL } })
-    const id = await submitOk(a, {
-      kind: 'chat',
-      messages: [{ role: 'user', content: 'Tell a long story.' }],
-      maxTokens: 48,
-    })
-    await waitForStatus(a, id, ['running'], 30_000)
-    const swap = await a.api('/model/swap', { method: 'POST', json: { model: 'gemma-copy' } })
-    expect(await swap.json()).toEqual({ active: 'gemma-copy' })
-    const done = await waitForStatus(a, id, ['succeeded', 'failed'], 60_000)
-    expect(done.status).toBe('succeeded')
-    expect((await getTask(a, id)).result?.model).toBe(MODEL)
-    const status = (await (await a.api('/model/status')).json()) as { activeModel: string }
-    expect(status.activeModel).toBe('gemma-copy')
-    const next = await openai(a).chat.completions.create({
-      model: 'gemma-copy',
-      messages: [{ role: 'user', content: 'hi' }],
-      max_tokens: 2,
-    })
-    expect(next.model).toBe('gemma-copy')
-  })
+    const other = 'gemma-padded'
+    const pulled = await pull({ name: other, source: `${filesUrl}/padded.gguf` })
+    expect(pulled.lines.at(-1)).toMatchObject({ done: true, completedBytes: MODEL_SIZE + PADDING })
+    const sizes = async () =>
+      Object.fromEntries(
+        (
+          (await (await a.api('/model/list')).json()) as { models: { name: string; sizeBytes: number }[] }
+        ).models.map((m) => [m.name, m.sizeBytes]),
+      )
+    expect(await sizes()).toMatchObject({ [MODEL]: MODEL_SIZE, [other]: MODEL_SIZE + PADDING })
+    const loaded = async () =>
+      ((await (await a.api('/api/ps')).json()) as { models: { name: string }[] }).models.map((m) => m.name)
+    // Chat tasks that name no model: the agent picks the active one.
+    const story = {
+      kind: 'chat' as const,
+      messages: [{ role: 'user' as const, content: 'Tell a long story.' }],
+    }
+    try {
+      expect((await a.api('/model/swap', { method: 'POST', json: { model: MODEL } })).status).toBe(200)
+      const id = await submitOk(a, { ...story, maxTokens: 64 })
+      const firstToken = Promise.withResolvers<void>()
+      const events = readTaskEvents(a, id, { onEvent: (ev) => ev.type === 'token' && firstToken.resolve() })
+      events.catch(firstToken.reject)
+      await firstToken.promise
+      const swap = await a.api('/model/swap', { method: 'POST', json: { model: other } })
+      expect(await swap.json()).toEqual({ active: other })
+      // The swap landed while the task was generating.
+      expect((await getTask(a, id)).status).toBe('running')
+      await events
+      const done = await getTask(a, id)
+      expect(done.status).toBe('succeeded')
+      expect(done.result?.model).toBe(MODEL)
+      const status = (await (await a.api('/model/status')).json()) as { activeModel: string }
+      expect(status.activeModel).toBe(other)
+      const next = await waitForStatus(a, await submitOk(a, { ...story, maxTokens: 2 }))
+      expect(next.status).toBe('succeeded')
+      expect(next.result?.model).toBe(other)
+      // What llama.cpp holds now is the other file; the old one went once its task was done.
+      expect(await loaded()).toEqual([`${other}:latest`])
+    } finally {
+      await a.api('/model/swap', { method: 'POST', json: { model: MODEL } })
+      await a.api(`/model/${other}`, { method: 'DELETE' })
+    }
+  }, 180_000)
 
-  it('keeps the CLI in step: list, swap, rm', async () => {
+  it('keeps the CLI in step: pull, list, swap, rm', async () => {
     const env = { EDGECODER_API_URL: a.apiUrl, EDGECODER_DATA_DIR: a.dataDir }
-    const list = await runCli(['models', 'list'], env)
-    expect(list.code).toBe(0)
-    expect(list.stdout).toMatch(/\*\s+gemma-copy/)
-    const swap = await runCli(['models', 'swap', MODEL], env)
-    expect(swap.stdout).toContain(`active model: ${MODEL}`)
-    const rm = await runCli(['models', 'rm', 'gemma-copy'], env)
-    expect(rm.code).toBe(0)
-    const missing = await runCli(['models', 'rm', 'gemma-copy'], env)
-    expect(missing.code).toBe(1)
-    expect(missing.stderr).toMatch(/404 model_not_found/)
     const pull = await runCli(
       ['models', 'pull', `${filesUrl}/gemma-copy.gguf`, '--name', 'cli-copy', '--sha256', sha],
       env,
     )
-    expect(pull.code).toBe(0)
-    expect(pull.stderr).toMatch(/100%/)
-    expect(pull.stdout).toContain('pulled cli-copy')
+    try {
+      expect(pull.code).toBe(0)
+      expect(pull.stderr).toMatch(/100%/)
+      expect(pull.stdout).toContain('pulled cli-copy')
+      const swap = await runCli(['models', 'swap', 'cli-copy'], env)
+      expect(swap.stdout).toContain('active model: cli-copy')
+      const list = await runCli(['models', 'list'], env)
+      expect(list.code).toBe(0)
+      expect(list.stdout).toMatch(/\*\s+cli-copy/)
+      expect(list.stdout).not.toMatch(new RegExp(`\\*\\s+${MODEL}`))
+      const back = await runCli(['models', 'swap', MODEL], env)
+      expect(back.stdout).toContain(`active model: ${MODEL}`)
+      const rm = await runCli(['models', 'rm', 'cli-copy'], env)
+      expect(rm.code).toBe(0)
+      const missing = await runCli(['models', 'rm', 'cli-copy'], env)
+      expect(missing.code).toBe(1)
+      expect(missing.stderr).toMatch(/404 model_not_found/)
+    } finally {
+      await a.api('/model/swap', { method: 'POST', json: { model: MODEL } })
+      await a.api('/model/cli-copy', { method: 'DELETE' })
+    }
   })
 })
 

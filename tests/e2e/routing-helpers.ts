@@ -49,7 +49,18 @@ export async function expectMeshed(agents: Agent[], withinMs = 20_000): Promise<
       .map(
         (a) => `--- ${a.ready.peerId.slice(-6)} log tail:\n${a.stderr().split('\n').slice(-40).join('\n')}`,
       )
-    throw new Error(`not meshed within ${withinMs} ms:\n${await describeTables(agents)}\n${logs.join('\n')}`)
+    // A node whose event loop lags sees its peers' adverts late, and answers dials late.
+    const lags = await Promise.all(
+      agents.map(async (a) => {
+        const text = await (await a.api('/metrics')).text().catch(() => '')
+        const p99 = /^edgecoder_nodejs_eventloop_lag_p99_seconds (\S+)/m.exec(text)?.[1]
+        const max = /^edgecoder_nodejs_eventloop_lag_max_seconds (\S+)/m.exec(text)?.[1]
+        return `${a.ready.peerId.slice(-6)} p99 ${p99 ?? '?'} s, max ${max ?? '?'} s`
+      }),
+    )
+    throw new Error(
+      `not meshed within ${withinMs} ms:\n${await describeTables(agents)}\nevent loop lag: ${lags.join('; ')}\n${logs.join('\n')}`,
+    )
   })
 }
 

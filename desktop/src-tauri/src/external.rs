@@ -7,7 +7,9 @@ pub fn check_url(url: &str) -> Result<&str, String> {
     let lower = url.to_ascii_lowercase();
     let scheme_ok = lower.starts_with("https://") || lower.starts_with("http://");
     if !scheme_ok {
-        return Err(format!("only http(s) pages open in the browser, not {url:?}"));
+        return Err(format!(
+            "only http(s) pages open in the browser, not {url:?}"
+        ));
     }
     if url.len() > 2048 || url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("not a URL the browser should be handed".into());

@@ -4,6 +4,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { BootstrapAddr, decodeInvite, InviteError, MeshToken, Region, RuntimeMode } from '@edgecoder/protocol'
 import { z } from 'zod'
+import { joinDashValues } from './args.ts'
 import { DEFAULT_MODEL_HUB } from './inference/index.ts'
 
 /** A setting that could not be used: names it, so the operator knows what to fix. */
@@ -42,6 +43,8 @@ const AgentConfig = z.object({
   evictAfterHeartbeats: z.coerce.number().int().min(2).max(100),
   parentPid: z.coerce.number().int().positive().nullable(),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
+  /** Print the start-up phases' times once ready (startup-trace.ts). */
+  startupTrace: z.boolean(),
   bodyLimitBytes: z.number().int().positive(),
   /** GGUF file of the local model; without one, code and chat tasks fail and run tasks still work. */
   modelPath: z.string().refine(isFile, 'no such file (give the path to a .gguf model)').nullable(),
@@ -336,6 +339,11 @@ export const START_FLAGS = {
     env: 'EDGECODER_LOG_LEVEL',
     help: 'info (default), debug, warn, error, silent',
   },
+  'startup-trace': {
+    type: 'boolean',
+    env: 'EDGECODER_STARTUP_TRACE',
+    help: 'once ready, print the time each start-up phase took on stderr (one JSON line)',
+  },
 } as const
 
 type FlagName = keyof typeof START_FLAGS
@@ -345,7 +353,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
-      args: argv,
+      args: joinDashValues(argv, START_FLAGS),
       options: Object.fromEntries(
         Object.entries(START_FLAGS).map(([k, v]) => [k, { type: v.type, multiple: 'multiple' in v }]),
       ),
@@ -388,6 +396,7 @@ export function loadConfig(argv: string[], env: NodeJS.ProcessEnv = process.env)
     evictAfterHeartbeats: flag('evict-after-heartbeats') ?? 3,
     parentPid: flag('parent-pid') ?? null,
     logLevel: flag('log-level') ?? 'info',
+    startupTrace: flag('startup-trace') ?? false,
     bodyLimitBytes: 1024 * 1024,
     modelPath: model === undefined ? null : resolve(expandHome(model)),
     modelUrl: flag('model-url') ?? null,

@@ -2,7 +2,7 @@ import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { ReadyLine, RuntimeHealth, StatusSummary } from '@edgecoder/protocol'
-import { Sandbox } from '@edgecoder/sandbox'
+import { type Confinement, Sandbox } from '@edgecoder/sandbox'
 import { enrollNode, NodeActivation, PortalWallet } from './activation/index.ts'
 import {
   APP_ORIGINS,
@@ -13,6 +13,7 @@ import {
   healthRoutes,
   IdeMetrics,
   inviteRoutes,
+  type ModelLoad,
   meshRoutes,
   metricsRoutes,
   modelRoutes,
@@ -23,6 +24,7 @@ import {
   openAiRoutes,
   orchestrationRoutes,
   type RouteModule,
+  readiness,
   sseClients,
   taskRoutes,
   uiRoutes,
@@ -40,6 +42,7 @@ import { Mesh, meshOptions } from './mesh/index.ts'
 import { NodeMetrics } from './metrics.ts'
 import { createRouting, type Routing, routingOptions } from './routing/index.ts'
 import { SettingsStore } from './settings/index.ts'
+import { startupMark } from './startup-trace.ts'
 import { DataDirLock, Store } from './store/index.ts'
 import { TaskEngine } from './tasks/index.ts'
 import { VERSION } from './version.ts'
@@ -90,8 +93,12 @@ export class EdgeNode {
   #lock: DataDirLock
   #stack: { name: string; stop: () => Promise<void> | void }[] = []
   #statusTimer: NodeJS.Timeout | undefined
+  /** The sandbox's OS wall, probed while the store, the mesh and the ledger start. */
+  #confinement: Promise<Confinement> | undefined
   /** The provider's last word on its model; status is async, the runtime view is not: each view asks anew. */
   #modelState: { name: string; loaded: boolean } | null = null
+  /** The model loaded at start, which readiness waits for. */
+  #modelLoad: ModelLoad = null
 
   constructor(config: AgentConfig, log: Logger) {
     this.config = config
@@ -105,16 +112,20 @@ export class EdgeNode {
     try {
       mkdirSync(config.dataDir, { recursive: true, mode: 0o700 })
       this.#lock.acquire()
+      this.#confinement = Sandbox.probe()
       this.#stack.push({ name: 'lock', stop: () => this.#lock.release() })
+      startupMark('data dir lock')
 
       this.identity = await loadOrCreateIdentity(config.dataDir)
       if (this.identity.created)
         log.info({ peerId: this.identity.peerId.toString() }, 'created node identity')
       this.apiToken = loadOrCreateApiToken(config.dataDir)
+      startupMark('identity')
 
       this.store = new Store(join(config.dataDir, 'edgecoder.db'))
       this.#stack.push({ name: 'store', stop: () => this.store.close() })
       this.settings = new SettingsStore(this.store, config.overrides)
+      startupMark('store')
       this.settings.on('change', (s, keys) => {
         log.info({ keys }, 'settings changed')
         this.events.publish('settings', s)
@@ -137,6 +148,7 @@ export class EdgeNode {
         log,
       )
       await this.#startPart(this.activation)
+      startupMark('activation')
       this.activation.onRevoked = (ids) => {
         for (const id of ids) if (this.mesh.peers.has(id)) this.mesh.peers.remove(id, 'revoked by the portal')
       }
@@ -162,9 +174,11 @@ export class EdgeNode {
         activation: this.activation,
       })
       await this.#startPart(this.mesh)
+      startupMark('mesh')
       routes.push(meshRoutes(this.mesh))
       this.ledger = this.#createLedger()
       await this.#startPart(this.ledger)
+      startupMark('ledger')
       routes.push(creditRoutes(this.ledger), this.#walletRoutes())
       this.routing = createRouting(
         {
@@ -194,6 +208,7 @@ export class EdgeNode {
         uiRoutes(UI_DIST),
       )
 
+      startupMark('routes')
       await this.#startApi(routes)
       this.#statusTimer = setInterval(() => this.#publishStatus(), STATUS_INTERVAL_MS).unref()
       this.state = 'started'
@@ -303,7 +318,11 @@ export class EdgeNode {
   async #startTasks(): Promise<void> {
     const { config, log } = this
     // The sandbox's processes start with the first run of their language and exit when idle.
-    this.sandbox = new Sandbox({ logger: log.child({ part: 'sandbox' }), idleMs: config.sandboxIdleMs })
+    this.sandbox = new Sandbox({
+      logger: log.child({ part: 'sandbox' }),
+      idleMs: config.sandboxIdleMs,
+      confinement: await (this.#confinement ?? Sandbox.probe()),
+    })
     if (config.mode !== 'coordinator') {
       const sandbox = this.sandbox
       const { confined, detail } = sandbox.confinement
@@ -317,7 +336,9 @@ export class EdgeNode {
         log.warn({ reason: detail }, 'sandbox NOT confined by the OS: peers’ run and code tasks are refused')
       await this.#startPart({ name: 'sandbox', start: () => sandbox.start(), stop: () => sandbox.stop() })
     }
+    startupMark('sandbox')
     await this.#startModels()
+    startupMark('models')
     this.tasks = new TaskEngine(
       {
         executes: config.mode !== 'coordinator',
@@ -337,9 +358,11 @@ export class EdgeNode {
       },
     )
     await this.#startPart(this.tasks)
+    startupMark('tasks')
     // Started after the engine, stopped before it: streams close before their tasks wind down.
     await this.#startPart(this.routing.service(this.tasks))
     this.routing.advertise(this.tasks)
+    startupMark('routing')
   }
 
   /**
@@ -400,7 +423,20 @@ export class EdgeNode {
       this.events.publish('models', { active: models.activeModel })
       void refresh()
     })
-    models.warm().catch((err) => log.error({ err }, 'inference provider failed to start'))
+    // The model loads while the rest of the node starts; readiness says `loading` until it is in.
+    if (await models.servesLocalModel()) this.#modelLoad = 'loading'
+    models.warm().then(
+      (name) => {
+        this.#modelLoad = name === null ? null : 'loaded'
+        if (name === null) return
+        log.info({ model: name }, 'model loaded')
+        this.#refreshModelState()
+      },
+      (err) => {
+        if (this.#modelLoad === 'loading') this.#modelLoad = 'failed'
+        log.error({ err }, 'inference provider failed to start')
+      },
+    )
     if (config.modelUrl && config.modelSha256) {
       const src = { url: config.modelUrl, sha256: config.modelSha256 }
       // In the background: a multi-GB first pull must not hold up the API or the mesh.
@@ -457,10 +493,12 @@ export class EdgeNode {
     const view: NodeView = {
       runtime: () => this.runtime(),
       status: () => this.status(),
-      readiness: () => ({
-        status: this.state === 'started' ? 'ready' : this.state === 'starting' ? 'starting' : 'stopping',
-        checks: { store: this.store.healthy(), api: true },
-      }),
+      readiness: () =>
+        readiness(
+          this.state === 'started' ? 'started' : this.state === 'starting' ? 'starting' : 'stopping',
+          this.store.healthy(),
+          this.#modelLoad,
+        ),
     }
     this.api = await buildApi(
       {
@@ -491,6 +529,7 @@ export class EdgeNode {
         ...extraRoutes,
       ],
     )
+    startupMark('api build')
     try {
       await this.api.listen({ host: config.apiHost, port: config.apiPort })
     } catch (err) {
@@ -506,6 +545,7 @@ export class EdgeNode {
       throw err
     }
     this.#stack.push({ name: 'api', stop: () => this.api.close() })
+    startupMark('api listen')
     const addr = this.api.server.address()
     const port = typeof addr === 'object' && addr ? addr.port : config.apiPort
     const host = config.apiHost.includes(':') ? `[${config.apiHost}]` : config.apiHost

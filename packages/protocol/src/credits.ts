@@ -63,7 +63,12 @@ export const ChainView = z.object({
   /** Blocks from seq 1 without a gap: the part that can be validated. */
   contiguous: z.number().int(),
   valid: z.boolean(),
+  /** From the pairs complete in this view, plus grants; null while the chain is held in part. */
   balance: z.number().int().nullable(),
+  /** Proposals of this chain whose agreement this node has not seen yet: not in `balance`. */
+  pending: z.number().int(),
+  /** Agreements of this chain whose proposal this node has not seen yet: not in `balance`. */
+  unresolved: z.number().int(),
   equivocated: z.boolean(),
   problems: z.array(ChainProblem),
   blocks: z.array(Block),

@@ -54,6 +54,8 @@ export interface ChainReport {
   balance: number
   /** Agreements whose proposal this view lacks: they count for nothing until it arrives. */
   unresolved: number
+  /** This chain's proposals whose agreement this view has not seen: they count for nothing yet. */
+  pending: number
   problems: ChainProblem[]
 }
 
@@ -94,7 +96,15 @@ export async function validateChain(
   const verified = opts.verifiedThrough ?? 0
   const first = Block.safeParse(blocks[0])
   const peerId = first.success ? first.data.peerId : ''
-  const report: ChainReport = { peerId, validLength: 0, valid: true, balance: 0, unresolved: 0, problems: [] }
+  const report: ChainReport = {
+    peerId,
+    validLength: 0,
+    valid: true,
+    balance: 0,
+    unresolved: 0,
+    pending: 0,
+    problems: [],
+  }
   const seen = new Set<string>()
   let prevHash = GENESIS_HASH
   const fail = (seq: number, code: ChainProblemCode, message: string) => {
@@ -146,6 +156,7 @@ export async function validateChain(
         agreement !== undefined &&
         agreementMismatch(b, agreement) === null &&
         (!fresh || (await verifyBlock(agreement)))
+      if (agreement === undefined) report.pending++
     }
     if (counts) {
       const effect = balanceEffect(b)

@@ -80,6 +80,11 @@ export const AdvertBody = z.object({
       seq: z.number().int().min(1),
       /** The block's hash, first 16 hex digits: enough to tell two blocks apart, small on the wire. */
       hash: z.string().regex(/^[0-9a-f]{16}$/),
+      /**
+       * How many of the chain's proposals still lack an agreement the sender holds. A peer that
+       * holds more of them open fetches the agreements it lacks, though the head did not move.
+       */
+      open: z.number().int().min(0).optional(),
     })
     .strict()
     .nullable()
@@ -168,6 +173,14 @@ export const AdvertRejection = z.enum([
 ])
 export type AdvertRejection = z.infer<typeof AdvertRejection>
 
+/** How often one stage of an advert's way through a node ran, and how long it took (ms). */
+export const AdvertStageTiming = z.object({
+  count: z.number().int(),
+  totalMs: z.number(),
+  maxMs: z.number(),
+})
+export type AdvertStageTiming = z.infer<typeof AdvertStageTiming>
+
 /** Gossip counters since start: `GET /mesh/stats`. */
 export const MeshStats = z.object({
   since: z.string(),
@@ -192,5 +205,7 @@ export const MeshStats = z.object({
   }),
   /** Gossip score of each peer this node is connected to. */
   scores: z.record(z.string(), z.number()),
+  /** Time spent per stage of the adverts this node published and received (mesh/advert-timing.ts). */
+  advertTiming: z.record(z.string(), AdvertStageTiming),
 })
 export type MeshStats = z.infer<typeof MeshStats>

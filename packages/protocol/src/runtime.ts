@@ -19,8 +19,13 @@ export type ReadyLine = z.infer<typeof ReadyLine>
 
 export const Healthz = z.object({ status: z.literal('ok') })
 
+/**
+ * `loading`: every part has started but the model the node serves is still loading into memory
+ * (`checks.model` false); answered with 503 like `starting`, so nothing is sent its way before the
+ * model can answer. A model that failed to load leaves the node ready with `checks.model` false.
+ */
 export const Readyz = z.object({
-  status: z.enum(['ready', 'starting', 'stopping']),
+  status: z.enum(['ready', 'starting', 'loading', 'stopping']),
   checks: z.record(z.string(), z.boolean()),
 })
 

@@ -49,7 +49,7 @@ export const CodeTaskSpec = z
       .min(1)
       .max(32 * 1024),
     tests: Code.optional(),
-    maxAttempts: z.number().int().min(1).max(10).default(3),
+    maxAttempts: z.number().int().min(1).max(10).default(8),
     /** Ask the model for a short plan before the first attempt. */
     plan: z.boolean().default(true),
     /** Tokens the model may write per attempt. */
@@ -181,6 +181,8 @@ export const TaskAttempt = z.object({
   repeatOf: z.number().int().optional(),
   /** Why the attempt failed, in one line; absent when it passed. */
   failure: z.string().optional(),
+  /** The plan of the round this attempt opened (each round plans afresh); absent on retries. */
+  plan: z.string().optional(),
 })
 export type TaskAttempt = z.infer<typeof TaskAttempt>
 

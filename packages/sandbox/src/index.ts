@@ -4,7 +4,13 @@ export {
   type SandboxProcessStatus,
   type SandboxStatus,
 } from './client/sandbox.ts'
-export { buildSeccompFilter, type Confinement, detectConfinement, unconfined } from './confine/index.ts'
+export {
+  buildSeccompFilter,
+  type Confinement,
+  detectConfinement,
+  probeConfinement,
+  unconfined,
+} from './confine/index.ts'
 export {
   SandboxNotStartedError,
   SandboxRequestError,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:net'
+import { connect, createServer, type Server, type Socket } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -15,13 +15,16 @@ const secret = `sandbox-secret-${randomBytes(8).toString('hex')}`
 const secretFile = join(tmpdir(), `${secret}.txt`)
 let server: Server
 let port = 0
-let connections = 0
+/** The remote port of every connection the host port accepted, in the order it accepted them. */
+const accepted: number[] = []
+let onAccept: (() => void) | undefined
 
 beforeAll(async () => {
   writeFileSync(secretFile, secret)
   server = createServer((socket) => {
-    connections++
+    accepted.push(socket.remotePort!)
     socket.destroy()
+    onAccept?.()
   })
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   port = (server.address() as { port: number }).port
@@ -95,8 +98,15 @@ describe('host access', () => {
     const report = await py(code)
     expect(report.output).not.toContain('CONNECTED')
     expect(report.output.match(/refused/g)?.length).toBe(attempts.length)
-    await new Promise((resolve) => setTimeout(resolve, 200))
-    expect(connections).toBe(0)
+    // A marker connection from the test itself, once the guest is done: the host port accepts in
+    // arrival order, so a guest connection that got through would have been accepted before it.
+    const marker = await new Promise<Socket>((resolve, reject) => {
+      const s = connect(port, '127.0.0.1', () => resolve(s)).on('error', reject)
+    })
+    const markerPort = marker.localPort!
+    while (!accepted.includes(markerPort)) await new Promise<void>((r) => (onAccept = r))
+    marker.destroy()
+    expect(accepted).toEqual([markerPort])
   })
 
   it('keeps the modules that lead to JavaScript out of reach', async () => {

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { buildSeccompFilter, detectConfinement } from '../src/index.ts'
+import { buildSeccompFilter, detectConfinement, probeConfinement } from '../src/index.ts'
 
 // The OS wall, tried as guest code that got past the interpreters would: plain Node code run
 // exactly as the sandbox process is run.
@@ -51,6 +51,20 @@ afterAll(() => {
 describe('OS confinement of the sandbox process (bubblewrap)', () => {
   it('is in place here', () => {
     expect(confinement.confined).toBe(true)
+  })
+
+  it('is found the same way by the probe that does not block (the agent’s start-up)', async () => {
+    const probed = await probeConfinement(fileURLToPath(new URL('..', import.meta.url)))
+    const { launch: _a, ...found } = confinement
+    const { launch: _b, ...viaProbe } = probed
+    expect(viaProbe).toEqual(found)
+    const spec = { args: ['-e', ''], memoryLimitBytes: MEMORY }
+    const [a, b] = [confinement.launch(spec), probed.launch(spec)]
+    a.done()
+    b.done()
+    expect(b.command).toBe(a.command)
+    // The seccomp filter's fd differs from one launch to the next; everything else is the same.
+    expect(b.args.filter((x) => !/^\d+$/.test(x))).toEqual(a.args.filter((x) => !/^\d+$/.test(x)))
   })
 
   it('cannot read the agent’s data dir, its API token or the host’s files', async () => {

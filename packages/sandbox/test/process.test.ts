@@ -1,3 +1,4 @@
+import { readdirSync, readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest'
 import { Sandbox } from '../src/index.ts'
 
@@ -7,6 +8,34 @@ afterAll(() => sandbox.stop())
 
 const pidOf = (language: string): number | null | undefined =>
   sandbox.status().processes.find((p) => p.language === language && p.state !== 'retiring')?.pid
+
+/** `pid` and every process below it (bubblewrap's and the interpreter's), read from /proc. */
+function processTree(pid: number): number[] {
+  const parents = new Map<number, number[]>()
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // The parent pid is the second field after the command name, which may hold spaces.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry)])
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const tree = [pid]
+  for (let i = 0; i < tree.length; i++) tree.push(...(parents.get(tree[i]!) ?? []))
+  return tree
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code !== 'ESRCH'
+  }
+}
 
 describe('Sandbox (a process of its own)', () => {
   it('is confined by bubblewrap on Linux', () => {
@@ -43,12 +72,18 @@ describe('Sandbox (a process of its own)', () => {
     'kills the %s process after a breach (%j) and runs the next one in a fresh process',
     async (language, code, outcome) => {
       await sandbox.run({ language, code: language === 'python' ? 'pass' : '' })
-      const before = pidOf(language)
+      const before = pidOf(language)!
+      const breached = processTree(before)
+      // bubblewrap and the interpreter's process below it, at least.
+      expect(breached.length).toBeGreaterThanOrEqual(2)
       const report = await sandbox.run({ language, code, deadlineMs: 1_500 })
       expect(report.outcome).toBe(outcome)
-      const next = await sandbox.run({ language, code: language === 'python' ? 'print(1)' : 'print(1)' })
+      const next = await sandbox.run({ language, code: 'print(1)' })
       expect(next).toMatchObject({ outcome: 'passed', output: '1\n' })
       expect(pidOf(language)).not.toBe(before)
+      // Killed, not just set aside: nothing of the breached process is left running.
+      await vi.waitFor(() => expect(breached.filter(alive)).toEqual([]), { timeout: 10_000, interval: 50 })
+      expect(sandbox.status().processes.map((p) => p.pid)).not.toContain(before)
     },
   )
 

@@ -60,6 +60,45 @@ describe('Python runs', () => {
     expect(report.error).toContain('add is broken')
   })
 
+  it('says what each side of a failed bare assert was, at the top level and in a test function', async () => {
+    const factorial = 'def factorial(n):\n    return 0 if n <= 0 else n * factorial(n - 1)\n'
+    const top = await py(factorial, 'assert factorial(0) == 1\n')
+    expect(top.error).toBe('tests: AssertionError: factorial(0) is 0, expected 1')
+    expect(top.output).toContain('AssertionError: factorial(0) is 0, expected 1')
+    const inFunction = await py(
+      PY_WRONG_ADD,
+      "def test_words():\n    word = 'ab'\n    assert add(len(word), 1) > 2\n",
+    )
+    expect(inFunction.error).toBe('test_words: AssertionError: add(len(word), 1) is 1, expected > 2')
+    const long = await py('def big():\n    return list(range(1000))\n', 'assert big() == []\n')
+    expect(long.error!.length).toBeLessThan(200)
+    expect(long.error).toMatch(/^tests: AssertionError: big\(\) is \[0, 1, 2, .*\.\.\..*, expected \[\]$/)
+    // A side that raises when evaluated again, a message of its own, or no comparison: left as it was.
+    const flaky =
+      'calls = []\ndef once():\n    calls.append(1)\n    if len(calls) > 1:\n        raise ValueError\n    return 1\n'
+    expect((await py(flaky, 'assert once() == 2\n')).error).toBe('tests: AssertionError')
+    expect((await py(PY_WRONG_ADD, "assert add(1, 1) == 2, 'own'\n")).error).toBe(
+      'tests: AssertionError: own',
+    )
+    expect((await py(PY_WRONG_ADD, 'assert add(1, 1)\n')).error).toBe('tests: AssertionError')
+  })
+
+  it('keeps the test a deep recursion began in, beside its innermost frames', async () => {
+    const endless = 'def factorial(n):\n    if n == 1:\n        return 1\n    return n * factorial(n - 1)\n'
+    const report = await py(endless, 'assert factorial(3) == 6\nassert factorial(0) == 1\n')
+    expect(report.error).toBe('tests: RecursionError: maximum recursion depth exceeded')
+    const lines = report.output.split('\n')
+    const test = lines.findIndex((l) => l.includes('File "<tests>", line 2'))
+    const between = lines.findIndex((l) => /^ {2}\.\.\. \d+ frames between$/.test(l))
+    expect(test).toBeGreaterThan(0)
+    expect(lines[test + 1]).toContain('assert factorial(0) == 1')
+    expect(between).toBe(test + 2)
+    expect(
+      lines.slice(between).filter((l) => l.includes('File "<solution>", line 4')).length,
+    ).toBeGreaterThan(0)
+    expect(report.output.length).toBeLessThan(4000)
+  })
+
   it('counts unittest subtests, skips and setUpClass failures as what they are', async () => {
     const tests = [
       'import unittest',

@@ -114,6 +114,12 @@ describe('seed node image', () => {
     expect(test.join(' ')).toContain('/healthz')
     // The health check's own command, run inside the container, passes.
     await docker(['exec', seed.name, ...test.slice(1)])
+    // PID 1 is the agent's bundle with the memory flags bin/edgecoder uses, not its sources.
+    const cmdline = (await docker(['exec', seed.name, 'cat', '/proc/1/cmdline'])).split('\0')
+    expect(cmdline).toContain('/app/packages/agent/dist/edgecoder.js')
+    expect(cmdline).toContain('--max-semi-space-size=1')
+    const env = await docker(['exec', seed.name, 'printenv', 'GLIBC_TUNABLES'])
+    expect(env).toContain('glibc.malloc.mmap_threshold=32768')
   })
 
   it('takes over a data dir the host mounts as root, as Fly mounts its volumes', async () => {

@@ -3,6 +3,7 @@ import { homedir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { ActivationCertificate, canonicalJson, EnrollChallenge, enrollProof } from '@edgecoder/protocol'
+import { joinDashValues } from '../args.ts'
 import { loadOrCreateIdentity, type NodeIdentity } from '../identity.ts'
 
 export const ACTIVATION_FILE = 'activation.json'
@@ -24,6 +25,13 @@ export interface Enrolled {
   portal: string
   certificate: ActivationCertificate
 }
+
+const ENROLL_FLAGS = {
+  portal: { type: 'string' },
+  code: { type: 'string' },
+  'data-dir': { type: 'string' },
+  'public-addr': { type: 'string', multiple: true },
+} as const
 
 /**
  * Proves to the portal that this node holds its key (it signs the portal's challenge for `code`)
@@ -72,13 +80,8 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   let values: { portal?: string; code?: string; 'data-dir'?: string; 'public-addr'?: string[] }
   try {
     values = parseArgs({
-      args: argv,
-      options: {
-        portal: { type: 'string' },
-        code: { type: 'string' },
-        'data-dir': { type: 'string' },
-        'public-addr': { type: 'string', multiple: true },
-      },
+      args: joinDashValues(argv, ENROLL_FLAGS),
+      options: ENROLL_FLAGS,
       strict: true,
     }).values
   } catch (err) {

@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { Block } from '@edgecoder/protocol'
+import { joinDashValues } from '../args.ts'
 import { ClientError, clientOptions, request } from '../cli/index.ts'
 
 interface WithdrawalView {
@@ -28,6 +29,13 @@ async function portalCall<T>(portal: string, method: string, path: string, body?
   return json as T
 }
 
+const WALLET_FLAGS = {
+  portal: { type: 'string' },
+  id: { type: 'string' },
+  'api-url': { type: 'string' },
+  'data-dir': { type: 'string' },
+} as const
+
 /**
  * `edgecoder wallet withdraw --portal URL --id ID`: carries out a withdrawal the owner started
  * in the portal: the node proposes the transfer, the portal pays the invoice and answers its
@@ -40,13 +48,8 @@ export async function walletCommand(argv: string[]): Promise<number> {
   }
   try {
     parsed = parseArgs({
-      args: argv,
-      options: {
-        portal: { type: 'string' },
-        id: { type: 'string' },
-        'api-url': { type: 'string' },
-        'data-dir': { type: 'string' },
-      },
+      args: joinDashValues(argv, WALLET_FLAGS),
+      options: WALLET_FLAGS,
       allowPositionals: true,
       strict: true,
     })

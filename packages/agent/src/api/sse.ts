@@ -9,10 +9,11 @@ import { ApiError } from './errors.ts'
  */
 export const MAX_BUFFERED_BYTES = 1024 * 1024
 /**
- * Events a stream may have waiting in the agent. Each costs the agent more than its bytes (the
- * writes of its chunked frame), so a client behind on many small events is dropped too.
+ * Events a stream may have written since its buffer was last empty. Each costs the agent more
+ * than its bytes (the writes of its chunked frame), so a client behind on many small events is
+ * dropped too; a token stream's bursts stay well within it.
  */
-export const MAX_PENDING_EVENTS = 32
+export const MAX_PENDING_EVENTS = 256
 /** Streams open at once, all SSE routes together; one more is answered 503. */
 export const MAX_SSE_CLIENTS = 256
 
@@ -32,6 +33,25 @@ function dataLines(data: unknown): Buffer {
     encodedOnce.set(data, bytes)
   }
   return bytes
+}
+
+/**
+ * What one stream has waiting in the agent, judged at each write: the bytes Node still buffers
+ * for it and the events written since its buffer was last empty. `admit` says whether one more
+ * write keeps the stream within both bounds.
+ */
+export class Backlog {
+  #events = 0
+
+  admit(writableLength: number, bytes: number, event: boolean): boolean {
+    // Nothing waits: the client has read everything so far (or the kernel holds it).
+    if (writableLength === 0) {
+      this.#events = event ? 1 : 0
+      return true
+    }
+    if (event) this.#events++
+    return writableLength + bytes <= MAX_BUFFERED_BYTES && this.#events <= MAX_PENDING_EVENTS
+  }
 }
 
 /** Streams open now, all routes together. */
@@ -72,11 +92,9 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, maxClients = M
   res.write(': edgecoder\n\n')
   let closed = false
   const closers: (() => void)[] = []
-  const write = (head: string, body?: Buffer): void => {
-    if (
-      res.writableLength + head.length + (body?.length ?? 0) > MAX_BUFFERED_BYTES &&
-      res.writableLength > 0
-    ) {
+  const backlog = new Backlog()
+  const write = (head: string, body?: Buffer, event = false): void => {
+    if (!backlog.admit(res.writableLength, head.length + (body?.length ?? 0), event)) {
       // Behind by more than the bound: drop it rather than buffer without end.
       res.destroy()
       finish()
@@ -98,7 +116,7 @@ export function openSse(req: FastifyRequest, reply: FastifyReply, maxClients = M
   return {
     send(event, data, id) {
       if (closed) return
-      write(`${id ? `id: ${id}\n` : ''}event: ${event}\n`, dataLines(data))
+      write(`${id ? `id: ${id}\n` : ''}event: ${event}\n`, dataLines(data), true)
     },
     close() {
       if (!closed) res.end()

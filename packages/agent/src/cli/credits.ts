@@ -7,6 +7,7 @@ import {
   type RuntimeHealth,
 } from '@edgecoder/protocol'
 import { z } from 'zod'
+import { joinDashValues } from '../args.ts'
 import { ClientError, type ClientOptions, call, clientOptions } from './client.ts'
 import { pairs, table } from './format.ts'
 
@@ -36,7 +37,12 @@ const PortalGrants = z.union([z.array(GrantCertificate), z.object({ grants: z.ar
 export async function creditsCommand(argv: string[]): Promise<number> {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof FLAGS; allowPositionals: true; strict: true }>>
   try {
-    parsed = parseArgs({ args: argv, options: FLAGS, allowPositionals: true, strict: true })
+    parsed = parseArgs({
+      args: joinDashValues(argv, FLAGS),
+      options: FLAGS,
+      allowPositionals: true,
+      strict: true,
+    })
   } catch (err) {
     process.stderr.write(`edgecoder credits: ${(err as Error).message}\n\n${USAGE}`)
     return 2

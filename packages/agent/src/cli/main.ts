@@ -1,15 +1,11 @@
 #!/usr/bin/env node
 import { parseArgs } from 'node:util'
-import { activationCommand, enrollCommand, walletCommand } from '../activation/index.ts'
-import { START_FLAGS } from '../config.ts'
 import { VERSION } from '../version.ts'
-import { ClientError, clientOptions } from './client.ts'
-import { configCommand, inviteCommand, peersCommand, statusCommand } from './commands.ts'
-import { creditsCommand } from './credits.ts'
-import { modelsCommand } from './models.ts'
-import { taskCommand } from './tasks.ts'
 
-const USAGE = `edgecoder ${VERSION}: a node of the EdgeCoder mesh
+// Each command loads its own code: `start` does not carry the client commands, nor they the node.
+const usage = async (): Promise<string> => {
+  const { START_FLAGS } = await import('../config.ts')
+  return `edgecoder ${VERSION}: a node of the EdgeCoder mesh
 
 Usage:
   edgecoder start [flags]          run the agent in the foreground
@@ -35,20 +31,22 @@ ${Object.entries(START_FLAGS)
   .map(([k, v]) => `  --${k.padEnd(22)} ${v.env.padEnd(32)} ${v.help}`)
   .join('\n')}
 `
+}
 
 async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   // The node itself (libp2p, fastify, the store) loads only for `start`: client commands stay quick.
   if (command === 'start') return (await import('./start.ts')).startCommand(rest)
-  if (command === 'submit' || command === 'tasks') return taskCommand(command, rest)
-  if (command === 'models') return modelsCommand(rest)
+  if (command === 'submit' || command === 'tasks')
+    return (await import('./tasks.ts')).taskCommand(command, rest)
+  if (command === 'models') return (await import('./models.ts')).modelsCommand(rest)
   if (command === 'portal') return (await import('@edgecoder/portal')).portalCommand(rest)
-  if (command === 'enroll') return enrollCommand(rest)
-  if (command === 'activation') return activationCommand(rest)
-  if (command === 'wallet') return walletCommand(rest)
-  if (command === 'credits') return creditsCommand(rest)
+  if (command === 'enroll') return (await import('../activation/index.ts')).enrollCommand(rest)
+  if (command === 'activation') return (await import('../activation/index.ts')).activationCommand(rest)
+  if (command === 'wallet') return (await import('../activation/index.ts')).walletCommand(rest)
+  if (command === 'credits') return (await import('./credits.ts')).creditsCommand(rest)
   if (command === undefined || command === 'help' || command === '--help' || command === '-h') {
-    process.stdout.write(USAGE)
+    process.stdout.write(await usage())
     return command === undefined ? 1 : 0
   }
   if (command === 'version' || command === '--version') {
@@ -64,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write(`edgecoder: ${(err as Error).message}\n`)
     return 2
   }
+  const { ClientError, clientOptions } = await import('./client.ts')
+  const { configCommand, inviteCommand, peersCommand, statusCommand } = await import('./commands.ts')
   const opts = clientOptions(parsed.values)
   const json = parsed.values.json ?? false
   const out = (s: string) => process.stdout.write(`${s}\n`)
@@ -82,7 +82,7 @@ async function main(argv: string[]): Promise<number> {
         await inviteCommand(opts, json, out)
         return 0
       default:
-        process.stderr.write(`edgecoder: unknown command "${command}"\n\n${USAGE}`)
+        process.stderr.write(`edgecoder: unknown command "${command}"\n\n${await usage()}`)
         return 2
     }
   } catch (err) {

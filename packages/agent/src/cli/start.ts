@@ -2,6 +2,7 @@ import { READY_PREFIX } from '@edgecoder/protocol'
 import { ConfigError, loadConfig } from '../config.ts'
 import { createLogger } from '../logger.ts'
 import { EdgeNode, PortInUseError } from '../node.ts'
+import { STARTUP_TRACE_PREFIX, startupMark, startupTrace } from '../startup-trace.ts'
 import { DataDirLockedError } from '../store/index.ts'
 
 const STOP_DEADLINE_MS = 10_000
@@ -9,6 +10,7 @@ const PARENT_POLL_MS = 1_000
 
 /** `edgecoder start`: runs the agent in the foreground until a signal, or until its parent dies. */
 export async function startCommand(argv: string[]): Promise<number> {
+  startupMark('load')
   let config: ReturnType<typeof loadConfig>
   try {
     config = loadConfig(argv)
@@ -19,6 +21,7 @@ export async function startCommand(argv: string[]): Promise<number> {
     }
     throw err
   }
+  startupMark('config')
   const log = createLogger(config.logLevel)
   const node = new EdgeNode(config, log)
   let ready: Awaited<ReturnType<EdgeNode['start']>>
@@ -78,6 +81,9 @@ export async function startCommand(argv: string[]): Promise<number> {
     // Only now: a supervisor may signal as soon as it reads the ready line.
     log.info({ ...ready }, 'agent ready')
     process.stdout.write(`${READY_PREFIX}${JSON.stringify(ready)}\n`)
+    startupMark('ready')
+    if (config.startupTrace)
+      process.stderr.write(`${STARTUP_TRACE_PREFIX}${JSON.stringify(startupTrace())}\n`)
     void node.modelHint().then((pull) => {
       if (pull !== null && !stopping)
         process.stderr.write(

@@ -24,6 +24,11 @@ export function validateChatRequest(req: ChatRequest): void {
     'format must be a JSON schema object',
   )
   check(
+    req.grammar === undefined || (typeof req.grammar === 'string' && req.grammar.trim() !== ''),
+    'grammar must be a non-empty GBNF string',
+  )
+  check(req.grammar === undefined || req.format === undefined, 'grammar and format cannot be combined')
+  check(
     req.contextSize === undefined || (Number.isInteger(req.contextSize) && req.contextSize >= 1),
     'contextSize must be >= 1',
   )

@@ -17,6 +17,34 @@ export async function jsonGrammar(chat: LlamaChat, schema: JsonSchema): Promise<
   }
 }
 
+/** Grammars by their text, per runtime: a code loop asks for the same few again and again. */
+const GBNF_CACHE = new WeakMap<object, Map<string, LlamaGrammar>>()
+const GBNF_CACHE_SIZE = 32
+
+/**
+ * A grammar from GBNF text, parsed once per runtime and text.
+ * @throws InvalidChatRequestError when llama.cpp can't parse it
+ */
+export async function gbnfGrammar(chat: LlamaChat, text: string): Promise<LlamaGrammar> {
+  const llama = chat.model.llama
+  let cache = GBNF_CACHE.get(llama)
+  if (cache === undefined) {
+    cache = new Map()
+    GBNF_CACHE.set(llama, cache)
+  }
+  const cached = cache.get(text)
+  if (cached !== undefined) return cached
+  let grammar: LlamaGrammar
+  try {
+    grammar = await llama.createGrammar({ grammar: text })
+  } catch (err) {
+    throw new InvalidChatRequestError(`grammar: not a usable GBNF grammar: ${(err as Error).message}`)
+  }
+  if (cache.size >= GBNF_CACHE_SIZE) cache.delete(cache.keys().next().value!)
+  cache.set(text, grammar)
+  return grammar
+}
+
 /** The first line of the suffix with text on it: a completion that reaches it has closed the gap. */
 export function suffixStop(suffix: string | undefined): string[] {
   const line = suffix

@@ -1,6 +1,6 @@
 import type { ChatHistoryItem, LlamaChat } from 'node-llama-cpp'
 import { toChatHistory } from './chat-request.ts'
-import { jsonGrammar, rawCompletion } from './completion.ts'
+import { gbnfGrammar, jsonGrammar, rawCompletion } from './completion.ts'
 import { ContextOverflowError } from './errors.ts'
 import type { ChatOptions, ChatRequest, ChatResult, FinishReason } from './types.ts'
 
@@ -48,7 +48,12 @@ export function decodeRate(tokens: number, startedAt: number, firstAt: number | 
 export async function generate(input: GenerationInput): Promise<ChatResult> {
   const { chat, req, signal, receivedAt } = input
   const contextSize = Math.min(chat.sequence.contextSize, req.contextSize ?? Number.POSITIVE_INFINITY)
-  const grammar = req.format === undefined ? undefined : await jsonGrammar(chat, req.format)
+  const grammar =
+    req.format !== undefined
+      ? await jsonGrammar(chat, req.format)
+      : req.grammar !== undefined
+        ? await gbnfGrammar(chat, req.grammar)
+        : undefined
   const history = req.completion === undefined ? toChatHistory(req.messages) : []
   let promptTokens = req.completion === undefined ? countPromptTokens(chat, history) : 0
   const room = contextSize - promptTokens

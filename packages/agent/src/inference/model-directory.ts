@@ -34,7 +34,8 @@ export class ModelDirectory {
       }
     }
     if (this.#file !== undefined) found.set(modelNameFromPath(this.#file), this.#file)
-    return new Map([...found].sort(([a], [b]) => a.localeCompare(b)))
+    // Code-point order, not localeCompare: a collator loads ICU's data, megabytes an idle agent keeps.
+    return new Map([...found].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   }
 
   async names(): Promise<string[]> {

@@ -162,15 +162,28 @@ export class ModelManager extends EventEmitter<{ changed: []; idle: [] }> {
     })
   }
 
+  /** Whether {@link warm} loads a model: the embedded provider with one to serve. */
+  async servesLocalModel(): Promise<boolean> {
+    const p = this.provider
+    return p instanceof EmbeddedLlamaProvider && (await p.listModels()).length > 0
+  }
+
   /**
    * Loads the provider's runtime (llama.cpp's binary, or a first call to the server) so that a
-   * problem shows early. Separate from start: a node need not wait for it to be ready.
+   * problem shows early, and for the embedded provider the active model too, so that the first
+   * request does not wait for it. Resolves with the model it loaded, or null when it loaded none.
+   * Separate from start: the rest of the node starts meanwhile.
    */
-  async warm(): Promise<void> {
+  async warm(): Promise<string | null> {
+    const p = this.provider
+    if (!(p instanceof EmbeddedLlamaProvider)) {
+      await p.start()
+      return null
+    }
     // With nothing to serve yet, llama.cpp's binary (tens of MB) loads on the first pull instead.
-    if (this.provider instanceof EmbeddedLlamaProvider && (await this.provider.listModels()).length === 0)
-      return
-    await this.provider.start()
+    if ((await p.listModels()).length === 0) return null
+    await p.start()
+    return this.load(undefined)
   }
 
   async stop(): Promise<void> {

@@ -1,6 +1,6 @@
 import { InferenceError, ModelNotFoundError } from './errors.ts'
 import { readNdjson } from './ndjson.ts'
-import { errorText, ProviderHttpError } from './provider-http.ts'
+import { answersOk, errorText, ProviderHttpError } from './provider-http.ts'
 import type {
   ChatOptions,
   ChatRequest,
@@ -86,13 +86,8 @@ export class OllamaProvider implements Provider {
   async stop(): Promise<void> {}
 
   /** Whether an Ollama server answers at this host (used to pick a provider). */
-  async reachable(timeoutMs = 1500): Promise<boolean> {
-    try {
-      const res = await fetch(`${this.baseUrl}/api/version`, { signal: AbortSignal.timeout(timeoutMs) })
-      return res.ok
-    } catch {
-      return false
-    }
+  reachable(timeoutMs = 1500): Promise<boolean> {
+    return answersOk(`${this.baseUrl}/api/version`, timeoutMs)
   }
 
   async listModels(): Promise<ModelInfo[]> {

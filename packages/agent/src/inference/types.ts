@@ -26,6 +26,12 @@ export interface ChatRequest {
   /** Constrains the reply to JSON matching this JSON schema (grammar-constrained decoding). */
   format?: JsonSchema
   /**
+   * Constrains the reply to this GBNF grammar (llama.cpp's grammar notation); not with `format`.
+   * The embedded provider honours it; Ollama's and OpenAI's APIs have no such field, so those
+   * providers generate unconstrained and callers must still check what comes back.
+   */
+  grammar?: string
+  /**
    * A raw completion instead of a chat: `prompt` is continued as is, no chat template, and
    * `messages` are ignored. With `suffix`, the text between the two is filled in.
    */

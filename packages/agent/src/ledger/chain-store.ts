@@ -146,6 +146,17 @@ export class ChainStore {
     return row ? { seq: row.seq, hash: row.hash } : null
   }
 
+  /** Seqs of a chain's proposals held here without an agreement held here, lowest first. */
+  openProposals(peerId: string): number[] {
+    const rows = this.#store.db
+      .prepare(
+        `SELECT seq FROM ledger_blocks b WHERE peer_id = ? AND kind = 'transfer'
+           AND NOT EXISTS (SELECT 1 FROM ledger_blocks a WHERE a.proposal_hash = b.hash) ORDER BY seq`,
+      )
+      .all(peerId) as { seq: number }[]
+    return rows.map((r) => r.seq)
+  }
+
   /** How many blocks of a chain are held at seqs 1..seq: `seq` when none is missing. */
   countUpTo(peerId: string, seq: number): number {
     const row = this.#store.db

@@ -45,7 +45,7 @@ export interface LedgerNodeInit {
   connectedPeers: () => string[]
   onSettled: (e: SettlementEvent) => void
   onOffender: (peerId: string) => void
-  /** This node's chain grew: its advert should carry the new head. */
+  /** This node's chain grew, or one of its proposals settled: its advert should carry the new head. */
   onHeadChanged: () => void
   log: Logger
   retryMs?: number
@@ -77,7 +77,11 @@ export class LedgerNode {
       selfId: init.selfId,
       policy: init.policy,
       grantIssuers: this.grantIssuers,
-      onSettled: init.onSettled,
+      onSettled: (e) => {
+        init.onSettled(e)
+        // A pair completed: the advert's count of open proposals may have fallen.
+        init.onHeadChanged()
+      },
       onOffender: (proof) => this.#spread(proof),
       onAppend: () => init.onHeadChanged(),
     })
@@ -122,35 +126,56 @@ export class LedgerNode {
   }
 
   /** Fetches `chainOf` from `source` (by default the chain's owner) and validates it. */
-  sync(chainOf: string, source = chainOf) {
-    return fetchChain(this.ledger, this.context, (p, r) => this.service.request(p, r), source, chainOf)
+  /** Fetches what this node lacks of a chain; from `recheckFrom` on, the held part is read again for the other halves of its pairs. */
+  sync(chainOf: string, source = chainOf, recheckFrom?: number) {
+    return fetchChain(
+      this.ledger,
+      this.context,
+      (p, r) => this.service.request(p, r),
+      source,
+      chainOf,
+      recheckFrom,
+    )
   }
 
   /** This node's head as its advert carries it. */
-  advertHead(): { seq: number; hash: string } | null {
+  advertHead(): { seq: number; hash: string; open: number } | null {
     const head = this.ledger.head()
-    return head ? { seq: head.seq, hash: head.hash.slice(0, 16) } : null
+    if (!head) return null
+    return {
+      seq: head.seq,
+      hash: head.hash.slice(0, 16),
+      open: this.ledger.chains.openProposals(this.ledger.selfId).length,
+    }
   }
 
   /**
    * A peer advertised its chain head: fetch what this node lacks of that chain. A head that
    * differs from the block held at that seq is fetched too, and the fetch turns it into a proof.
+   * With the whole chain held, a proposal still open here that the peer holds settled (its
+   * advert counts fewer open) is fetched again with its agreement: a pair completes without
+   * the head moving, as when the portal agrees to a withdrawal.
    */
-  followHead(peerId: string, head: { seq: number; hash: string } | null | undefined): void {
+  followHead(peerId: string, head: { seq: number; hash: string; open?: number } | null | undefined): void {
     if (!head || peerId === this.ledger.selfId || this.ledger.isOffender(peerId)) return
     const held = this.ledger.chains.get(peerId, head.seq)
+    let recheckFrom: number | undefined
     if (
       held !== undefined &&
       blockHash(held).startsWith(head.hash) &&
       this.ledger.chains.countUpTo(peerId, head.seq) === head.seq
-    )
-      return
+    ) {
+      if (head.open === undefined) return
+      const open = this.ledger.chains.openProposals(peerId)
+      if (open.length <= head.open) return
+      recheckFrom = open[0]
+    }
     if (this.#following.has(peerId)) {
       this.#following.set(peerId, true)
       return
     }
     this.#following.set(peerId, false)
-    this.sync(peerId)
+    this.sync(peerId, peerId, recheckFrom)
       .catch((err: Error) => this.#init.log.debug({ err: err.message, peer: peerId }, 'chain fetch failed'))
       .finally(() => {
         const again = this.#following.get(peerId)

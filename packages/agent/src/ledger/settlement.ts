@@ -278,5 +278,7 @@ function bound(spec: TaskSpec): Usage {
   if (spec.kind === 'embed') return { tokens: embedTokenBound(spec), cpuMs: 0 }
   if (spec.kind === 'run') return { tokens: 0, cpuMs: spec.deadlineMs ?? CPU_BOUND_PER_RUN_MS }
   const runs = spec.maxAttempts
-  return { tokens: (runs + (spec.plan ? 1 : 0)) * spec.maxTokens, cpuMs: runs * CPU_BOUND_PER_RUN_MS }
+  // A round of two attempts starts with its own plan (code-loop.ts).
+  const plans = spec.plan ? Math.ceil(runs / 2) : 0
+  return { tokens: (runs + plans) * spec.maxTokens, cpuMs: runs * CPU_BOUND_PER_RUN_MS }
 }

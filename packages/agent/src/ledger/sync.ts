@@ -44,7 +44,9 @@ export interface FetchResult {
  * Brings this node's copy of `chainOf` up to date from `source`: fetches what it lacks page by
  * page, validates the whole chain (the part held and the part fetched, with the counterparts the
  * source sent, each checked by signature), and stores only the valid prefix. A block that
- * differs from one held at the same seq is kept as proof of equivocation.
+ * differs from one held at the same seq is kept as proof of equivocation. From `recheckFrom`
+ * on, the held part is read again too: its blocks are compared and the counterparts the source
+ * holds for them (agreements this node lacks) are kept.
  */
 export async function fetchChain(
   ledger: Ledger,
@@ -52,6 +54,7 @@ export async function fetchChain(
   request: (peerId: string, req: LedgerRequest) => Promise<LedgerResponse>,
   source: string,
   chainOf: string,
+  recheckFrom?: number,
 ): Promise<FetchResult> {
   const held = ledger.chains.range(chainOf, 1, Number.MAX_SAFE_INTEGER)
   let run = 0
@@ -60,33 +63,33 @@ export async function fetchChain(
   const extra = new Map<string, Block>()
   const forks: { a: Block; b: Block }[] = []
   let fetched = 0
+  // The first page starts at the last block held (or at recheckFrom): a different one there is a fork.
+  let next = Math.min(recheckFrom ?? chain.length, chain.length) || 1
   for (;;) {
-    // The first page starts at the last block held: a different one there is a fork.
-    const overlap = fetched === 0 && chain.length > 0 ? 1 : 0
-    const answer = await request(source, {
-      type: 'blocks',
-      peerId: chainOf,
-      fromSeq: chain.length + 1 - overlap,
-      limit: SYNC_PAGE,
-    })
+    const answer = await request(source, { type: 'blocks', peerId: chainOf, fromSeq: next, limit: SYNC_PAGE })
     if (answer.type !== 'blocks') break
     for (const c of answer.counterparts)
       if (c.peerId !== chainOf && (await verifyBlock(c))) extra.set(`${c.peerId}/${c.seq}`, c)
-    const blocks = answer.blocks.slice(overlap)
-    const mine = chain.at(-1)
-    const theirs = answer.blocks[0]
-    if (overlap === 1 && mine && theirs && theirs.seq === mine.seq && blockHash(theirs) !== blockHash(mine)) {
-      if (await verifyBlock(theirs)) forks.push({ a: mine, b: theirs })
-      break
+    let last = next - 1
+    let stop = false
+    for (const b of answer.blocks) {
+      if (b.peerId !== chainOf || b.seq !== last + 1) {
+        stop = true
+        break
+      }
+      last = b.seq
+      const mine = chain[b.seq - 1]
+      if (mine === undefined) {
+        chain.push(b)
+        fetched++
+      } else if (blockHash(mine) !== blockHash(b)) {
+        if (await verifyBlock(b)) forks.push({ a: mine, b })
+        stop = true
+        break
+      }
     }
-    let added = 0
-    for (const b of blocks) {
-      if (b.peerId !== chainOf || b.seq !== chain.length + 1) break
-      chain.push(b)
-      added++
-    }
-    fetched += added
-    if (added === 0 || chain.length >= answer.head) break
+    if (stop || last < next || last >= answer.head) break
+    next = last + 1
   }
   const agreements = new Map<string, Block>()
   for (const b of extra.values()) if (b.tx.type === 'agreement') agreements.set(b.tx.proposalHash, b)

@@ -118,6 +118,8 @@ export async function chainView(
     contiguous: run.length,
     valid: report.valid,
     balance: run.length === held ? report.balance : null,
+    pending: report.pending,
+    unresolved: report.unresolved,
     equivocated: ledger.isOffender(peerId),
     problems: report.problems,
     blocks: ledger.chains.range(peerId, fromSeq, limit),

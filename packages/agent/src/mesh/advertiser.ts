@@ -1,6 +1,7 @@
 import type { AdvertBody } from '@edgecoder/protocol'
 import type { PrivateKey } from '@libp2p/interface'
 import type { Logger } from '../logger.ts'
+import type { AdvertTiming } from './advert-timing.ts'
 import { signAdvert } from './adverts.ts'
 import { ADVERT_COALESCE_MS, heartbeatFor } from './options.ts'
 import type { AdvertSequence } from './peer-cache.ts'
@@ -19,6 +20,7 @@ export interface AdvertiserInit {
   knownPeers: () => number
   /** `urgent` for a change, which should reach everyone at once; heartbeats may take the slow path. */
   publish: (bytes: Uint8Array, urgent: boolean) => Promise<void>
+  timing?: AdvertTiming
   log: Logger
 }
 
@@ -81,7 +83,7 @@ export class Advertiser {
 
   async #publishNow(): Promise<void> {
     if (!this.#running) return
-    const { peerId, version, key, sequence, log } = this.#init
+    const { peerId, version, key, sequence, timing, log } = this.#init
     const urgent = this.#changed
     this.#changed = false
     this.#intervalMs = heartbeatFor(this.#init.baseHeartbeatMs, this.#init.knownPeers())
@@ -89,6 +91,7 @@ export class Advertiser {
     this.#schedule(Math.round(this.#intervalMs * (0.85 + Math.random() * 0.1)))
     try {
       const now = Date.now()
+      const t0 = performance.now()
       const body: AdvertBody = {
         v: 1,
         peerId,
@@ -98,9 +101,14 @@ export class Advertiser {
         seq: sequence.next(now),
         timestamp: now,
       }
+      const t1 = performance.now()
       const bytes = await signAdvert(body, key)
+      const t2 = performance.now()
       this.#latest = bytes
       await this.#init.publish(bytes, urgent)
+      timing?.record('build', t1 - t0)
+      timing?.record('sign', t2 - t1)
+      timing?.record('publish', performance.now() - t2)
     } catch (err) {
       log.warn({ err }, 'advert not published')
     }

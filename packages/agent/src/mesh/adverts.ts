@@ -7,7 +7,8 @@ import {
   signingBytes,
 } from '@edgecoder/protocol'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import type { AdvertTiming } from './advert-timing.ts'
+import { type PeerVerifier, peerVerifier } from './peer-keys.ts'
 
 /** An advert this node could not make: it would not fit the gossip size cap. */
 export class AdvertTooLargeError extends Error {
@@ -54,34 +55,45 @@ export async function checkAdvert(
   bytes: Uint8Array,
   sender: string | null,
   window: AdvertWindow,
+  timing?: AdvertTiming,
 ): Promise<AdvertCheck> {
   if (bytes.length > ADVERT_MAX_BYTES) return { ok: false, reason: 'oversize' }
+  const t0 = performance.now()
   let raw: unknown
   try {
     raw = JSON.parse(decoder.decode(bytes))
   } catch {
     return { ok: false, reason: 'malformed' }
   }
+  const t1 = performance.now()
   const parsed = SignedAdvert.safeParse(raw)
+  const t2 = performance.now()
+  timing?.record('parse', t1 - t0)
+  timing?.record('schema', t2 - t1)
   if (!parsed.success) return { ok: false, reason: 'malformed' }
   const { body, sig } = parsed.data
   if (sender !== null && body.peerId !== sender) return { ok: false, reason: 'sender-mismatch' }
-  let publicKey: ReturnType<typeof peerIdFromString>['publicKey']
+  let verifier: PeerVerifier | undefined
   try {
-    publicKey = peerIdFromString(body.peerId).publicKey
+    verifier = peerVerifier(body.peerId)
   } catch {
     return { ok: false, reason: 'malformed' }
   }
-  if (publicKey === undefined) return { ok: false, reason: 'malformed' }
+  if (verifier === undefined) return { ok: false, reason: 'malformed' }
   // The signature covers the body exactly as the sender wrote it, unknown fields included.
   const rawBody = (raw as { body: unknown }).body
   const signature = Buffer.from(sig, 'base64url')
   let valid = false
+  const t3 = performance.now()
+  const signed = signingBytes(ADVERT_SIGNING_DOMAIN, rawBody)
+  const t4 = performance.now()
   try {
-    valid = await publicKey.verify(signingBytes(ADVERT_SIGNING_DOMAIN, rawBody), signature)
+    valid = await verifier(signed, signature)
   } catch {
     valid = false
   }
+  timing?.record('canonical', t4 - t3)
+  timing?.record('verify', performance.now() - t4)
   if (!valid) return { ok: false, reason: 'bad-signature' }
   if (body.timestamp > window.now + window.maxSkewMs) return { ok: false, reason: 'future' }
   if (body.timestamp < window.now - window.maxAgeMs) return { ok: false, reason: 'stale' }

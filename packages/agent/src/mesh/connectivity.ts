@@ -8,12 +8,17 @@ import type { PeerCache } from './peer-cache.ts'
 import type { PeerTable } from './peer-table.ts'
 
 /** Per peer: time for a direct address that drops packets (host.ts's per-address timeout) and then the relay. */
-const DIAL_TIMEOUT_MS = 10_000
+const DIAL_TIMEOUT_MS = 20_000
 const DISCOVERY_TIMEOUT_MS = 5_000
 const DIALS_AT_ONCE = 8
-/** While alone, the node retries its entry points with this backoff. */
+/**
+ * While alone, the node retries its entry points with this backoff. The cap is short: a node with
+ * no connection is useless to its operator, and on a loaded machine a dial that timed out says
+ * more about the local load than about the entry point (a minute's cap once left nodes alone for
+ * 90 s under load).
+ */
 const REJOIN_MIN_MS = 2_000
-const REJOIN_MAX_MS = 60_000
+const REJOIN_MAX_MS = 15_000
 
 /**
  * Keeps the node connected: dials its entry points (bootstrap addresses, the discovery URL's
@@ -69,7 +74,12 @@ export class Connectivity {
         this.#log.warn({ err: (err as Error).message }, 'discovery URL gave no coordinators')
       }
     }
-    return this.#dialAll(targets, signal)
+    const failures: string[] = []
+    const connected = await this.#dialAll(targets, signal, failures)
+    // An operator whose node can't join wants to know why, not only that it is alone.
+    if (connected === 0 && failures.length > 0 && !signal.aborted)
+      this.#log.warn({ entryPoints: targets.length, errors: failures.slice(0, 4) }, 'no entry point answered')
+    return connected
   }
 
   /** One round of upkeep: rejoin when alone, otherwise top up connections from the peer table. */
@@ -82,7 +92,8 @@ export class Connectivity {
         if (Date.now() < this.#rejoinAt) return
         const joined = await this.join(signal)
         this.#rejoinDelay = joined > 0 ? REJOIN_MIN_MS : Math.min(REJOIN_MAX_MS, this.#rejoinDelay * 2)
-        this.#rejoinAt = Date.now() + this.#rejoinDelay
+        // Jitter, so that nodes a seed's restart left alone together don't dial it in lockstep.
+        this.#rejoinAt = Date.now() + this.#rejoinDelay * (0.8 + Math.random() * 0.4)
         return
       }
       this.#rejoinDelay = REJOIN_MIN_MS
@@ -100,7 +111,7 @@ export class Connectivity {
   }
 
   /** Dials targets (each: one peer's addresses) a few at a time; returns how many connected. */
-  async #dialAll(targets: string[][], signal: AbortSignal): Promise<number> {
+  async #dialAll(targets: string[][], signal: AbortSignal, failures: string[] = []): Promise<number> {
     let connected = 0
     const queue = targets.filter((t) => t.length > 0 && !t.some((a) => this.#isSelf(a)))
     const worker = async () => {
@@ -114,7 +125,10 @@ export class Connectivity {
           )
           connected++
         } catch (err) {
-          this.#log.debug({ addrs: t, err: (err as Error).message }, 'dial failed')
+          const e = err as Error & { errors?: Error[] }
+          const why = e.errors?.length ? e.errors.map((x) => x.message).join('; ') : e.message
+          failures.push(`${t[0]}: ${why}`)
+          this.#log.debug({ addrs: t, err: why }, 'dial failed')
         }
       }
     }

@@ -18,6 +18,8 @@ import type { Multiaddr } from '@multiformats/multiaddr'
 import { createLibp2p } from 'libp2p'
 import { cachedSubnets, dialOrder } from './dial-order.ts'
 import type { GossipCounters } from './gossip-counters.ts'
+import { InboundRate } from './inbound-rate.ts'
+import { noiseCrypto } from './noise-crypto.ts'
 import type { MeshOptions } from './options.ts'
 import { servesDht, servesRelay } from './relay-service.ts'
 import { meshScoreParams, meshScoreThresholds } from './scoring.ts'
@@ -29,10 +31,19 @@ const MDNS_SERVICE_TAG = '_edgecoder._udp.local'
 /** Gossip messages above this are dropped unread; adverts above 4 KB are read, refused and penalised. */
 const MAX_GOSSIP_DATA = 64 * 1024
 /**
- * Per address tried. A live address answers within a few round trips even across continents;
- * one that silently drops packets would otherwise hold up the next (maybe relayed) one for 6 s.
+ * Per address tried, for the TCP connect and the whole upgrade (Noise, yamux) together. A live
+ * address answers within a few round trips even across continents, but on a loaded node each of
+ * those steps also waits for the event loop of both ends: 4 s once left newcomers unable to join
+ * a busy worker for minutes on a loaded 2-core machine. Addresses likely to drop packets are
+ * tried after the relayed ones (dial-order.ts), so the wait rarely falls on them.
  */
-const ADDRESS_DIAL_TIMEOUT_MS = 4_000
+const ADDRESS_DIAL_TIMEOUT_MS = 8_000
+/**
+ * Inbound connections still in their upgrade; past this libp2p refuses new ones (its default is
+ * 10). A busy node upgrades slowly, and at 10 it refused every newcomer while its old peers
+ * were fine.
+ */
+const MAX_INBOUND_UPGRADING = 32
 /**
  * What a relayed connection through this node may carry: enough for a long task's stream, yet
  * bounded, so a relay is not an open proxy (libp2p's default, 128 KiB in 2 min, cuts tasks short).
@@ -53,6 +64,18 @@ export interface MeshGossip extends GossipSub {
  * in the mesh anyway. Adverts are few and small: no need for more.
  */
 const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 5, Dscore: 2, Dout: 2, Dlazy: 4 }
+
+/**
+ * A gossip message's id before any check: its author and sequence number, the id gossipsub gives
+ * a signed message once its signature is checked. With it, the copies that every mesh peer sends
+ * (about three per advert) are dropped as duplicates before their Ed25519 signatures are checked
+ * again. gossipsub remembers an id here only for a message that passed its own checks, so a
+ * forged copy that arrives first does not hide the genuine one.
+ */
+export function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array }): string {
+  if (msg.from === undefined || msg.seqno === undefined) return 'unsigned'
+  return `${Buffer.from(msg.from).toString('base64')}:${Buffer.from(msg.seqno).toString('hex')}`
+}
 
 /** What the address manager says about one of our addresses (AutoNAT marks them verified). */
 export interface SelfAddress {
@@ -111,11 +134,12 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
       announce: [...options.announce],
     },
     transports: [tcp(), webSockets(), circuitRelayTransport()],
-    connectionEncrypters: [noise()],
+    connectionEncrypters: [noise({ crypto: noiseCrypto })],
     streamMuxers: [yamux()],
     connectionProtector:
       init.meshToken === null ? undefined : preSharedKey({ psk: swarmKeyFromToken(init.meshToken) }),
     connectionGater: {
+      denyInboundConnection: new InboundRate().denyInbound,
       // The relay server asks before joining two peers: a circuit this node carries, for its fee.
       denyOutboundRelayedConnection: (src, dst) => {
         init.onCircuit?.(src.toString(), dst.toString())
@@ -126,6 +150,9 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
       maxConnections: 200,
       addressSorter: dialOrder(cachedSubnets()),
       addressDialTimeout: ADDRESS_DIAL_TIMEOUT_MS,
+      maxIncomingPendingConnections: MAX_INBOUND_UPGRADING,
+      // Per-host rate limiting is the gater's (inbound-rate.ts); libp2p's own 5/s is left out of the way.
+      inboundConnectionThreshold: Number.MAX_SAFE_INTEGER,
     },
     peerDiscovery: peerDiscovery as never,
     services: {
@@ -151,6 +178,7 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
         allowedTopics: [ADVERT_TOPIC],
         allowPublishToZeroTopicPeers: true,
         maxInboundDataLength: MAX_GOSSIP_DATA,
+        fastMsgIdFn: fastMessageId,
         scoreParams: meshScoreParams([], init.appScore),
         scoreThresholds: meshScoreThresholds(),
         metricsRegister: init.counters.register,

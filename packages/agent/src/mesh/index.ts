@@ -12,6 +12,7 @@ export {
   meshOptions,
 } from './options.ts'
 export { AdvertSequence, type CachedPeer, PeerCache } from './peer-cache.ts'
+export { type PeerVerifier, peerVerifier } from './peer-keys.ts'
 export { type AdvertOutcome, PeerTable } from './peer-table.ts'
 export type { Reachability } from './reachability.ts'
 export { SNAPSHOT_PROTOCOL } from './snapshot.ts'

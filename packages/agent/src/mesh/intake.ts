@@ -1,6 +1,7 @@
 import type { AdvertRejection } from '@edgecoder/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
 import type { Logger } from '../logger.ts'
+import type { AdvertTiming } from './advert-timing.ts'
 import { checkAdvert } from './adverts.ts'
 import type { PeerTable } from './peer-table.ts'
 
@@ -12,6 +13,8 @@ export interface IntakeInit {
   evictAfterHeartbeats: number
   /** Whether a peer may enter the table (activation, when required); absent: every valid advert may. */
   admit?: (peerId: string, activation: unknown) => Promise<boolean>
+  /** Where the stages of received adverts are timed. */
+  timing?: AdvertTiming
   log: Logger
 }
 
@@ -41,20 +44,26 @@ export class AdvertIntake {
 
   /** The gossip topic validator: `from` signed the gossip message, `source` forwarded it to us. */
   async fromGossip(from: string, source: string, data: Uint8Array): Promise<TopicValidatorResult> {
-    const { table, selfId } = this.#init
+    const { table, selfId, timing } = this.#init
     const now = Date.now()
-    const check = await checkAdvert(data, from, {
-      now,
-      maxAgeMs: this.#init.maxAdvertAgeMs,
-      maxSkewMs: this.#init.maxClockSkewMs,
-    })
+    const check = await checkAdvert(
+      data,
+      from,
+      { now, maxAgeMs: this.#init.maxAdvertAgeMs, maxSkewMs: this.#init.maxClockSkewMs },
+      timing,
+    )
     if (!check.ok) return this.#reject(check.reason, source)
     if (check.advert.signed.body.peerId === selfId) {
       this.ignored++
       return TopicValidatorResult.Ignore
     }
-    if (!(await this.#admitted(check.advert.signed.body))) return this.#reject('not-activated', source)
+    const t0 = performance.now()
+    const admitted = await this.#admitted(check.advert.signed.body)
+    const t1 = performance.now()
+    timing?.record('admit', t1 - t0)
+    if (!admitted) return this.#reject('not-activated', source)
     const outcome = table.offer(check.advert, Date.now(), 'gossip')
+    timing?.record('table', performance.now() - t1)
     if (outcome === 'replayed') return this.#reject('replayed', source)
     if (outcome === 'duplicate') return TopicValidatorResult.Accept
     if (outcome === 'superseded') {

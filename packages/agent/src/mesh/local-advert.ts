@@ -25,7 +25,7 @@ export interface MeshProviders {
   /** Busy share of the machine's CPUs. */
   load(): number
   /** The head of this node's credit chain, null while it is empty. */
-  chainHead(): { seq: number; hash: string } | null
+  chainHead(): { seq: number; hash: string; open?: number } | null
   /** This node's fee for the work it carries as a relay (advertised only when it serves relays). */
   relayPrice(): RelayPrice | null
 }

@@ -8,13 +8,21 @@ import {
   type RuntimeMode,
 } from '@edgecoder/protocol'
 import { TopicValidatorResult } from '@libp2p/gossipsub'
-import type { Connection, IdentifyResult, StreamHandler, StreamHandlerOptions } from '@libp2p/interface'
+import type {
+  Connection,
+  IdentifyResult,
+  PeerId,
+  StreamHandler,
+  StreamHandlerOptions,
+} from '@libp2p/interface'
 import { peerIdFromString } from '@libp2p/peer-id'
 import type { EventBus } from '../events.ts'
 import type { NodeIdentity } from '../identity.ts'
 import type { Logger } from '../logger.ts'
 import type { SettingsStore } from '../settings/index.ts'
+import { startupMark } from '../startup-trace.ts'
 import type { Store } from '../store/index.ts'
+import { AdvertTiming } from './advert-timing.ts'
 import { Advertiser } from './advertiser.ts'
 import { Connectivity } from './connectivity.ts'
 import { GossipCounters } from './gossip-counters.ts'
@@ -47,6 +55,8 @@ import { fetchSnapshot, SNAPSHOT_PROTOCOL, serveSnapshot } from './snapshot.ts'
 import { meshStats } from './stats.ts'
 
 const SNAPSHOT_TIMEOUT_MS = 10_000
+/** A node connected but knowing no online peer asks a neighbour for its table again this often. */
+const SNAPSHOT_RETRY_MS = 3_000
 /** AutoNAT needs a few peers and a little time before "no public address confirmed" means private. */
 const AUTONAT_GRACE_MS = 120_000
 
@@ -76,6 +86,7 @@ export class Mesh {
   readonly #init: MeshInit
   readonly #log: Logger
   readonly #counters = new GossipCounters()
+  readonly #timing = new AdvertTiming()
   readonly #cache: PeerCache
   readonly #sequence: AdvertSequence
   readonly #selfId: string
@@ -90,6 +101,8 @@ export class Mesh {
   #abort = new AbortController()
   #ticker: NodeJS.Timeout | undefined
   #hostStartedAt = 0
+  /** Per neighbour: when its snapshot was last asked for, and whether one has arrived. */
+  readonly #snapshots = new Map<string, { askedAt: number; got: boolean; inFlight: boolean }>()
   readonly #since = new Date()
   #lifecycle: Promise<void> = Promise.resolve()
   /** Protocols other parts serve on the host; registered again whenever the host restarts. */
@@ -209,7 +222,7 @@ export class Mesh {
   }
 
   stats(): MeshStats {
-    return meshStats(this.#host, this.#counters, this.#intake, this.#since)
+    return meshStats(this.#host, this.#counters, this.#intake, this.#since, this.#timing)
   }
 
   async #startHost(): Promise<void> {
@@ -223,6 +236,7 @@ export class Mesh {
       appScore: (peerId) => (this.#hooks.refused(peerId) ? REFUSED_PEER_SCORE : 0),
       onCircuit: (src, dst) => this.#hooks.carried(src, dst),
     })
+    startupMark('mesh: libp2p built')
     const intake = new AdvertIntake({
       selfId: this.#selfId,
       table: this.peers,
@@ -230,6 +244,7 @@ export class Mesh {
       maxClockSkewMs: options.maxClockSkewMs,
       evictAfterHeartbeats: options.evictAfterHeartbeats,
       admit: this.#init.activation ? (p, a) => this.#init.activation!.admit(p, a) : undefined,
+      timing: this.#timing,
       log: this.#log,
     })
     host.services.pubsub.topicValidators.set(ADVERT_TOPIC, (source, msg) =>
@@ -257,6 +272,7 @@ export class Mesh {
     host.addEventListener('connection:open', (e) => this.#onConnection(e.detail, 'open'))
     host.addEventListener('connection:close', (e) => this.#onConnection(e.detail, 'close'))
     await host.start()
+    startupMark('mesh: libp2p started')
     await this.#holePunch.start(host)
     host.services.pubsub.subscribe(ADVERT_TOPIC)
     this.#host = host
@@ -280,6 +296,7 @@ export class Mesh {
         return activation ? { ...content, activation } : content
       },
       knownPeers: () => this.peers.counts().online + this.peers.counts().suspect,
+      timing: this.#timing,
       // A change goes straight to every connected peer; a heartbeat travels the gossip mesh.
       publish: async (bytes, urgent) => {
         await host.services.pubsub.publish(ADVERT_TOPIC, bytes, { floodPublish: urgent })
@@ -317,6 +334,7 @@ export class Mesh {
     this.#advertiser = undefined
     this.#connectivity = undefined
     this.#identifyRepair = undefined
+    this.#snapshots.clear()
     this.#holePunch.stop()
     await host?.stop()
   }
@@ -343,25 +361,61 @@ export class Mesh {
   }
 
   #onIdentify(result: IdentifyResult): void {
-    const host = this.#host
-    if (host === undefined || !result.protocols.includes(SNAPSHOT_PROTOCOL)) return
+    if (!result.protocols.includes(SNAPSHOT_PROTOCOL)) return
     // One snapshot per newly met peer: later connections to it add nothing gossip won't bring.
-    if (host.getConnections(result.peerId).length > 1) return
+    if (this.#snapshots.get(result.peerId.toString())?.got) return
+    this.#askSnapshot(result.peerId)
+  }
+
+  /**
+   * Fills the table from a neighbour's. Asked once per neighbour met; asked again, of any
+   * neighbour that serves it, while the node is connected yet knows no online peer: a snapshot
+   * lost to a slow handshake or to two connections racing must not leave a node alone until
+   * gossip happens to reach it.
+   */
+  #askSnapshot(peer: PeerId): void {
+    const host = this.#host
+    if (host === undefined) return
+    const peerId = peer.toString()
+    const state = this.#snapshots.get(peerId) ?? { askedAt: 0, got: false, inFlight: false }
+    if (state.inFlight) return
+    state.inFlight = true
+    state.askedAt = Date.now()
+    this.#snapshots.set(peerId, state)
     const signal = AbortSignal.any([this.#abort.signal, AbortSignal.timeout(SNAPSHOT_TIMEOUT_MS)])
-    const peerId = result.peerId.toString()
-    fetchSnapshot(host, result.peerId, signal)
-      .then((adverts) => this.#intake?.fromSnapshot(adverts, peerId))
+    fetchSnapshot(host, peer, signal)
+      .then((adverts) => {
+        state.got = true
+        return this.#intake?.fromSnapshot(adverts, peerId)
+      })
       // A first RTT now; the connection monitor refreshes it every few seconds after.
-      .then(() => host.services.ping.ping(result.peerId, { signal }))
+      .then(() => host.services.ping.ping(peer, { signal }))
       .then((rtt) => this.#linkPeer(peerId, rtt))
-      .catch((err) => this.#log.debug({ err: (err as Error).message }, 'snapshot not fetched'))
+      .catch((err) => this.#log.debug({ peer: peerId, err: (err as Error).message }, 'snapshot not fetched'))
+      .finally(() => {
+        state.inFlight = false
+      })
+  }
+
+  /** Connected, yet no online peer in the table: ask one neighbour that serves snapshots. */
+  async #refillWhenAlone(now: number): Promise<void> {
+    const host = this.#host
+    if (host === undefined || this.peers.counts().online > 0) return
+    for (const peer of host.getPeers()) {
+      const state = this.#snapshots.get(peer.toString())
+      if (state?.inFlight || now - (state?.askedAt ?? 0) < SNAPSHOT_RETRY_MS) continue
+      const known = await host.peerStore.get(peer).catch(() => null)
+      if (!known?.protocols.includes(SNAPSHOT_PROTOCOL)) continue
+      this.#askSnapshot(peer)
+      return
+    }
   }
 
   #onConnection(conn: Connection, what: 'open' | 'close'): void {
     const peerId = conn.remotePeer.toString()
     // Opening or closing, the connection shows the peer was there just now.
     this.peers.touch(peerId, Date.now())
-    if (what === 'close') this.#linkPeer(peerId)
+    if (what === 'close' && !this.#linkPeer(peerId)) this.#snapshots.delete(peerId)
   }
 
   /** Records how the peer is reached now; true while a connection to it is open. */
@@ -376,6 +430,7 @@ export class Mesh {
     for (const p of this.peers.list()) if (this.#linkPeer(p.peerId)) this.peers.touch(p.peerId, now)
     this.peers.tick(now)
     if (this.#connectivity !== undefined) void this.#connectivity.maintain(this.#abort.signal)
+    void this.#refillWhenAlone(now)
     this.#identifyRepair?.check(now, this.#abort.signal)
   }
 }

@@ -1,4 +1,5 @@
 import { ADVERT_TOPIC, type MeshStats } from '@edgecoder/protocol'
+import type { AdvertTiming } from './advert-timing.ts'
 import type { GossipCounters } from './gossip-counters.ts'
 import type { MeshHost } from './host.ts'
 import type { AdvertIntake } from './intake.ts'
@@ -9,6 +10,7 @@ export function meshStats(
   c: GossipCounters,
   intake: AdvertIntake | undefined,
   since: Date,
+  timing: AdvertTiming,
 ): MeshStats {
   const pubsub = host?.services.pubsub
   const scores: Record<string, number> = {}
@@ -33,5 +35,6 @@ export function meshStats(
       rejected: { ...(intake?.rejected ?? {}) },
     },
     scores,
+    advertTiming: timing.snapshot(),
   }
 }

@@ -8,7 +8,7 @@ import {
   type TaskOfferBody,
 } from '@edgecoder/protocol'
 import type { PrivateKey } from '@libp2p/interface'
-import { peerIdFromString } from '@libp2p/peer-id'
+import { peerVerifier } from '../mesh/index.ts'
 
 /** A fresh offer nonce: 144 random bits. */
 export function newNonce(): string {
@@ -71,9 +71,9 @@ export async function checkOffer(raw: unknown, ctx: OfferContext): Promise<Offer
 
 async function signedBy(peerId: string, rawBody: unknown, sig: string): Promise<boolean> {
   try {
-    const key = peerIdFromString(peerId).publicKey
-    if (key === undefined) return false
-    return await key.verify(signingBytes(TASK_OFFER_SIGNING_DOMAIN, rawBody), Buffer.from(sig, 'base64url'))
+    const verify = peerVerifier(peerId)
+    if (verify === undefined) return false
+    return await verify(signingBytes(TASK_OFFER_SIGNING_DOMAIN, rawBody), Buffer.from(sig, 'base64url'))
   } catch {
     return false
   }

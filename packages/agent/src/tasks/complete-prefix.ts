@@ -1,5 +1,4 @@
 import type { TaskLanguage } from '@edgecoder/protocol'
-import { parse } from 'acorn'
 import type { TaskSandbox } from './ports.ts'
 
 /** Code to run, and what was cut from the end of the model's code to get it. */
@@ -35,7 +34,7 @@ export async function completePrefix(
   const lines = code.split('\n')
   const kept =
     language === 'javascript'
-      ? longestParsing(lines, opts.truncated, jsParses)
+      ? longestParsing(lines, opts.truncated, jsParser(await import('acorn')))
       : await pythonLongestParsing(code, opts)
   if (kept === null || kept >= lines.length) return { code }
   const prefix = lines.slice(0, kept).join('\n').trimEnd()
@@ -72,14 +71,17 @@ export function longestParsing(
   return null
 }
 
-function jsParses(text: string): boolean {
-  try {
-    // A script, as the sandbox runs it; a prefix of only comments is no code.
-    return parse(text, { ecmaVersion: 'latest', sourceType: 'script' }).body.length > 0
-  } catch {
-    return false
+/** acorn is loaded on the first JavaScript answer: an idle node does not keep a parser it never uses. */
+const jsParser =
+  (acorn: typeof import('acorn')) =>
+  (text: string): boolean => {
+    try {
+      // A script, as the sandbox runs it; a prefix of only comments is no code.
+      return acorn.parse(text, { ecmaVersion: 'latest', sourceType: 'script' }).body.length > 0
+    } catch {
+      return false
+    }
   }
-}
 
 /**
  * Python's own parser decides, so the check runs in the sandbox: a short program walks the same

@@ -91,10 +91,21 @@ function clip(text: string, max: number): string {
   return one.length > max ? `${one.slice(0, max - 1)}…` : one
 }
 
-/** The feedback a retry carries: what failed, where, and what to do. */
+/** Python's, QuickJS's and V8's words for a call stack that overflowed. */
+const ENDLESS_RECURSION = /RecursionError|stack overflow|Maximum call stack size exceeded/
+
+/**
+ * The feedback a retry carries: what failed, where, and what to do. Told only "RecursionError"
+ * and shown the recursive line, the test model gave back the same code on every retry; the
+ * error is named for what it means.
+ */
 export function feedbackText(d: Diagnosis, fence: string): string {
-  const parts = [`That code failed: ${d.reason}.`]
+  const parts = [`It failed: ${d.reason}.`]
   if (d.failingTest) parts.push(`Failing test:\n${d.failingTest}`)
+  if (ENDLESS_RECURSION.test(d.reason))
+    parts.push(
+      `The function calls itself without end on ${d.failingTest ? "that test's input" : 'some input'}: its base case does not cover that input.`,
+    )
   if (d.lines) parts.push(`The error is at:\n${d.lines}`)
   parts.push(
     `Fix the code so that all tests pass. Reply with the complete corrected code in one \`\`\`${fence} code block.`,

@@ -1,4 +1,5 @@
 import type { CodeTaskSpec, TaskLanguage } from '@edgecoder/protocol'
+import { testedNames } from './extract-code.ts'
 
 /**
  * Lines at the left margin where a small model has left the code for prose: a heading, bold
@@ -41,13 +42,32 @@ const USAGE_STARTS: Record<TaskLanguage, string[]> = {
   ],
 }
 
+/** Indentations a small model writes a body with. */
+const INDENTS = ['    ', '  ', '\t', '        ']
+
+/**
+ * Lines inside a definition that check or show the function under test rather than implement it:
+ * a small model that has written the body goes on, at the same depth, with `assert name(...)` or
+ * `print(name(...))` until the token budget runs out. No implementation asserts or prints a call
+ * of the function itself.
+ */
+function testsInside(lang: TaskLanguage, names: string[]): string[] {
+  const starts = (name: string) =>
+    lang === 'python'
+      ? [`assert ${name}(`, `print(${name}(`]
+      : [`console.log(${name}(`, `assert.equal(${name}(`, `assert.strictEqual(${name}(`, `assert(${name}(`]
+  return names.flatMap((name) => starts(name).flatMap((s) => INDENTS.map((indent) => `\n${indent}${s}`)))
+}
+
 /**
  * Where generation of code stops: at the closing fence, at a prose section, and, when tests will
- * exercise the code, at the first example call or test the model starts writing after it.
+ * exercise the code, at the first example call or test the model starts writing after it or
+ * inside it.
  */
 export function codeStop(lang: TaskLanguage, tests: string | undefined): string[] {
   const stops = ['```', ...PROSE_STARTS]
-  return tests?.trim() ? [...stops, ...USAGE_STARTS[lang]] : stops
+  if (!tests?.trim()) return stops
+  return [...stops, ...USAGE_STARTS[lang], ...testsInside(lang, testedNames(tests))]
 }
 
 /**

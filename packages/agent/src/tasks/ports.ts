@@ -30,6 +30,8 @@ export interface ModelRequest {
   stop?: string[]
   /** JSON schema the reply must match. */
   format?: Record<string, unknown>
+  /** GBNF grammar the reply must match, where the provider supports grammars (embedded llama.cpp). */
+  grammar?: string
   /** A raw completion (fill-in-the-middle with `suffix`) instead of a chat. */
   completion?: { prompt: string; suffix?: string }
   /** Tokens the request may use in all. */

@@ -105,6 +105,17 @@ describe('EmbeddedLlamaProvider with the real model', () => {
     expect(second.text).toBe(first.text)
   })
 
+  it('keeps the reply to a GBNF grammar', async () => {
+    const grammar = 'root ::= ("yes" | "no") "."'
+    const result = await provider.chat(ask('Is the sea wet? Answer yes or no.', { maxTokens: 8, grammar }))
+    expect(result.text).toMatch(/^(yes|no)\.$/)
+    // The same grammar again is parsed once; a different one still applies.
+    const again = await provider.chat(ask('Is fire cold?', { maxTokens: 8, grammar }))
+    expect(again.text).toMatch(/^(yes|no)\.$/)
+    const digits = await provider.chat(ask('Count to three.', { maxTokens: 8, grammar: 'root ::= [0-9]{3}' }))
+    expect(digits.text).toMatch(/^[0-9]{3}$/)
+  })
+
   it('rejects a prompt beyond the context with ContextOverflowError and keeps serving', async () => {
     const err = await provider.chat(ask('lorem ipsum '.repeat(600))).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(ContextOverflowError)
@@ -140,6 +151,12 @@ describe('EmbeddedLlamaProvider with the real model', () => {
     [{ messages: [{ role: 'user', content: 'x' }], maxTokens: 0 }, /maxTokens/],
     [{ messages: [{ role: 'user', content: 'x' }], topP: 2 }, /topP/],
     [{ messages: [{ role: 'user', content: 'x' }], stop: [''] }, /stop/],
+    [{ messages: [{ role: 'user', content: 'x' }], grammar: ' ' }, /grammar/],
+    [
+      { messages: [{ role: 'user', content: 'x' }], grammar: 'root ::= "a"', format: {} },
+      /grammar and format/,
+    ],
+    [{ messages: [{ role: 'user', content: 'x' }], grammar: 'root ::= undefined-rule' }, /GBNF/],
   ])('rejects a malformed request %#', async (req, message) => {
     const err = await provider.chat(req as ChatRequest).catch((e: unknown) => e)
     expect(err).toBeInstanceOf(InvalidChatRequestError)

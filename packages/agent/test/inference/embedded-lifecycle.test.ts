@@ -1,5 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { type ChatRequest, EmbeddedLlamaProvider } from '../../src/inference/index.ts'
+import { afterEach, beforeEach, describe, expect, it } from 'vitest'
+import {
+  type ChatRequest,
+  type EmbeddedLlamaOptions,
+  EmbeddedLlamaProvider,
+  type ProviderStatus,
+} from '../../src/inference/index.ts'
 import { testModelPath } from './test-model.ts'
 
 const MODEL = 'gemma-3-270m-Q4_K_M'
@@ -11,12 +16,22 @@ const story = (maxTokens: number): ChatRequest => ({
 
 // Resolved at load time so that a missing model fails the file outright rather than skipping its tests.
 const modelPath = testModelPath()
-let provider: EmbeddedLlamaProvider
 
-beforeAll(() => {
-  provider = new EmbeddedLlamaProvider({ modelPath, contextSize: 512, threads: 1 })
+// Each test gets a provider of its own: one that fails half-way (a request left generating, a
+// provider left stopped) can't change what the next one sees in the queue.
+const providers: EmbeddedLlamaProvider[] = []
+function newProvider(extra: Partial<EmbeddedLlamaOptions> = {}): EmbeddedLlamaProvider {
+  const p = new EmbeddedLlamaProvider({ modelPath, contextSize: 512, threads: 1, ...extra })
+  providers.push(p)
+  return p
+}
+let provider: EmbeddedLlamaProvider
+beforeEach(() => {
+  provider = newProvider()
 })
-afterAll(() => provider?.stop())
+afterEach(async () => {
+  await Promise.all(providers.splice(0).map((p) => p.stop()))
+})
 
 /** Resolves once `n` pieces of text have streamed. */
 function afterPieces(n: number): { onToken: () => void; reached: Promise<void> } {
@@ -25,7 +40,35 @@ function afterPieces(n: number): { onToken: () => void; reached: Promise<void> }
   return { onToken: () => ++seen === n && resolve(), reached: promise }
 }
 
-describe('EmbeddedLlamaProvider lifecycle', () => {
+/**
+ * Resolves with the provider's status once `want` holds of it. Requests join the line a few
+ * promise turns after `chat` is called: the test waits for the line to show, not for a guess
+ * of how long that takes. Fails with the last status seen when `settled` resolves first (the
+ * request the line waits behind is done, so the line can no longer form).
+ */
+async function statusWhen(
+  p: EmbeddedLlamaProvider,
+  want: (s: ProviderStatus) => boolean,
+  settled: Promise<unknown>,
+): Promise<ProviderStatus> {
+  let over = false
+  settled.then(
+    () => (over = true),
+    () => (over = true),
+  )
+  for (;;) {
+    const s = await p.status()
+    if (want(s)) return s
+    if (over) throw new Error(`the line never formed: status ${JSON.stringify(s)}`)
+    await new Promise<void>((r) => setImmediate(r))
+  }
+}
+
+// Real generation on one thread, and a model load per test: on a loaded machine that takes far
+// longer than the suite's default bound, which is no failure of what these tests check.
+const MODEL_BOUND = { timeout: 300_000 }
+
+describe('EmbeddedLlamaProvider lifecycle', MODEL_BOUND, () => {
   it('reports the default model as not loaded before first use, then loaded', async () => {
     expect(await provider.status()).toEqual({
       provider: 'embedded',
@@ -70,19 +113,28 @@ describe('EmbeddedLlamaProvider lifecycle', () => {
   })
 
   it('runs requests one at a time and lets a queued one be cancelled', async () => {
+    // Which request each streamed piece belongs to, in the order they came.
+    const pieces: string[] = []
     const progress = afterPieces(1)
-    const first = provider.chat(story(40), { onToken: progress.onToken })
+    const first = provider.chat(story(40), {
+      onToken: () => {
+        pieces.push('first')
+        progress.onToken()
+      },
+    })
     await progress.reached
     const ac = new AbortController()
-    const second = provider.chat(story(40), { signal: ac.signal })
-    const third = provider.chat(story(4))
-    await new Promise((r) => setTimeout(r, 20))
-    expect(await provider.status()).toMatchObject({ running: 1, queued: 2 })
+    const second = provider.chat(story(40), { signal: ac.signal, onToken: () => pieces.push('second') })
+    const third = provider.chat(story(4), { onToken: () => pieces.push('third') })
+    expect(await statusWhen(provider, (s) => s.queued === 2, first)).toMatchObject({ running: 1, queued: 2 })
     ac.abort()
     expect(await second).toMatchObject({ finishReason: 'cancelled', completionTokens: 0 })
     expect(await provider.status()).toMatchObject({ running: 1, queued: 1 })
-    expect((await first).finishReason).toBe('length')
+    expect(await first).toMatchObject({ finishReason: 'length', completionTokens: 40 })
     expect((await third).completionTokens).toBe(4)
+    // One at a time: every piece of the first came before any of the third, none of the second.
+    expect(pieces.indexOf('second')).toBe(-1)
+    expect(pieces.lastIndexOf('first')).toBeLessThan(pieces.indexOf('third'))
   })
 
   it('cancels in-flight work on stop, unloads, and serves again afterwards', async () => {
@@ -98,28 +150,26 @@ describe('EmbeddedLlamaProvider lifecycle', () => {
   })
 })
 
-describe('EmbeddedLlamaProvider with two sequences', () => {
+describe('EmbeddedLlamaProvider with two sequences', MODEL_BOUND, () => {
   it('generates two requests at once and queues a third', async () => {
-    const pair = new EmbeddedLlamaProvider({
-      modelPath,
-      contextSize: 256,
-      threads: 1,
-      sequences: 2,
+    const pair = newProvider({ contextSize: 256, sequences: 2 })
+    const progress = afterPieces(1)
+    const first = pair.chat(story(24), { onToken: progress.onToken })
+    await progress.reached
+    let firstDone = false
+    first.then(() => (firstDone = true))
+    // Whether the second streamed while the first still did: both slots busy at once.
+    let overlapped = false
+    const second = pair.chat(story(24), { onToken: () => (overlapped ||= !firstDone) })
+    const third = pair.chat(story(2))
+    expect(await statusWhen(pair, (s) => s.running === 2 && s.queued === 1, first)).toMatchObject({
+      running: 2,
+      queued: 1,
     })
-    try {
-      const progress = afterPieces(1)
-      const first = pair.chat(story(24), { onToken: progress.onToken })
-      await progress.reached
-      const second = pair.chat(story(24))
-      const third = pair.chat(story(2))
-      await new Promise((r) => setTimeout(r, 20))
-      expect(await pair.status()).toMatchObject({ running: 2, queued: 1 })
-      const results = await Promise.all([first, second, third])
-      expect(results.map((r) => r.completionTokens)).toEqual([24, 24, 2])
-      // Same greedy request on two sequences of one context: same answer.
-      expect(results[1]!.text).toBe(results[0]!.text)
-    } finally {
-      await pair.stop()
-    }
+    const results = await Promise.all([first, second, third])
+    expect(results.map((r) => r.completionTokens)).toEqual([24, 24, 2])
+    expect(overlapped).toBe(true)
+    // Same greedy request on two sequences of one context: same answer.
+    expect(results[1]!.text).toBe(results[0]!.text)
   })
 })

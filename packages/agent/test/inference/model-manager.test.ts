@@ -9,7 +9,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs'
-import { createServer, type Server } from 'node:http'
+import { createServer, type Server, type ServerResponse } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -24,8 +24,56 @@ let MODEL_SHA = ''
 let server: Server
 let base = ''
 let dir = ''
-/** Bytes/s the slow route trickles at, so a cancel lands mid-transfer. */
-const SLOW_CHUNK = 1 << 20
+/**
+ * The gated route announces a GGUF file far larger than it will ever send (4 GiB) and sends one
+ * 64 KiB chunk each time the test lets one through: a transfer is exactly as far along as the
+ * test let it be, however fast or loaded the machine is, and a cancel always lands mid-transfer.
+ */
+const GATED_SIZE = 2 ** 32
+const GATED_CHUNK = 1 << 16
+const gate = {
+  requests: [] as (() => void)[],
+  wake: undefined as (() => void) | undefined,
+  /** Lets one chunk through; resolves once the server has handed it to the socket. */
+  letOneThrough(): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>()
+    this.requests.push(resolve)
+    this.wake?.()
+    return promise
+  },
+  async next(): Promise<() => void> {
+    while (this.requests.length === 0) await new Promise<void>((r) => (this.wake = r))
+    return this.requests.shift()!
+  },
+}
+
+async function sendThroughGate(res: ServerResponse): Promise<void> {
+  // The real file's first bytes (the GGUF magic), then zeros: the pull never gets to check them.
+  let chunk = readFileSync(MODEL).subarray(0, GATED_CHUNK)
+  while (!res.destroyed) {
+    const sent = await gate.next()
+    await new Promise<void>((r) => res.write(chunk, () => r()))
+    sent()
+    chunk = Buffer.alloc(GATED_CHUNK)
+  }
+}
+
+/** Progress events of one pull, and a way to wait for the one the test expects. */
+function progressLog() {
+  const events: PullProgressEvent[] = []
+  let changed: (() => void) | undefined
+  return {
+    events,
+    push: (p: PullProgressEvent) => {
+      events.push(p)
+      changed?.()
+    },
+    /** Resolves at the first event, seen already or still to come, that satisfies `want`. */
+    async until(want: (p: PullProgressEvent) => boolean): Promise<void> {
+      while (!events.some(want)) await new Promise<void>((r) => (changed = r))
+    },
+  }
+}
 
 beforeAll(async () => {
   MODEL_SHA = await new Promise<string>((resolve) => {
@@ -40,20 +88,9 @@ beforeAll(async () => {
     if (req.url === '/gemma.gguf') {
       res.writeHead(200, { 'content-length': MODEL_SIZE })
       createReadStream(MODEL).pipe(res)
-    } else if (req.url === '/slow.gguf') {
-      res.writeHead(200, { 'content-length': MODEL_SIZE })
-      const fd = readFileSync(MODEL)
-      let off = 0
-      const tick = setInterval(() => {
-        if (res.destroyed || off >= fd.length) {
-          clearInterval(tick)
-          res.end()
-          return
-        }
-        res.write(fd.subarray(off, off + SLOW_CHUNK))
-        off += SLOW_CHUNK
-      }, 50)
-      res.on('close', () => clearInterval(tick))
+    } else if (req.url === '/gated.gguf') {
+      res.writeHead(200, { 'content-length': GATED_SIZE })
+      void sendThroughGate(res)
     } else if (req.url === '/fake.gguf') {
       const body = readFileSync(join(dir, 'not-a-model.bin'))
       res.writeHead(200, { 'content-length': body.length })
@@ -146,19 +183,31 @@ describe('ModelManager pulls (embedded provider)', () => {
     const modelsDir = join(dir, 'cancel')
     const m = manager(modelsDir)
     await m.start()
-    const a: PullProgressEvent[] = []
-    const b: PullProgressEvent[] = []
-    const first = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => a.push(p))
-    // Bytes are flowing: the transfer is under way.
-    await until(() => (a.at(-1)?.completedBytes ?? 0) > 0)
-    const second = m.pull({ name: 'slow', source: `${base}/slow.gguf` }, (p) => b.push(p))
-    expect(b.length).toBeGreaterThan(0) // the joiner gets the current progress at once
-    const joinedAt = b.at(-1)!.completedBytes
-    // Both callers keep hearing of the one transfer.
-    await until(() => (b.at(-1)?.completedBytes ?? 0) > joinedAt)
-    const mid = a.at(-1)!
-    expect(mid.completedBytes).toBeGreaterThan(0)
-    expect(mid.completedBytes).toBeLessThan(MODEL_SIZE)
+    const a = progressLog()
+    const b = progressLog()
+    const first = m.pull({ name: 'slow', source: `${base}/gated.gguf` }, a.push)
+    // One chunk let through, and the first progress report (never held back) says so.
+    await gate.letOneThrough()
+    await a.until((p) => p.completedBytes > 0)
+    const second = m.pull({ name: 'slow', source: `${base}/gated.gguf` }, b.push)
+    // The joiner gets the current progress at once.
+    expect(b.events).toEqual([a.events.at(-1)])
+    const joinedAt = b.events[0]!.completedBytes
+    // Both callers hear of the one transfer going on. Reports come at most every 100 ms, so
+    // chunks go through one by one until the next report shows; the bound keeps it far below
+    // the announced size.
+    const heard = b.until((p) => p.completedBytes > joinedAt)
+    let moved = false
+    heard.then(() => (moved = true))
+    for (let i = 0; !moved; i++) {
+      if (i === 4096) throw new Error(`no progress report after ${i} more chunks`)
+      await gate.letOneThrough()
+      await new Promise<void>((r) => setImmediate(r))
+    }
+    expect(b.events.at(-1)).toEqual(a.events.at(-1))
+    const mid = a.events.at(-1)!
+    expect(mid.completedBytes).toBeGreaterThan(joinedAt)
+    expect(mid.completedBytes).toBeLessThan(GATED_SIZE)
     expect(m.cancelPull('slow')).toBe(true)
     await expect(first).rejects.toMatchObject({ code: 'cancelled' })
     await expect(second).rejects.toMatchObject({ code: 'cancelled' })
@@ -178,12 +227,3 @@ describe('ModelManager pulls (embedded provider)', () => {
     await m.stop()
   })
 })
-
-/** Polls until `cond` holds: the test waits for what it observes, not for a guess of the time. */
-async function until(cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (!cond()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time')
-    await new Promise((r) => setTimeout(r, 10))
-  }
-}

@@ -43,6 +43,10 @@ beforeAll(async () => {
         }
         return ndjson(fixture(json.model === 'broken' ? 'ollama-chat-error.ndjson' : 'ollama-chat-ok.ndjson'))
       }
+      if (req.url === '/api/version') {
+        res.writeHead(200, { 'content-type': 'application/json' })
+        return res.end(JSON.stringify({ version: '0.9.0' }))
+      }
       if (req.url === '/api/tags') {
         res.writeHead(200, { 'content-type': 'application/json' })
         return res.end(
@@ -115,6 +119,26 @@ describe('OllamaProvider against recorded Ollama streams', () => {
       name: 'ModelNotFoundError',
       available: ['llama3.2'],
     })
+  })
+
+  it('is reachable where a server answers /api/version, and not where nothing listens or it answers 404', async () => {
+    expect(await provider.reachable()).toBe(true)
+    // A port nothing listens on: the one this server had before it closes is reused by nobody here.
+    const closed = createServer()
+    await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r))
+    const port = (closed.address() as { port: number }).port
+    await new Promise<void>((r) => closed.close(() => r()))
+    expect(await new OllamaProvider({ host: `127.0.0.1:${port}` }).reachable()).toBe(false)
+    const notOllama = createServer((_req, res) => res.writeHead(404).end())
+    await new Promise<void>((r) => notOllama.listen(0, '127.0.0.1', r))
+    try {
+      const other = new OllamaProvider({
+        host: `127.0.0.1:${(notOllama.address() as { port: number }).port}`,
+      })
+      expect(await other.reachable()).toBe(false)
+    } finally {
+      notOllama.close()
+    }
   })
 
   it('reads OLLAMA_HOST the way Ollama does', () => {

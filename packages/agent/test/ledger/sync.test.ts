@@ -92,4 +92,47 @@ describe('fetching a chain', () => {
       c.ledger.propose({ from: c.peerId, to: b.peerId, credits: 1, memo: '', ref: null }),
     ).rejects.toMatchObject({ reason: 'offender' })
   })
+
+  it('completes a pair settled after the fetch when asked to read the held part again, and nothing else does', async () => {
+    const n = net()
+    const [a, b, c] = [await testLedger(n), await testLedger(n), await testLedger(n)]
+    await trade(a, b, 2)
+    // b claims a payment, trades once more, and c fetches b's chain while the claim is open.
+    const p = await b.ledger.propose({ from: a.peerId, to: b.peerId, credits: 5, memo: '', ref: null })
+    await trade(a, b, 1)
+    const ctx = storeContext(c.ledger, new Set())
+    const first = await fetchChain(c.ledger, ctx, source(b), b.peerId, b.peerId)
+    expect(first.report).toMatchObject({ validLength: 4, balance: 6, pending: 1 })
+    expect(c.ledger.chains.openProposals(b.peerId)).toEqual([3])
+    // a agrees, b ingests it: b's head stays where it was.
+    await b.ledger.ingestAgreement(await a.ledger.agree(p, () => {}))
+    expect(b.ledger.chains.openProposals(b.peerId)).toEqual([])
+    const plain = await fetchChain(c.ledger, ctx, source(b), b.peerId, b.peerId)
+    expect(plain.report).toMatchObject({ balance: 6, pending: 1 })
+    const again = await fetchChain(c.ledger, ctx, source(b), b.peerId, b.peerId, 3)
+    expect(again.report).toMatchObject({ valid: true, validLength: 4, balance: 11, pending: 0 })
+    expect(again.fetched).toBe(0)
+    expect(c.ledger.chains.openProposals(b.peerId)).toEqual([])
+  })
+
+  it('keeps no forged agreement sent with a page read again', async () => {
+    const n = net()
+    const [a, b, c] = [await testLedger(n), await testLedger(n), await testLedger(n)]
+    const p = await b.ledger.propose({ from: a.peerId, to: b.peerId, credits: 5, memo: '', ref: null })
+    const ctx = storeContext(c.ledger, new Set())
+    await fetchChain(c.ledger, ctx, source(b), b.peerId, b.peerId)
+    const agreement = await a.ledger.agree(p, () => {})
+    // Signed by c's key, not a's: the source sends it as the agreement.
+    const forged = await signBlock({ ...agreement, signature: undefined } as never, c.key)
+    const liar = async (
+      _peer: string,
+      req: { type: string; peerId?: string; fromSeq?: number; limit?: number },
+    ) => {
+      const page = serveBlocks(b.ledger, req.peerId!, req.fromSeq!, req.limit!)
+      return { ...page, counterparts: [forged] }
+    }
+    const r = await fetchChain(c.ledger, ctx, liar, b.peerId, b.peerId, 1)
+    expect(r.report).toMatchObject({ balance: 0, pending: 1 })
+    expect(c.ledger.chains.openProposals(b.peerId)).toEqual([1])
+  })
 })

@@ -118,15 +118,19 @@ describe('TaskClient', () => {
   })
 
   it('sends cancel when aborted and gives the abort reason back', async () => {
-    let cancelled = false
+    const accepted = Promise.withResolvers<void>()
+    const cancelled = Promise.withResolvers<void>()
     behaviour = async (io, o) => {
       await accept(io, o)
-      for await (const f of io.frames()) if (f.ok && f.frame.type === 'cancel') cancelled = true
+      accepted.resolve()
+      for await (const f of io.frames()) if (f.ok && f.frame.type === 'cancel') cancelled.resolve()
     }
     const ctrl = new AbortController()
     const p = run(ctrl.signal)
-    setTimeout(() => ctrl.abort(new Error('stop it')), 200)
+    // Aborted while the executor runs it, not before the offer was even answered.
+    await accepted.promise
+    ctrl.abort(new Error('stop it'))
     await expect(p).rejects.toThrow('stop it')
-    expect(cancelled).toBe(true)
+    await cancelled.promise
   })
 })

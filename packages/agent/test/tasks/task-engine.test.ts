@@ -95,10 +95,14 @@ describe('TaskEngine', () => {
     const e = engine()
     await e.start()
     const t = e.submit(run('PASS'))
-    await new Promise((r) => setTimeout(r, 50))
+    // The engine decides placement within submit and within each settings change, so what the
+    // task is right after either call is the decision: nothing to wait for.
     expect(e.get(t.id).status).toBe('queued')
     expect(sandbox.calls).toHaveLength(0)
     settings.update({ contributing: true })
+    // The same decision, now with the node contributing, starts it at once: the check above
+    // would have seen a start.
+    expect(e.get(t.id).status).toBe('running')
     await until(() => e.get(t.id).status === 'succeeded')
   })
 
@@ -106,7 +110,9 @@ describe('TaskEngine', () => {
     const e = engine({ executes: false })
     await e.start()
     const t = e.submit(run('PASS'))
-    await new Promise((r) => setTimeout(r, 50))
+    // Placement is decided within submit (see the paused case above): it stays queued.
+    expect(e.get(t.id).status).toBe('queued')
+    settings.update({ maxConcurrentTasks: 4 })
     expect(e.get(t.id).status).toBe('queued')
     expect(sandbox.calls).toHaveLength(0)
   })
@@ -205,9 +211,10 @@ describe('TaskEngine', () => {
     expect(sandbox.calls.filter((c) => c.tests !== '').map((c) => c.code)).toEqual(
       done.result!.attempts.map((a) => a.code),
     )
-    // The retry showed the model its code and the failing output.
+    // The retry told the model what failed: the task again, with the failing output.
     const retry = model.requests[2]!.messages
-    expect(retry.at(-3)).toEqual({ role: 'assistant', content: '```python\ndef f():\n    return 5\n```' })
+    expect(retry).toHaveLength(2)
+    expect(retry.at(-2)!.content).toContain('Task (Python): return 4')
     expect(retry.at(-2)!.content).toContain('AssertionError: expected 4, got 5')
     expect(retry.at(-1)).toEqual({ role: 'assistant', content: '```python\ndef f(' })
     expect(done.result!.tokens.completion).toBeGreaterThan(0)

@@ -21,11 +21,14 @@ import { ScriptedSandbox } from './fakes.ts'
 /** A router that sends every task to `peer`, whose answers the test scripts. */
 class ScriptedRouter implements TaskRouter {
   room = true
+  /** Times the engine asked where a task goes, room or not. */
+  asked = 0
   answers: ('ok' | 'displace' | 'decline')[] = []
   placed: number[] = []
   #wake: (() => void) | null = null
 
   place(task: TaskRecord): Placement | null {
+    this.asked++
     if (!this.room) return null
     const hop: RouteHop = {
       at: new Date().toISOString(),
@@ -126,7 +129,8 @@ describe('TaskEngine with a router', () => {
     const e = engine({ executes: false })
     await e.start()
     const t = e.submit(run)
-    await new Promise((r) => setTimeout(r, 30))
+    // The engine asked the router within submit and was told there is no room: it waits.
+    expect(router.asked).toBeGreaterThan(0)
     expect(e.get(t.id).status).toBe('queued')
     router.opened()
     await until(() => e.get(t.id).status === 'succeeded')

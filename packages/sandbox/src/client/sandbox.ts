@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url'
-import { type Confinement, detectConfinement } from '../confine/index.ts'
+import { type Confinement, detectConfinement, probeConfinement } from '../confine/index.ts'
 import { SandboxNotStartedError, SandboxStoppedError } from '../errors.ts'
 import { enqueueRun, type QueuedRun } from '../run-queue.ts'
 import { validate } from '../runner/pool.ts'
@@ -85,6 +85,14 @@ export class Sandbox {
     this.#logger = options.logger
     this.confinement = options.confinement ?? detectConfinement(PACKAGE_DIR)
     for (const language of this.#opts.languages) this.#queues.set(language, [])
+  }
+
+  /**
+   * This machine's OS wall for sandbox processes, found without blocking the event loop: give it
+   * as `confinement` (the constructor's own probe, when none is given, blocks while it runs).
+   */
+  static probe(): Promise<Confinement> {
+    return probeConfinement(PACKAGE_DIR)
   }
 
   /** Takes runs from now on; processes start with the first run of their language. */

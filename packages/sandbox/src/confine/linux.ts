@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import {
   closeSync,
   existsSync,
@@ -55,12 +55,61 @@ function bwrapArgs(readOnly: string[]): string[] {
   return args
 }
 
+/** What the probe runs inside the sandbox: Node starting and exiting. */
+const PROBE: LaunchSpec = { args: ['-e', ''], memoryLimitBytes: 2 * 1024 ** 3 }
+
+/** How the probe's process ended. */
+interface ProbeResult {
+  status: number | null
+  stderr: string
+  error?: Error
+}
+
 /**
  * Linux: bubblewrap (own user, network, PID, IPC, UTS and mount namespaces; read-only binds of
  * Node, its libraries and the sandbox's own code; a seccomp filter; dies with the agent), under
  * prlimit's RLIMIT_AS so that whatever the guest allocates, wasm or not, counts against one limit.
  */
 export function linuxConfinement(packageDir: string, nodePath: string): Confinement {
+  const launch = prepare(packageDir, nodePath)
+  if (typeof launch !== 'function') return launch
+  const probe = launch(PROBE)
+  const result = spawnSync(probe.command, probe.args, {
+    stdio: ['ignore', 'ignore', 'pipe', ...probe.extraFds],
+    env: {},
+    timeout: 20_000,
+  })
+  probe.done()
+  return verdict(
+    { status: result.status, stderr: result.stderr?.toString() ?? '', error: result.error },
+    launch,
+  )
+}
+
+/** {@link linuxConfinement} without blocking the event loop while the probe's process runs. */
+export async function probeLinuxConfinement(packageDir: string, nodePath: string): Promise<Confinement> {
+  const launch = prepare(packageDir, nodePath)
+  if (typeof launch !== 'function') return launch
+  const probe = launch(PROBE)
+  const result = await new Promise<ProbeResult>((resolve) => {
+    let stderr = ''
+    const child = spawn(probe.command, probe.args, {
+      stdio: ['ignore', 'ignore', 'pipe', ...probe.extraFds],
+      env: {},
+      timeout: 20_000,
+    })
+    child.stderr!.on('data', (d) => {
+      stderr += d
+    })
+    child.on('error', (error) => resolve({ status: null, stderr, error }))
+    child.on('close', (status) => resolve({ status, stderr }))
+  })
+  probe.done()
+  return verdict(result, launch)
+}
+
+/** The launcher of confined processes, or the reason there is none (a tool missing). */
+function prepare(packageDir: string, nodePath: string): Confinement | ((spec: LaunchSpec) => Launch) {
   const bwrap = onPath('bwrap')
   const prlimit = onPath('prlimit')
   const arch = filterArch()
@@ -75,7 +124,7 @@ export function linuxConfinement(packageDir: string, nodePath: string): Confinem
   const readOnly = [nodePath, ...packageDirs(packageDir)]
   const filter = buildSeccompFilter(arch)
 
-  const launch = (spec: LaunchSpec): Launch => {
+  return (spec: LaunchSpec): Launch => {
     const dir = mkdtempSync(join(tmpdir(), 'edgecoder-seccomp-'))
     const file = join(dir, 'filter.bpf')
     writeFileSync(file, filter)
@@ -99,17 +148,12 @@ export function linuxConfinement(packageDir: string, nodePath: string): Confinem
       done: () => closeSync(fd),
     }
   }
-  // A kernel without unprivileged user namespaces, or a container that forbids them, fails here.
-  const probe = launch({ args: ['-e', ''], memoryLimitBytes: 2 * 1024 ** 3 })
-  const result = spawnSync(probe.command, probe.args, {
-    stdio: ['ignore', 'ignore', 'pipe', ...probe.extraFds],
-    env: {},
-    timeout: 20_000,
-  })
-  probe.done()
+}
+
+/** A kernel without unprivileged user namespaces, or a container that forbids them, fails the probe. */
+function verdict(result: ProbeResult, launch: (spec: LaunchSpec) => Launch): Confinement {
   if (result.status !== 0) {
-    const why =
-      result.stderr?.toString().trim().split('\n').at(-1) || result.error?.message || 'no reason given'
+    const why = result.stderr.trim().split('\n').at(-1) || result.error?.message || 'no reason given'
     return unconfined(`bubblewrap could not start a sandbox here: ${why}`)
   }
   return {

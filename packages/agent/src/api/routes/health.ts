@@ -2,6 +2,25 @@ import { Healthz, Readyz, RuntimeHealth, StatusSummary } from '@edgecoder/protoc
 import type { z } from 'zod'
 import type { RouteModule } from '../server.ts'
 
+/** Where the model a node loads at start stands; null when it loads none (no model, or a server provider). */
+export type ModelLoad = 'loading' | 'loaded' | 'failed' | null
+
+/**
+ * Readiness from the node's phase and its parts: ready once every part has started and the model
+ * it serves is in memory; a model that failed to load is a failed check, not a node that never
+ * becomes ready (it still routes, coordinates and runs code).
+ */
+export function readiness(
+  phase: 'starting' | 'started' | 'stopping',
+  store: boolean,
+  model: ModelLoad,
+): z.infer<typeof Readyz> {
+  const checks: Record<string, boolean> = { store, api: true }
+  if (model !== null) checks.model = model === 'loaded'
+  if (phase !== 'started') return { status: phase, checks }
+  return { status: model === 'loading' ? 'loading' : 'ready', checks }
+}
+
 /** What the node tells the health routes; assembled by the node from its parts. */
 export interface NodeView {
   runtime(): RuntimeHealth
@@ -19,7 +38,12 @@ export const healthRoutes =
     )
     app.get(
       '/readyz',
-      { schema: { summary: 'Readiness: every part started', response: { 200: Readyz, 503: Readyz } } },
+      {
+        schema: {
+          summary: 'Readiness: every part started and the served model loaded',
+          response: { 200: Readyz, 503: Readyz },
+        },
+      },
       async (_req, reply) => {
         const r = view.readiness()
         return reply.code(r.status === 'ready' ? 200 : 503).send(r)

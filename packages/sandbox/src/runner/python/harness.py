@@ -9,6 +9,7 @@ they count as one).
 
 import inspect
 import linecache
+import reprlib
 import unittest.suite
 
 PRISTINE = take_snapshot()
@@ -53,11 +54,57 @@ def _print_traceback(exc):
         if not tb.tb_frame.f_code.co_filename.startswith(HARNESS_PREFIX):
             frames.append((tb.tb_frame, tb.tb_lineno))
         tb = tb.tb_next
-    lines = traceback.format_list(traceback.StackSummary.extract(frames[-MAX_FRAMES:])) if frames else []
+    # A deep stack (an endless recursion) keeps its innermost frames, and also the tests' own
+    # frames it began in: they say which test broke.
+    outer = []
     if len(frames) > MAX_FRAMES:
-        lines.insert(0, f'  ... {len(frames) - MAX_FRAMES} earlier frames\n')
+        while len(outer) < 3 and frames[len(outer)][0].f_code.co_filename == '<tests>':
+            outer.append(frames[len(outer)])
+    summary = lambda part: traceback.format_list(traceback.StackSummary.extract(part))
+    lines = summary(frames[-MAX_FRAMES:]) if frames else []
+    if len(frames) > MAX_FRAMES:
+        lines.insert(0, f'  ... {len(frames) - MAX_FRAMES - len(outer)} frames between\n')
+        lines[:0] = summary(outer)
     head = ['Traceback (most recent call last):\n'] if lines else []
     _write(''.join(head + lines + traceback.format_exception_only(type(exc), exc)))
+
+
+_OPS = {ast.Eq: '', ast.NotEq: '!= ', ast.Lt: '< ', ast.LtE: '<= ', ast.Gt: '> ', ast.GtE: '>= ',
+        ast.Is: 'is ', ast.IsNot: 'is not ', ast.In: 'in ', ast.NotIn: 'not in '}
+
+
+def _explain_assert(exc, tree):
+    """Gives a bare failed ``assert f(x) == y`` in the tests a message saying what each side was.
+
+    Without it the report says only ``AssertionError``, and a model told that cannot tell a wrong
+    base case from a wrong formula. Both sides are evaluated again, in the failing frame's own
+    names, inside the same sandbox and deadline; if either raises, the assert stays as it was.
+    """
+    if type(exc) is not AssertionError or exc.args:
+        return
+    frame = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == '<tests>':
+            frame, line = tb.tb_frame, tb.tb_lineno
+        tb = tb.tb_next
+    if frame is None:
+        return
+    node = next((n for n in ast.walk(tree) if isinstance(n, ast.Assert) and n.lineno == line), None)
+    if node is None or node.msg is not None or not isinstance(node.test, ast.Compare):
+        return
+    test = node.test
+    if len(test.ops) != 1 or type(test.ops[0]) not in _OPS:
+        return
+    try:
+        sides = []
+        for side in (test.left, test.comparators[0]):
+            expr = ast.fix_missing_locations(ast.Expression(body=side))
+            sides.append(reprlib.repr(eval(compile(expr, '<tests>', 'eval'), frame.f_globals, frame.f_locals)))
+        shown = ast.unparse(test.left)
+    except Exception:
+        return
+    exc.args = (f'{shown} is {sides[0]}, expected {_OPS[type(test.ops[0])]}{sides[1]}',)
 
 
 def _note_failure(state, label, exc=None, text=''):
@@ -126,7 +173,7 @@ def _run_test_cases(classes, state):
     state['passed'] += max(0, total - len(failed) - len(holders))
 
 
-def _run_test_functions(functions, state):
+def _run_test_functions(functions, state, tree):
     for name, function in functions:
         state['total'] += 1
         _write(f'{name} ... ')
@@ -137,6 +184,7 @@ def _run_test_functions(functions, state):
         except KeyboardInterrupt:
             raise
         except BaseException as exc:
+            _explain_assert(exc, tree)
             state['failed'] += 1
             _write('FAIL\n')
             _print_traceback(exc)
@@ -170,6 +218,8 @@ def _run_phases(code, tests, namespace, state):
         return
     before = dict(namespace)
     failure = _execute(tests, '<tests>', namespace)
+    if failure is not None:
+        _explain_assert(failure, tree)
     restore(PRISTINE, only=_harness_dep, prune=False)
     if failure is not None:
         state['total'] += 1
@@ -183,7 +233,7 @@ def _run_phases(code, tests, namespace, state):
     classes, functions = _discover(namespace, before)
     if classes:
         _run_test_cases(classes, state)
-    _run_test_functions(functions, state)
+    _run_test_functions(functions, state, tree)
     _write(f"Ran {state['total']} tests: {state['passed']} passed, {state['failed']} failed\n")
 
 
