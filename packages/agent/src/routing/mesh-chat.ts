@@ -30,6 +30,13 @@ export interface MeshChatInit {
   router: MeshRouter
 }
 
+/** How long a listing of this node's own models decides where a chat goes without a new one. */
+const LOCAL_LIST_FRESH_MS = 2_000
+
+/** Whether this node has the model a request names (any model, when it names none). */
+const isHere = (req: ChatRequest, local: ModelInfo[]) =>
+  req.model === undefined ? local.length > 0 : local.some((m) => m.name === req.model)
+
 /** Errors a peer reports about the request itself: another peer would say the same. */
 const FINAL_CODES = new Set(['invalid_request', 'context_overflow'])
 
@@ -41,6 +48,8 @@ const FINAL_CODES = new Set(['invalid_request', 'context_overflow'])
  */
 export class MeshChatBackend implements ChatBackend {
   readonly #init: MeshChatInit
+  /** This node's models as last listed, and when. */
+  #recentLocal: { at: number; models: ModelInfo[] } | null = null
 
   constructor(init: MeshChatInit) {
     this.#init = init
@@ -58,9 +67,20 @@ export class MeshChatBackend implements ChatBackend {
   }
 
   async chat(req: ChatRequest, opts: ChatOptions = {}): Promise<ChatResult> {
+    // The hot path: a model found here moments ago is asked for without listing again (with an
+    // Ollama provider the list is an HTTP round trip before every chat). Gone since, the provider
+    // says so before any token, and the request is decided afresh.
+    const recent = this.#recentLocal
+    if (recent && performance.now() - recent.at < LOCAL_LIST_FRESH_MS && isHere(req, recent.models)) {
+      try {
+        return await this.#init.local.chat(req, opts)
+      } catch (err) {
+        if (!(err instanceof ModelNotFoundError)) throw err
+        this.#recentLocal = null
+      }
+    }
     const local = await this.#localModels()
-    const here = req.model === undefined ? local.length > 0 : local.some((m) => m.name === req.model)
-    if (here) return this.#init.local.chat(req, opts)
+    if (isHere(req, local)) return this.#init.local.chat(req, opts)
     return this.#remote(req, opts, local)
   }
 
@@ -165,7 +185,9 @@ export class MeshChatBackend implements ChatBackend {
 
   async #localModels(): Promise<ModelInfo[]> {
     // A provider that is down has no models to offer; the mesh may still have them.
-    return this.#init.local.listModels().catch(() => [])
+    const models = await this.#init.local.listModels().catch(() => [])
+    this.#recentLocal = { at: performance.now(), models }
+    return models
   }
 
   async #remote(req: ChatRequest, opts: ChatOptions, local: ModelInfo[]): Promise<ChatResult> {
