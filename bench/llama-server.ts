@@ -41,6 +41,17 @@ const DEFAULT_SERVER = join(REPO_ROOT, 'bench/out/llama.cpp/build/bin/llama-serv
 const serverPath = opt['llama-server'] ?? process.env.EDGECODER_LLAMA_SERVER ?? DEFAULT_SERVER
 const MiB = 2 ** 20
 
+/** The CPU and threading flags the server was built with, from its CMake cache. */
+function buildFlags(): string {
+  try {
+    const cache = readFileSync(join(serverPath, '../../CMakeCache.txt'), 'utf8')
+    const on = [...cache.matchAll(/^GGML_(NATIVE|OPENMP|AVX512\w*|AVX2):BOOL=(\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`)
+    return on.length > 0 ? `\`${on.join(' ')}\`` : 'flags unknown'
+  } catch {
+    return 'flags unknown'
+  }
+}
+
 if (!existsSync(serverPath)) {
   console.error(`no llama-server at ${serverPath}.
 Build it from the llama.cpp source node-llama-cpp ships (same version as the embedded engine):
@@ -189,7 +200,10 @@ async function startServer(): Promise<Running> {
   })
   const exited = new Promise<void>((r) => proc.once('exit', () => r()))
   exited.then(() => {
-    if (!stopping) console.error(`llama-server exited early:\n${stderr}`)
+    if (stopping) return
+    // Nothing would answer the rounds: say why and stop instead of waiting on them.
+    console.error(`llama-server exited early (${proc.signalCode ?? proc.exitCode}):\n${stderr}`)
+    void cleanupAgents().finally(() => process.exit(1))
   })
   let stopping = false
   return {
@@ -361,7 +375,7 @@ const list = (side: Side) => samples[side].stream.map((s) => s.tokensPerSecond.t
 const mm = (m: ReturnType<typeof memory>) =>
   `${(m.rss / MiB).toFixed(0)} MiB (${(m.anon / MiB).toFixed(0)} anonymous, ${(m.file / MiB).toFixed(0)} file-backed: the mapped model)`
 const section = `Run: \`node bench/llama-server.ts --rounds ${rounds} --max-tokens ${maxTokens} --threads ${threads} --starts ${starts}\` on ${machine()}.
-Server: \`${serverPath.startsWith(REPO_ROOT) ? serverPath.slice(REPO_ROOT.length + 1) : serverPath}\` (scripts/build-llama-server.sh: the llama.cpp of node-llama-cpp's bundle, \`GGML_NATIVE=ON\`),
+Server: \`${serverPath.startsWith(REPO_ROOT) ? serverPath.slice(REPO_ROOT.length + 1) : serverPath}\` (scripts/build-llama-server.sh: the llama.cpp of node-llama-cpp's bundle; ${buildFlags()}),
 \`-t ${threads} -tb ${threads} -c ${contextSize} -np 1\`. Agent: \`bin/edgecoder start --provider embedded --model … --llama-threads ${threads}\` (context ${contextSize}, 1 slot).
 Gemma 3 270M Q4_K_M, greedy, at most ${maxTokens} tokens, ${rounds} rounds alternating which side goes first, a streamed and a
 non-streamed request per side and round, each with its own prompt of the same shape (prompt tokens, median: server ${tokens.prompt.server}, agent ${tokens.prompt.agent};

@@ -17,8 +17,16 @@ command -v cmake >/dev/null || { echo "build-llama-server: needs cmake and a C++
 if [ ! -d "$dir/.git" ]; then
   git clone --quiet "$bundle" "$dir" 2>/dev/null
 fi
+# -march=native can fail at run time: a VM that lists AMX in /proc/cpuinfo but doesn't enable it
+# for the process ends in "Illegal instruction" at the first inference. Where AVX-512 is there, the
+# same instruction sets as the prebuilt backend's AVX-512 variants are named instead, AMX left out.
+cpu_flags="-DGGML_NATIVE=ON"
+if grep -qw avx512f /proc/cpuinfo 2>/dev/null; then
+  cpu_flags="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+  cpu_flags+=" -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON -DGGML_AVX512_BF16=ON"
+fi
 # shellcheck disable=SC2086
-cmake -S "$dir" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release -DGGML_NATIVE=ON -DLLAMA_CURL=OFF \
+cmake -S "$dir" -B "$dir/build" -DCMAKE_BUILD_TYPE=Release $cpu_flags -DLLAMA_CURL=OFF \
   -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF ${LLAMA_CMAKE_ARGS:-} >&2
 cmake --build "$dir/build" --target llama-server -j "${JOBS:-$(nproc 2>/dev/null || sysctl -n hw.ncpu)}" >&2
 echo "$dir/build/bin/llama-server"
