@@ -45,7 +45,9 @@ const MiB = 2 ** 20
 function buildFlags(): string {
   try {
     const cache = readFileSync(join(serverPath, '../../CMakeCache.txt'), 'utf8')
-    const on = [...cache.matchAll(/^GGML_(NATIVE|OPENMP|AVX512\w*|AVX2):BOOL=(\w+)$/gm)].map((m) => `${m[1]}=${m[2]}`)
+    const on = [...cache.matchAll(/^GGML_(NATIVE|OPENMP|AVX512\w*|AVX2):BOOL=(\w+)$/gm)].map(
+      (m) => `${m[1]}=${m[2]}`,
+    )
     return on.length > 0 ? `\`${on.join(' ')}\`` : 'flags unknown'
   } catch {
     return 'flags unknown'

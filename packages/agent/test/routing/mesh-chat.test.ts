@@ -46,7 +46,11 @@ const emptyMesh = {
 const hi = [{ role: 'user' as const, content: 'hi' }]
 
 const backend = (local: LocalModels) =>
-  new MeshChatBackend({ options: { chatTries: 2, chatMaxTokens: 64 } as RoutingOptions, local, router: emptyMesh })
+  new MeshChatBackend({
+    options: { chatTries: 2, chatMaxTokens: 64 } as RoutingOptions,
+    local,
+    router: emptyMesh,
+  })
 
 describe('MeshChatBackend', () => {
   it('answers a model it has here without listing its models before every chat', async () => {
