@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util'
 import type { AdvertStageTiming, MeshPeer, MeshPeerDetail, MeshStats } from '@edgecoder/protocol'
 import { type AgentProcess, cleanupAgents, startAgent, waitFor } from '../tests/e2e/harness.ts'
 import { agentCommand } from './agents.ts'
+import { type CpuSummary, cpuTable, monotonicUs, summarizeProfiles } from './cpu-profile.ts'
 import {
   atMost,
   type Goal,
@@ -55,11 +56,14 @@ const PUBLISHER_STAGES = ['build', 'sign', 'publish'] as const
 const get = async <T>(a: AgentProcess, path: string): Promise<T> => (await (await a.api(path)).json()) as T
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
-function launch(extra: string[]): Promise<AgentProcess> {
+/** Each size's profiles in a folder of their own. */
+const profilesOf = (n: number) => `${profileDir}/n${n}`
+
+function launch(n: number, extra: string[]): Promise<AgentProcess> {
   if (profileDir === undefined) return startAgent({ command, args: [...ARGS, ...extra], timeoutMs: 120_000 })
   return startAgent({
     args: [...ARGS, ...extra],
-    env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` },
+    env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profilesOf(n)}` },
     timeoutMs: 120_000,
   })
 }
@@ -80,10 +84,12 @@ interface Result {
   rssMb: number[]
   loadStart: string
   loadEnd: string
+  /** With `--cpu-prof`: the agents' CPU in the 400 ms after each change, while the advert travels. */
+  cpu?: CpuSummary
 }
 
 async function startMesh(n: number): Promise<{ agents: AgentProcess[]; formMs: number }> {
-  const seed = await launch([])
+  const seed = await launch(n, [])
   const tcp = seed.ready.p2pAddrs.find(
     (a) => a.includes('/tcp/') && !a.includes('/ws') && !a.includes('circuit'),
   )!
@@ -91,7 +97,7 @@ async function startMesh(n: number): Promise<{ agents: AgentProcess[]; formMs: n
   // Four at a time: start-up is CPU-bound and the machine has two cores.
   while (agents.length < n) {
     const batch = Math.min(4, n - agents.length)
-    agents.push(...(await Promise.all(Array.from({ length: batch }, () => launch(['--bootstrap', tcp])))))
+    agents.push(...(await Promise.all(Array.from({ length: batch }, () => launch(n, ['--bootstrap', tcp])))))
   }
   const t0 = Date.now()
   await waitFor(
@@ -186,13 +192,16 @@ async function measure(n: number): Promise<Result> {
   const samples: Result['samples'] = []
   const toAll: number[] = []
   const timedBefore = await Promise.all(agents.map((a) => get<MeshStats>(a, '/mesh/stats')))
+  const windows: [number, number][] = []
   for (let k = 0; k < changes; k++) {
     const publisher = agents[k % n]!
     const region = `bench-${n}-${k}`
+    const from = monotonicUs()
     await publisher.api('/orchestration/settings', { method: 'PUT', json: { region } })
     // Read the receivers once the advert has had time to arrive: polling them while it travels
     // would take the CPU the gossip path needs.
     await sleep(400)
+    windows.push([from, monotonicUs()])
     const dist = hops(publisher.ready.peerId)
     let worst = 0
     for (const a of agents) {
@@ -218,6 +227,7 @@ async function measure(n: number): Promise<Result> {
   // Profiles are written when an agent exits normally.
   if (profileDir !== undefined) await Promise.all(agents.map((a) => a.stop('SIGTERM')))
   await cleanupAgents()
+  const cpu = profileDir === undefined ? undefined : summarizeProfiles(profilesOf(n), windows)
   return {
     n,
     formMs,
@@ -232,6 +242,7 @@ async function measure(n: number): Promise<Result> {
     rssMb,
     loadStart,
     loadEnd,
+    cpu,
   }
 }
 
@@ -308,6 +319,15 @@ ${lines.join('\n')}
 ${extra}`
 }
 
+/** With `--cpu-prof`: what the agents' CPU did while each advert travelled. */
+function cpuSection(r: Result): string {
+  if (r.cpu === undefined) return ''
+  return `
+CPU profile at N = ${r.n} (\`--cpu-prof\`, every agent; the ${changes} windows of 400 ms after each change, while its advert travels, heartbeats included):
+
+${cpuTable(r.cpu, changes, 'advert change')}`
+}
+
 const small = results.find((r) => r.n === Math.min(...sizes))
 const large = results.find((r) => r.n === Math.max(...sizes))
 const idleRatio = small && large ? median(large.bytesPerMin) / median(small.bytesPerMin) : Number.NaN
@@ -339,6 +359,7 @@ ${rows.join('\n')}
 ${goals.map((g) => `Goal, ${g.goal}: ${g.measured} (target ${g.target}), ${verdict(g)}.`).join('\n')}
 
 ${results.map(breakdown).filter(Boolean).join('\n\n')}
+${results.map(cpuSection).filter(Boolean).join('\n\n')}
 
 Start-up of ${large?.n} agents, four at a time, dominates the run; time to a full table after the last agent was ready: ${results.map((r) => `N=${r.n} ${r.formMs} ms`).join(', ')}.`
 writeSection('Mesh', body)

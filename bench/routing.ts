@@ -3,7 +3,9 @@
  * instead of locally, against the measured RTT; throughput of `run` tasks on 1 against 5
  * executors; Jain's fairness index of two submitters, one flooding; and the time from an
  * executor's death (kill -9) or stall (SIGSTOP) to its task's restart elsewhere.
- * Run: node bench/routing.ts [rounds=30] [tasks=40] [deaths=5] [--agent bin|sources|<command>]
+ * Run: node bench/routing.ts [rounds=30] [tasks=40] [deaths=5] [--agent bin|sources|<command>] [--cpu-prof DIR]
+ * `--cpu-prof DIR` runs the agents from the TypeScript sources under `node --cpu-prof` and says
+ * where the CPU of a routed task goes beyond that of a local one, from the overhead rounds.
  */
 
 import { parseArgs } from 'node:util'
@@ -22,18 +24,24 @@ import {
 } from '../tests/e2e/routing-helpers.ts'
 import { readTaskEvents, submitOk } from '../tests/e2e/tasks-helpers.ts'
 import { agentCommand } from './agents.ts'
+import { type CpuSummary, cpuDiffTable, monotonicUs, summarizeProfiles } from './cpu-profile.ts'
 import { atLeast, atMost, type Goal, load1, machine, median, reportGoals, writeSection } from './results.ts'
 
 const { values: opt, positionals } = parseArgs({
   allowPositionals: true,
-  options: { agent: { type: 'string' } },
+  options: { agent: { type: 'string' }, 'cpu-prof': { type: 'string' } },
 })
+const profileDir = opt['cpu-prof']
 const rounds = Number(positionals[0] ?? 30)
 const tasks = Number(positionals[1] ?? 40)
 const deaths = Number(positionals[2] ?? 5)
 const command = agentCommand(opt.agent)
 const node = (mode: 'coordinator' | 'worker' | 'all-in-one', extra: string[]) =>
-  startNode(mode, extra, { command })
+  profileDir === undefined
+    ? startNode(mode, extra, { command })
+    : startNode(mode, extra, { env: { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profileDir}` } })
+/** With `--cpu-prof`: the overhead rounds' windows, local and routed, to cut the profiles to. */
+const windows = { local: [] as [number, number][], remote: [] as [number, number][] }
 const QUIET = ['--log-level', 'warn']
 const TRIVIAL: TaskSpecInput = {
   kind: 'run',
@@ -123,12 +131,16 @@ async function overhead(a: AgentProcess, b: AgentProcess) {
   for (let i = 0; i < 3; i++) await timed(a, TRIVIAL)
   for (let i = 0; i < rounds; i++) {
     await put(a, { contributing: true })
+    let from = monotonicUs()
     const l = await timed(a, TRIVIAL)
+    windows.local.push([from, monotonicUs()])
     if (l.task.executor?.local !== true) throw new Error('the local run went elsewhere')
     local.push(l.ms)
     localParts.push(localPhases(l))
     await put(a, { contributing: false })
+    from = monotonicUs()
     const r = await timed(a, TRIVIAL)
+    windows.remote.push([from, monotonicUs()])
     if (r.task.executor?.peerId !== b.ready.peerId) throw new Error('the remote run did not reach the peer')
     remote.push(r.ms)
     remoteParts.push(await remotePhases(r, b))
@@ -232,6 +244,22 @@ async function failover(
   return ms
 }
 
+/**
+ * `--cpu-prof`: the overhead rounds only (a process killed by the failover rounds writes no
+ * profile). Every agent stops normally and the profiles are cut to the rounds: the CPU of all
+ * agents and their sandboxes during a local run against during a routed one.
+ */
+async function profiled(o: Awaited<ReturnType<typeof overhead>>, agents: AgentProcess[]): Promise<void> {
+  await Promise.all(agents.map((x) => x.stop('SIGTERM')))
+  const local: CpuSummary = summarizeProfiles(profileDir!, windows.local)
+  const remote: CpuSummary = summarizeProfiles(profileDir!, windows.remote)
+  const body = `Run: \`node bench/routing.ts ${rounds} --cpu-prof …\` on ${machine()}; the overhead rounds only, the agents from the TypeScript sources under \`node --cpu-prof\` (every agent and its sandbox process). The profiles are cut to the ${rounds} local and ${rounds} routed runs of the trivial task, submit to the client's \`task-done\`; each row is CPU per task, all processes together. Medians in these rounds: local ${round1(o.local)} ms, routed ${round1(o.remote)} ms (the profiler's own cost included).
+
+${cpuDiffTable(local, remote, rounds)}`
+  writeSection('Routing: CPU profile', body)
+  console.log(body)
+}
+
 async function main(): Promise<void> {
   const loadStart = load1()
   try {
@@ -247,6 +275,7 @@ async function main(): Promise<void> {
     // Overhead: `a` and one worker alone take work; the other workers are paused.
     for (const w of workers.slice(1)) await put(w, { contributing: false })
     const o = await overhead(a, workers[0]!)
+    if (profileDir !== undefined) return await profiled(o, [c1, c2, a, ...workers])
     await put(a, { contributing: false })
 
     // Throughput on 1, then 5 executors.

@@ -197,6 +197,11 @@ export const MeshStats = z.object({
     /** Copies of messages already seen. */
     messagesDuplicate: z.number(),
     published: z.number(),
+    /**
+     * Behaviour penalties this node gave its peers, by kind (gossipsub's P7: `broken_promise`, an
+     * IHAVE whose message never came; `graft_backoff`, a GRAFT too soon after a PRUNE).
+     */
+    penalties: z.record(z.string(), z.number()).optional(),
   }),
   adverts: z.object({
     accepted: z.number().int(),

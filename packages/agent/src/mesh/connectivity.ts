@@ -23,7 +23,8 @@ const REJOIN_MAX_MS = 15_000
 /**
  * Keeps the node connected: dials its entry points (bootstrap addresses, the discovery URL's
  * coordinators, peers cached from earlier runs) and, while below its target, peers it learned
- * from adverts. Alone again (the seed died, the network dropped), it retries with backoff.
+ * from adverts. Alone again (the seed died, the network dropped), it dials the peers its table
+ * still holds and its entry points, and retries with backoff.
  */
 export class Connectivity {
   readonly #host: MeshHost
@@ -56,12 +57,27 @@ export class Connectivity {
     this.#selfId = host.peerId.toString()
   }
 
-  /** Dials every entry point once; resolves when each dial has succeeded or failed. */
+  /**
+   * Dials every entry point once, and some of the peers the table still holds: a node that lost
+   * its connections (its event loop stalled past their pings, its network dropped) knows who was
+   * there moments ago, and its entry points may be the ones that went down. Resolves when each
+   * dial has succeeded or failed.
+   */
   async join(signal: AbortSignal): Promise<number> {
     // One target per peer: libp2p tries a peer's addresses itself.
     const targets = [...new Set([...this.#opts.bootstrap, ...this.#extraEntries()])].map((a) => [a])
+    const listed = new Set<string>()
+    // Those heard from lately first; after a long stall every peer may read offline.
+    const known = this.#table.list().filter((p) => p.addrs.length > 0)
+    shuffle(known)
+    known.sort((a, b) => Number(a.state === 'offline') - Number(b.state === 'offline'))
+    for (const peer of known.slice(0, this.#opts.targetConnections)) {
+      listed.add(peer.peerId)
+      targets.push(dialableAddrs(peer.peerId, peer.addrs))
+    }
     for (const peer of this.#cache.recent(Date.now())) {
-      if (peer.peerId !== this.#selfId) targets.push(dialableAddrs(peer.peerId, peer.addrs))
+      if (peer.peerId !== this.#selfId && !listed.has(peer.peerId))
+        targets.push(dialableAddrs(peer.peerId, peer.addrs))
     }
     if (this.#opts.discoveryUrl !== null) {
       try {

@@ -8,12 +8,18 @@ type Labels = Record<string, string | number>
  */
 export class GossipCounters {
   readonly #totals = new Map<string, number>()
+  /** Per counter, its totals by the value of its one label (e.g. a penalty's kind). */
+  readonly #byLabel = new Map<string, Map<string, number>>()
 
   /** The register handed to gossipsub; histograms and summaries are dropped. */
   readonly register: MetricsRegister = {
     gauge: ((config: { name: string }) => ({
       inc: (a?: Labels | number, b?: number) =>
-        this.#add(config.name, typeof a === 'object' ? (b ?? 1) : (a ?? 1)),
+        this.#add(
+          config.name,
+          typeof a === 'object' ? (b ?? 1) : (a ?? 1),
+          typeof a === 'object' ? a : undefined,
+        ),
       set: () => {},
       addCollect: () => {},
     })) as MetricsRegister['gauge'],
@@ -26,7 +32,17 @@ export class GossipCounters {
     return this.#totals.get(name) ?? 0
   }
 
-  #add(name: string, value: number): void {
+  /** One counter's totals by the value of its only label; empty for a counter never counted. */
+  byLabel(name: string): Record<string, number> {
+    return Object.fromEntries(this.#byLabel.get(name) ?? [])
+  }
+
+  #add(name: string, value: number, labels?: Labels): void {
     this.#totals.set(name, (this.#totals.get(name) ?? 0) + value)
+    const only = labels === undefined ? undefined : Object.values(labels)
+    if (only?.length !== 1) return
+    const by = this.#byLabel.get(name) ?? new Map<string, number>()
+    by.set(String(only[0]), (by.get(String(only[0])) ?? 0) + value)
+    this.#byLabel.set(name, by)
   }
 }

@@ -63,6 +63,9 @@ export interface MeshGossip extends GossipSub {
  * duplicates, and idle bytes, about the same in a mesh of 20 as in one of 5, where every peer is
  * in the mesh anyway. Adverts are few and small: no need for more.
  */
+/** The shortest time a connection's ping may take before libp2p gives the connection up. */
+export const PING_TIMEOUT_MIN_MS = 15_000
+
 const GOSSIP_DEGREE = { D: 4, Dlo: 3, Dhi: 5, Dscore: 2, Dout: 2, Dlazy: 4 }
 
 /**
@@ -154,6 +157,11 @@ export async function createHost(init: HostInit): Promise<MeshHost> {
       // Per-host rate limiting is the gater's (inbound-rate.ts); libp2p's own 5/s is left out of the way.
       inboundConnectionThreshold: Number.MAX_SAFE_INTEGER,
     },
+    // libp2p aborts a connection whose ping (every 10 s) goes unanswered for 5 s. A node whose
+    // event loop stalls that long (2 cores, a dozen agents and their sandboxes) lost every
+    // connection at once and was left alone (tests/e2e/scale.test.ts). A dead peer is still found
+    // within 25 s, and sooner by its adverts going silent.
+    connectionMonitor: { pingTimeout: { minTimeout: PING_TIMEOUT_MIN_MS } },
     peerDiscovery: peerDiscovery as never,
     services: {
       // The first identify gets longer than libp2p's 5 s: on a loaded machine it answers late

@@ -28,6 +28,7 @@ export function meshStats(
       messagesFirstSeen: c.total('gossipsub_pre_validation_valid_total'),
       messagesDuplicate: c.total('gossipsub_pre_validation_duplicate_total'),
       published: c.total('gossipsub_msg_publish_count_total'),
+      penalties: c.byLabel('gossipsub_scoring_penalties_total'),
     },
     adverts: {
       accepted: intake?.accepted ?? 0,

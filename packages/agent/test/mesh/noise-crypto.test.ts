@@ -61,4 +61,17 @@ describe('noise crypto on node:crypto', () => {
     expect(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, randomBytes(32))).toThrow()
     expect(() => noiseCrypto.chaCha20Poly1305Decrypt(sealed.subarray(0, 10), nonce, ad, k)).toThrow(/shorter/)
   })
+
+  it('seals with the key as it is now when the same key array is changed in place', () => {
+    // The key object is made once per key array; changed bytes must not be sealed with the old key.
+    const k = randomBytes(32)
+    const nonce = randomBytes(12)
+    const ad = randomBytes(8)
+    const plain = randomBytes(64)
+    noiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k)
+    k[0]! ^= 0xff
+    const sealed = noiseCrypto.chaCha20Poly1305Encrypt(plain, nonce, ad, k)
+    expect(hex(sealed)).toBe(hex(ref.chaCha20Poly1305Encrypt(plain, nonce, ad, k)))
+    expect(hex(noiseCrypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k))).toBe(hex(plain))
+  })
 })
