@@ -6,6 +6,10 @@
  * Each sample is charged to the innermost frame that is code of ours or of a package (not Node's
  * internals, not a native builtin): time in `node:crypto` called by noise counts as noise. What a
  * sample shows with no such frame is Node's own work (timers, sockets) or V8's (GC, compiling).
+ *
+ * "Busy" is the time a process was not idle. With more processes than cores, a process waiting
+ * for a core in the middle of its work is busy too: the shares say where the work is, the sum
+ * overstates the CPU it took.
  */
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -31,6 +35,11 @@ interface Profile {
 
 /** Category by the code's location; the first that matches wins. */
 const CATEGORIES: [string, RegExp][] = [
+  [
+    'ours: noise primitives (ChaCha20-Poly1305, X25519 on node:crypto)',
+    /packages\/agent\/src\/mesh\/noise-crypto\.ts/,
+  ],
+  ['ours: Ed25519 checks of adverts (node:crypto)', /packages\/agent\/src\/mesh\/peer-keys\.ts/],
   ['ours: mesh (intake, peer table, advertiser, connectivity)', /packages\/agent\/src\/mesh\//],
   ['ours: HTTP API (the bench reading the agents)', /packages\/agent\/src\/(api|server|http)/],
   ['ours: protocol (canonical JSON, schemas, signatures)', /packages\/protocol\//],
@@ -68,28 +77,37 @@ export interface CpuSummary {
   /** Milliseconds of CPU (not idle) within the window, all processes together, per category. */
   byCategory: Map<string, number>
   busyMs: number
-  /** Our own functions by self time: `name file:line` → ms. */
+  /** Our own functions by the time charged to them (Node's and native code they call included). */
   ourFunctions: Map<string, number>
 }
 
-function categoryOf(node: ProfileNode, nodes: Map<number, ProfileNode>, memo: Map<number, string>): string {
+/** The category of a sample, and the frame it is charged to (undefined for V8's and Node's own). */
+interface Charge {
+  cat: string
+  frame?: CallFrame
+}
+
+function chargeOf(node: ProfileNode, nodes: Map<number, ProfileNode>, memo: Map<number, Charge>): Charge {
   const hit = memo.get(node.id)
   if (hit !== undefined) return hit
   const { url, functionName } = node.callFrame
-  let cat: string | undefined
-  if (functionName === '(idle)') cat = IDLE
-  else if (functionName === '(garbage collector)') cat = V8_GC
-  else if (functionName === '(program)') cat = V8_PROGRAM
-  else if (url !== '' && !url.startsWith('node:')) cat = CATEGORIES.find(([, re]) => re.test(url))?.[0]
-  if (cat === undefined) {
-    const parent = node.parent === undefined ? undefined : nodes.get(node.parent)
-    cat =
-      parent === undefined || parent.callFrame.functionName === '(root)'
-        ? NODE_OWN
-        : categoryOf(parent, nodes, memo)
+  let charge: Charge | undefined
+  if (functionName === '(idle)') charge = { cat: IDLE }
+  else if (functionName === '(garbage collector)') charge = { cat: V8_GC }
+  else if (functionName === '(program)') charge = { cat: V8_PROGRAM }
+  else if (url !== '' && !url.startsWith('node:')) {
+    const cat = CATEGORIES.find(([, re]) => re.test(url))?.[0]
+    if (cat !== undefined) charge = { cat, frame: node.callFrame }
   }
-  memo.set(node.id, cat)
-  return cat
+  if (charge === undefined) {
+    const parent = node.parent === undefined ? undefined : nodes.get(node.parent)
+    charge =
+      parent === undefined || parent.callFrame.functionName === '(root)'
+        ? { cat: NODE_OWN }
+        : chargeOf(parent, nodes, memo)
+  }
+  memo.set(node.id, charge)
+  return charge
 }
 
 /** Sums every `.cpuprofile` in `dir` over the windows, each [fromUs, toUs] of the monotonic clock. */
@@ -107,7 +125,7 @@ export function summarizeProfiles(dir: string, windows: [number, number][]): Cpu
     processes++
     const nodes = new Map(p.nodes.map((n) => [n.id, n]))
     for (const n of p.nodes) for (const c of n.children ?? []) nodes.get(c)!.parent = n.id
-    const memo = new Map<number, string>()
+    const memo = new Map<number, Charge>()
     let t = p.startTime
     for (let i = 0; i < p.samples.length; i++) {
       t += p.timeDeltas[i]!
@@ -115,12 +133,11 @@ export function summarizeProfiles(dir: string, windows: [number, number][]): Cpu
       // The time since the previous sample is charged to this one.
       const ms = p.timeDeltas[i]! / 1000
       const node = nodes.get(p.samples[i]!)!
-      const cat = categoryOf(node, nodes, memo)
+      const { cat, frame } = chargeOf(node, nodes, memo)
       add(byCategory, cat, ms)
-      const { url, functionName, lineNumber } = node.callFrame
-      if (cat.startsWith('ours') && !url.startsWith('node:') && url !== '') {
-        const file = url.replace(/^.*\/packages\//, '')
-        add(ourFunctions, `${functionName || '(anonymous)'} ${file}:${lineNumber + 1}`, ms)
+      if (cat.startsWith('ours') && frame !== undefined) {
+        const file = frame.url.replace(/^.*\/packages\//, '')
+        add(ourFunctions, `${frame.functionName || '(anonymous)'} ${file}:${frame.lineNumber + 1}`, ms)
       }
     }
   }
@@ -145,12 +162,12 @@ export function cpuTable(s: CpuSummary, units: number, unit: string): string {
     .sort((a, b) => b[1] - a[1])
     .slice(0, 8)
     .map(([k, ms]) => `\`${k}\` ${(ms / units).toFixed(2)} ms`)
-  return `| where (the innermost frame of ours or of a package) | CPU per ${unit}, all agents | share of busy time |
+  return `| where (the innermost frame of ours or of a package) | busy per ${unit}, all agents | share of busy time |
 |---|---|---|
 ${rows.join('\n')}
 | **busy in all** | **${(s.busyMs / units).toFixed(2)} ms** | of ${((s.windowMs * s.processes) / units).toFixed(0)} ms of process time (${s.processes} processes × the window) |
 
-Our functions by self time, per ${unit}: ${top.length > 0 ? top.join('; ') : 'none sampled'}.`
+Our functions by the time charged to them (with the Node and native code they call), per ${unit}: ${top.length > 0 ? top.join('; ') : 'none sampled'}.`
 }
 
 /** Two summaries side by side, per category: CPU per unit in each and what the second adds. */
@@ -171,5 +188,5 @@ export function cpuDiffTable(base: CpuSummary, other: CpuSummary, units: number)
 ${rows.join('\n')}
 | **busy in all** | **${(base.busyMs / units).toFixed(2)} ms** | **${(other.busyMs / units).toFixed(2)} ms** | **${((other.busyMs - base.busyMs) / units).toFixed(2)} ms** |
 
-Our functions that a routed task adds most self time to, per task: ${added.join('; ')}.`
+Our functions a routed task adds most time to (with the Node and native code they call), per task: ${added.join('; ')}.`
 }

@@ -2,6 +2,9 @@ import type { MetricsRegister } from '@libp2p/gossipsub/metrics'
 
 type Labels = Record<string, string | number>
 
+/** Counters kept by label too. */
+const BY_LABEL = new Set(['gossipsub_scoring_penalties_total'])
+
 /**
  * Keeps gossipsub's counters in memory: bytes and RPCs each way, first-seen and duplicate
  * messages. Enough to tell whether the mesh's idle chatter grows with its size.
@@ -39,8 +42,10 @@ export class GossipCounters {
 
   #add(name: string, value: number, labels?: Labels): void {
     this.#totals.set(name, (this.#totals.get(name) ?? 0) + value)
-    const only = labels === undefined ? undefined : Object.values(labels)
-    if (only?.length !== 1) return
+    // gossipsub counts per RPC and per message: only these few are kept by label.
+    if (labels === undefined || !BY_LABEL.has(name)) return
+    const only = Object.values(labels)
+    if (only.length !== 1) return
     const by = this.#byLabel.get(name) ?? new Map<string, number>()
     by.set(String(only[0]), (by.get(String(only[0])) ?? 0) + value)
     this.#byLabel.set(name, by)
