@@ -257,14 +257,16 @@ describe(`${AGENTS} agents, ${SUBMITTERS} submitters, ${TOTAL} tasks, the seed g
       for (const [kind, n] of Object.entries(st.gossip.penalties ?? {}))
         penalties[kind] = (penalties[kind] ?? 0) + n
     }
+    const aloneText =
+      lonely.length === 0
+        ? 'never'
+        : lonely
+            .slice(0, 3)
+            .map(([a, ms]) => `${ms} ms ${named(a)}`)
+            .join(', ')
     console.log(
       `scale: ${AGENTS} agents, ${TOTAL} tasks in ${elapsed} ms (${((TOTAL * 1000) / elapsed).toFixed(1)}/s); ` +
-        `shares at 40 %: ${shares.join('/')} (Jain ${fairness.toFixed(3)}); longest alone ${lonely
-          .slice(0, 3)
-          .map(([a, ms]) => `${ms} ms ${named(a)}`)
-          .join(
-            ', ',
-          )}; seed rejoined ${rejoinMs} ms after its restart; gossip penalties ${JSON.stringify(penalties)}; ` +
+        `shares at 40 %: ${shares.join('/')} (Jain ${fairness.toFixed(3)}); longest alone ${aloneText}; seed rejoined ${rejoinMs} ms after its restart; gossip penalties ${JSON.stringify(penalties)}; ` +
         `reruns ${tasks.filter((t: TaskRecord) => t.runs > 1).length}; succeeded twice on executors after a stall or loss ${doubles.length}`,
     )
     // The containers took part: every process lists them online, and the container submitters'
