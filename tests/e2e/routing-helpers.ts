@@ -1,7 +1,7 @@
-import type { RouteHop, TaskRecord, TaskSpecInput } from '@edgecoder/protocol'
+import type { RouteHop, RuntimeHealth, TaskRecord, TaskSpecInput } from '@edgecoder/protocol'
 import { type Agent, type AgentProcess, type StartOptions, startAgent, waitFor } from './harness.ts'
 import { describeTables, fullyMeshed, peersOf } from './mesh-helpers.ts'
-import { getTask } from './tasks-helpers.ts'
+import { getTask, submitOk, waitForStatus } from './tasks-helpers.ts'
 
 /** Heartbeat executors keep for the submitters in these tests: a stall shows within 2.5 s. */
 export const TASK_HEARTBEAT_MS = 500
@@ -73,6 +73,33 @@ export function sleepTask(seconds: number, tag: string, extra: Partial<TaskSpecI
     tests: `assert work() == ${JSON.stringify(tag)}`,
     ...extra,
   } as TaskSpecInput
+}
+
+/** Whether the agent's Python sandbox process is up and warm, as its /health/runtime says. */
+export async function pythonWarm(a: Agent): Promise<boolean> {
+  const rt = (await (await a.api('/health/runtime')).json()) as RuntimeHealth
+  return rt.sandbox?.processes.some((p) => p.language === 'python' && p.state === 'warm') ?? false
+}
+
+/**
+ * Runs short tasks from `submitter`, one per worker at a time, until every worker's Python sandbox
+ * is warm: routing spreads a round over the free workers, so a few rounds reach them all.
+ */
+export async function warmSandboxes(submitter: AgentProcess, workers: Agent[], maxRounds = 8): Promise<void> {
+  for (let round = 0; round < maxRounds; round++) {
+    const cold = (await Promise.all(workers.map(pythonWarm))).filter((w) => !w).length
+    if (cold === 0) return
+    const ids = await Promise.all(
+      workers.map((_, i) =>
+        submitOk(submitter, sleepTask(0.1, `warm${round}.${i}`, { submitter: 'warm-up' })),
+      ),
+    )
+    for (const id of ids) {
+      const t = await waitForStatus(submitter, id, undefined, 60_000)
+      if (t.status !== 'succeeded') throw new Error(`warm-up task ${id} ended ${t.status}`)
+    }
+  }
+  throw new Error(`some workers' sandboxes are still cold after ${maxRounds} rounds of warm-up tasks`)
 }
 
 /** The route steps of a task that are `event`. */

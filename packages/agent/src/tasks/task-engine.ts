@@ -68,6 +68,7 @@ export class TaskEngine {
   readonly #queue = new FairShareQueue<Entry>()
   readonly #running = new Map<string, Running>()
   readonly #listeners = new Set<() => void>()
+  #pumpQueued = false
   #localRunning = 0
   /** Peers' tasks running on this node's slots, bounded as a whole by `peerSlots`. */
   #peersRunning = 0
@@ -244,8 +245,23 @@ export class TaskEngine {
     this.#queue.push(this.#entry(task))
     this.events.publish(ev!)
     this.#changed()
-    this.#pump()
+    // A peer's task takes a free slot at once, so the next offer sees it running, not waiting.
+    if (origin) this.#pump()
+    else this.#pumpSoon()
     return task
+  }
+
+  /**
+   * Places waiting work once the current burst of submissions has been answered: a local submit
+   * returns before its task is placed, and a burst of submits in one tick costs one pass.
+   */
+  #pumpSoon(): void {
+    if (this.#pumpQueued) return
+    this.#pumpQueued = true
+    setImmediate(() => {
+      this.#pumpQueued = false
+      this.#pump()
+    })
   }
 
   #entry(t: TaskRecord): Entry {
