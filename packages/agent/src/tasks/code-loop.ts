@@ -3,7 +3,7 @@ import { codeGrammar } from './code-grammar.ts'
 import { completePrefix } from './complete-prefix.ts'
 import { extractCode } from './extract-code.ts'
 import { diagnose } from './feedback.ts'
-import { codeBudget, codeStop, cutAtStop } from './generation.ts'
+import { codeBudget, codeStop, cutAtStop, repeatedRun } from './generation.ts'
 import { emptyResult, passed, type TaskOutcome, type TaskProgress } from './outcome.ts'
 import type { TaskModel, TaskSandbox } from './ports.ts'
 import {
@@ -98,6 +98,14 @@ export class CodeLoop {
     let stoppedEarly: string | null = null
     for (let n = 1; n <= spec.maxAttempts; n++) {
       const budget = codeBudget(spec, cutOff)
+      // Generation ends early when the model starts repeating one line.
+      const halt = new AbortController()
+      let streamed = ''
+      const onToken = (t: string) => {
+        progress.token(t, 'code', n)
+        streamed += t
+        if (t.includes('\n') && !halt.signal.aborted && repeatedRun(streamed) >= 0) halt.abort()
+      }
       const reply = await this.#model.chat(
         {
           messages,
@@ -109,18 +117,24 @@ export class CodeLoop {
           stop: stops,
           ...(grammar === undefined ? {} : { grammar }),
         },
-        { signal, onToken: (t) => progress.token(t, 'code', n) },
+        { signal: AbortSignal.any([signal, halt.signal]), onToken },
       )
       signal.throwIfAborted()
       modelMs += reply.durationMs
       tokens.prompt += reply.promptTokens
       tokens.completion += reply.completionTokens
       result.model = reply.model
-      result.finishReason = reply.finishReason
+      // The repeats are cut off whether generation was stopped for them or ended on its own.
+      const repeatAt = repeatedRun(reply.text)
+      const repeating = repeatAt >= 0
+      const finishReason = repeating ? 'repetition' : reply.finishReason
+      result.finishReason = finishReason
 
-      const truncated = reply.finishReason === 'length'
+      const cutByBudget = finishReason === 'length'
+      const truncated = cutByBudget || repeating
       const primer = messages.at(-1)!.content
-      const response = continued(primer, untilStop(reply.text, stops, primer))
+      const text = repeating ? reply.text.slice(0, repeatAt) : reply.text
+      const response = continued(primer, untilStop(text, stops, primer))
       const extracted = extractCode(response, spec.language, tests)
       const repair = extracted
         ? await completePrefix(extracted, spec.language, { truncated, sandbox: this.#sandbox, signal })
@@ -134,7 +148,7 @@ export class CodeLoop {
         code,
         tokens: { prompt: reply.promptTokens, completion: reply.completionTokens },
         modelMs: reply.durationMs,
-        finishReason: reply.finishReason,
+        finishReason,
         budget,
         ...(repair.droppedTail === undefined ? {} : { droppedTail: repair.droppedTail.slice(0, TAIL_CHARS) }),
         ...(earlier ? { repeatOf: earlier.n } : {}),
@@ -148,7 +162,7 @@ export class CodeLoop {
         // The same code gets the same verdict: no need to run it again.
         report = { ...earlier.report, durationMs: 0 }
       } else if (code === '') {
-        report = noCodeReport(spec.language, truncated)
+        report = noCodeReport(spec.language, cutByBudget)
       } else {
         report = await this.#sandbox.run(
           { language: spec.language, code, tests, deadlineMs: this.#opts.sandboxDeadlineMs },
@@ -160,8 +174,9 @@ export class CodeLoop {
       progress.testResult(n, report)
       const diagnosis = diagnose(spec.language, code, tests, report)
       const ok = passed(report)
+      if (repeating && !ok) diagnosis.reason = `stopped while repeating one line: ${diagnosis.reason}`
       // Cut off before its code was complete: the next attempt gets more room.
-      if (truncated && !ok && (code === '' || (report.outcome === 'error' && !repair.droppedTail))) {
+      if (cutByBudget && !ok && (code === '' || (report.outcome === 'error' && !repair.droppedTail))) {
         cutOff++
         if (code !== '')
           diagnosis.reason = `cut off by the token budget (${budget} tokens): ${diagnosis.reason}`

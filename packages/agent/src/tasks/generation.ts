@@ -83,6 +83,37 @@ export function cutAtStop(text: string, stops: string[]): string {
   return text.slice(0, end)
 }
 
+/** Copies of one line in a row that end an attempt. */
+export const REPEAT_RUN = 4
+
+/**
+ * Where the second copy of a line begins once that line has come `run` times in a row, or -1.
+ * A small model caught in a loop writes one line until its budget runs out (the test model's
+ * failing JavaScript answers did, which made its attempts the slowest); no program needs four
+ * identical lines in a row. Blank lines are passed over; a line without a letter or digit (a
+ * closing bracket, which nesting repeats) never counts. Only complete lines are read.
+ */
+export function repeatedRun(text: string, run = REPEAT_RUN): number {
+  let prev: string | undefined
+  let count = 0
+  let secondAt = -1
+  for (let start = 0; ; ) {
+    const end = text.indexOf('\n', start)
+    if (end < 0) return -1
+    const line = text.slice(start, end)
+    if (line.trim() !== '') {
+      if (line === prev && /[\p{L}\p{N}]/u.test(line)) {
+        if (++count === 2) secondAt = start
+        if (count >= run) return secondAt
+      } else {
+        prev = line
+        count = 1
+      }
+    }
+    start = end + 1
+  }
+}
+
 /** The fewest tokens an attempt gets: room for a short function with its docstring. */
 const MIN_BUDGET = 160
 /** Tokens of code per character of task and tests: a longer task asks for more code. */

@@ -53,6 +53,25 @@ describe('CodeLoop', () => {
     expect(req.stop).toEqual(expect.arrayContaining(['```', '\nassert ', '\nprint(']))
   })
 
+  it('stops generating when the model repeats one line, and runs what came before the repeats', async () => {
+    // A JavaScript answer of the kind the test model loops on: the body, then one line again and again.
+    const body = '  return n < 2 ? 1 : n * factorial(n - 1);\n}\n'
+    const loopLine = 'factorial = factorial;\n'
+    const text = body + loopLine.repeat(60)
+    const { model, outcome, attempts } = await loop([{ text, finishReason: 'length' }], {
+      language: 'javascript',
+      prompt: 'Write a JavaScript function factorial(n).',
+      tests: 'assert.equal(factorial(5), 120)',
+    })
+    expect(outcome.status).toBe('succeeded')
+    expect(attempts[0]).toMatchObject({ finishReason: 'repetition', report: { outcome: 'passed' } })
+    // Stopped soon after the fourth copy, not at the end of the budget.
+    expect(model.streamed[0]!.length).toBeLessThan(body.length + 6 * loopLine.length)
+    expect(attempts[0]!.code).toContain('n * factorial(n - 1)')
+    // The repeats are gone: at most the first copy is left of them.
+    expect(attempts[0]!.code.split(loopLine.trim()).length - 1).toBeLessThanOrEqual(1)
+  })
+
   it('tells the model the failing test, the error and the line it points at', async () => {
     const { model, outcome, attempts } = await loop(
       ['    total = 0\n    return xs[0]\n', '    return xs[0] if xs else None\n'],

@@ -56,6 +56,8 @@ export type ScriptedAnswer = string | { text: string; finishReason: 'stop' | 'le
 /** A model stand-in that answers from a script, one answer per call, streaming it in pieces. */
 export class ScriptedModel implements TaskModel {
   readonly requests: ModelRequest[] = []
+  /** What each call streamed before it ended. */
+  readonly streamed: string[] = []
   readonly #answers: ScriptedAnswer[]
 
   constructor(answers: ScriptedAnswer[]) {
@@ -70,18 +72,26 @@ export class ScriptedModel implements TaskModel {
     const answer = this.#answers[Math.min(this.requests.length - 1, this.#answers.length - 1)] ?? ''
     const { text, finishReason } =
       typeof answer === 'string' ? { text: answer, finishReason: 'stop' } : answer
-    for (const piece of text.match(/.{1,8}/gs) ?? []) {
-      opts.signal?.throwIfAborted()
-      opts.onToken?.(piece)
-      await new Promise((r) => setImmediate(r))
-    }
-    return {
-      text,
+    const reply = (out: string, why: string): ModelReply => ({
+      text: out,
       model: 'scripted',
       promptTokens: 10,
-      completionTokens: Math.ceil(text.length / 4),
-      finishReason,
+      completionTokens: Math.ceil(out.length / 4),
+      finishReason: why,
       durationMs: 1,
+    })
+    let sent = ''
+    for (const piece of text.match(/.{1,8}/gs) ?? []) {
+      // As the providers do: an abort ends generation with what was written so far.
+      if (opts.signal?.aborted) {
+        this.streamed.push(sent)
+        return reply(sent, 'cancelled')
+      }
+      opts.onToken?.(piece)
+      sent += piece
+      await new Promise((r) => setImmediate(r))
     }
+    this.streamed.push(sent)
+    return reply(text, finishReason)
   }
 }
