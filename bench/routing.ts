@@ -255,6 +255,8 @@ async function profiled(o: Awaited<ReturnType<typeof overhead>>, agents: AgentPr
   const remote: CpuSummary = summarizeProfiles(profileDir!, windows.remote)
   const body = `Run: \`node bench/routing.ts ${rounds} --cpu-prof …\` on ${machine()}; the overhead rounds only, the agents from the TypeScript sources under \`node --cpu-prof\` (every agent and its sandbox process). The profiles are cut to the ${rounds} local and ${rounds} routed runs of the trivial task, submit to the client's \`task-done\`; each row is CPU per task, all processes together. Medians in these rounds: local ${round1(o.local)} ms, routed ${round1(o.remote)} ms (the profiler's own cost included).
 
+The windows are not of equal length: the routed runs' together last ${round1(remote.windowMs / local.windowMs)}× the local ones', and every agent's background work (gossip heartbeats, adverts, pings, the connectivity upkeep) falls into them too. CPU per second of window: local ${round1(local.busyMs / (local.windowMs / 1000))} ms/s, routed ${round1(remote.busyMs / (remote.windowMs / 1000))} ms/s (seven processes on two cores: a process waiting for a core counts as busy). A row whose routed figure is about that ratio times its local one is background that a longer window holds, not the routed task's own cost; only a row that grows well beyond it is.
+
 ${cpuDiffTable(local, remote, rounds)}`
   writeSection('Routing: CPU profile', body)
   console.log(body)
