@@ -3,16 +3,19 @@
 # sidecar, and the Tauri shell (cargo target kept in the cache, so rebuilds are quick).
 # Prints the .deb's path on its last line.
 #
-# usage: scripts/desktop-build.sh [--bundles deb[,appimage]] [--agent-from DIR]
+# usage: scripts/desktop-build.sh [--bundles deb[,appimage]] [--agent-from DIR] [--ui-built]
 #   --agent-from DIR  package the agent of another checkout (with its node_modules) instead of this one
+#   --ui-built        package desktop/dist as it is (scripts/desktop-prebuild.sh built it already)
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 bundles=deb
 agent_root="$desktop_root"
+ui_built=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --bundles) bundles="$2"; shift ;;
     --agent-from) agent_root="$(cd "$2" && pwd)"; shift ;;
+    --ui-built) ui_built=1 ;;
     *) desktop_fail "unknown argument $1" ;;
   esac
   shift
@@ -24,8 +27,12 @@ desktop_ensure_npm
 app="$desktop_root/desktop"
 tauri_dir="$app/src-tauri"
 
-desktop_say "building the UI"
-(cd "$app" && npm run build >&2)
+if [ "$ui_built" = 1 ] && [ -f "$app/dist/index.html" ]; then
+  desktop_say "the UI is built already"
+else
+  desktop_say "building the UI"
+  (cd "$app" && npm run build >&2)
+fi
 
 desktop_say "staging the agent"
 node "$app/tools/stage-agent.mjs" "$agent_root" "$tauri_dir/resources/agent" >&2

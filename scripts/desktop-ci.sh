@@ -7,8 +7,10 @@
 # screenshot of every panel (tests/desktop/installed-app.check.ts).
 # Exits non-zero on the first failure, saying which check failed.
 #
-# usage: scripts/desktop-ci.sh [--skip-tests] [--installed] [--runs N]
+# usage: scripts/desktop-ci.sh [--skip-tests] [--installed] [--deb FILE] [--runs N]
 #   --installed  check the app as installed now (no tests, build or dpkg -i)
+#   --deb FILE   install and check this .deb instead of building one (scripts/test builds it
+#                while the suite runs, with scripts/desktop-prebuild.sh)
 #   --runs N     launches measured for the launch-to-Dashboard time (default 3)
 # Results (screenshots, logs, summary.json) go to $DESKTOP_CI_OUT (default /tmp/edgecoder-desktop-ci);
 # the panel screenshots to its panels/ folder (the CI artifact) and to bench/screenshots/.
@@ -16,11 +18,13 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/desktop-env.sh"
 skip_tests=0
 installed=0
+prebuilt=""
 runs=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-tests) skip_tests=1 ;;
     --installed) installed=1 skip_tests=1 ;;
+    --deb) prebuilt="$2"; shift ;;
     --runs) runs="$2"; shift ;;
     *) desktop_fail "unknown argument $1" ;;
   esac
@@ -44,7 +48,12 @@ fi
 test_model="$("$desktop_root/scripts/fetch-model.sh" | tail -n 1)"
 
 if [ "$installed" = 0 ]; then
-  deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
+  if [ -n "$prebuilt" ]; then
+    [ -f "$prebuilt" ] || desktop_fail "--deb $prebuilt: no such file"
+    deb="$prebuilt"
+  else
+    deb="$("$desktop_root/scripts/desktop-build.sh" | tail -n 1)"
+  fi
   desktop_say "installing $deb"
   dpkg -i "$deb" >&2 || desktop_fail "dpkg -i $deb"
 else
