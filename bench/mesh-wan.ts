@@ -13,6 +13,7 @@ import type { MeshPeer, MeshPeerDetail, MeshStats, TaskRecord } from '@edgecoder
 import { type AgentProcess, cleanupAgents, waitFor } from '../tests/e2e/harness.ts'
 import { NetLab, type NsAgent } from '../tests/e2e/netns.ts'
 import { allTasks } from '../tests/e2e/routing-helpers.ts'
+import { type GossipParts, gossipParts, gossipPartsTable } from './gossip-parts.ts'
 import {
   atMost,
   type Goal,
@@ -69,6 +70,7 @@ interface Result {
   toAll: number[]
   bytesPerMin: number[]
   msgsPerMin: number[]
+  parts: GossipParts
   rssMb: number[]
   tasksPerSec: number
   taskP50Ms: number
@@ -213,6 +215,7 @@ async function measure(n: number): Promise<Result> {
     const before = await Promise.all(agents.map((a) => get<MeshStats>(a, '/mesh/stats')))
     await sleep(idleSec * 1000)
     const after = await Promise.all(agents.map((a) => get<MeshStats>(a, '/mesh/stats')))
+    const parts = gossipParts(before, after, idleSec)
     const perMin = (f: (s: MeshStats) => number) =>
       after.map((s, i) => ((f(s) - f(before[i]!)) * 60) / idleSec)
     const bytesPerMin = perMin((s) => s.gossip.bytesSent + s.gossip.bytesReceived)
@@ -269,6 +272,7 @@ async function measure(n: number): Promise<Result> {
       toAll,
       bytesPerMin,
       msgsPerMin,
+      parts,
       rssMb,
       ...tp,
       load: [load0, loadavg()[0]!],
@@ -351,7 +355,11 @@ const body = `Run: \`node bench/mesh-wan.ts ${sizes.join(',')} ${idleSec} ${chan
 |---|---|---|---|---|---|---|---|---|---|---|---|---|---|
 ${rows.join('\n')}
 
-Idle gossip per node, N=${large?.n} against N=${small?.n}: ${f(idleRatio, 2)}× (goal ≤ 1.3×).${missed.length > 0 ? `\nMissed sizes (did not mesh or did not finish on this machine): ${missed.join(', ')}.` : ''}`
+Idle gossip per node, N=${large?.n} against N=${small?.n}: ${f(idleRatio, 2)}× (goal ≤ 1.3×).${missed.length > 0 ? `\nMissed sizes (did not mesh or did not finish on this machine): ${missed.join(', ')}.` : ''}
+
+What the idle gossip is made of (gossipsub's counters from each agent's \`/metrics\` over the same window):
+
+${gossipPartsTable(results.map((r) => ({ n: r.n, parts: r.parts })))}`
 writeSection('Mesh over the simulated WAN', body)
 reportGoals('mesh-wan', goals)
 console.log(body)

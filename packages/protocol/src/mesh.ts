@@ -202,6 +202,23 @@ export const MeshStats = z.object({
      * IHAVE whose message never came; `graft_backoff`, a GRAFT too soon after a PRUNE).
      */
     penalties: z.record(z.string(), z.number()).optional(),
+    /**
+     * What the traffic is made of, from gossipsub's counters: whole messages sent and received,
+     * control entries sent, and the data bytes of what this node published (× the peers it went to).
+     */
+    parts: z
+      .object({
+        messagesSent: z.number(),
+        messagesReceived: z.number(),
+        ihaveSent: z.number(),
+        iwantSent: z.number(),
+        idontwantSent: z.number(),
+        graftSent: z.number(),
+        pruneSent: z.number(),
+        publishedDataBytes: z.number(),
+        publishedToPeers: z.number(),
+      })
+      .optional(),
   }),
   adverts: z.object({
     accepted: z.number().int(),

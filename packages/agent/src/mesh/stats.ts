@@ -29,6 +29,17 @@ export function meshStats(
       messagesDuplicate: c.total('gossipsub_pre_validation_duplicate_total'),
       published: c.total('gossipsub_msg_publish_count_total'),
       penalties: c.byLabel('gossipsub_scoring_penalties_total'),
+      parts: {
+        messagesSent: c.total('gossipsub_rpc_sent_message_total'),
+        messagesReceived: c.total('gossipsub_rpc_recv_message_total'),
+        ihaveSent: c.total('gossipsub_rpc_sent_ihave_total'),
+        iwantSent: c.total('gossipsub_rpc_sent_iwant_total'),
+        idontwantSent: c.total('gossipsub_rpc_sent_idontwant_total'),
+        graftSent: c.total('gossipsub_rpc_sent_graft_total'),
+        pruneSent: c.total('gossipsub_rpc_sent_prune_total'),
+        publishedDataBytes: c.total('gossipsub_msg_publish_bytes_total'),
+        publishedToPeers: c.total('gossipsub_msg_publish_peers_total'),
+      },
     },
     adverts: {
       accepted: intake?.accepted ?? 0,
