@@ -90,7 +90,7 @@ const BENCHES: Bench[] = [
   {
     name: 'mesh',
     section: 'Mesh',
-    args: ['5,20', '90', '20'],
+    args: ['5,20,40', '90', '20'],
     quick: ['5,10', '10', '6'],
     needs: () => null,
     goals: [
