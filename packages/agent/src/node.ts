@@ -357,10 +357,12 @@ export class EdgeNode {
         router: this.routing.router,
       },
     )
+    // The task service starts before the engine (offers meanwhile are declined: the node is not
+    // started) and stops after it: the engine gives its peers' copies up first, and each submitter
+    // hears that on its stream. A copy that finished in between can't be lost on a dropped stream.
+    await this.#startPart(this.routing.service(this.tasks))
     await this.#startPart(this.tasks)
     startupMark('tasks')
-    // Started after the engine, stopped before it: streams close before their tasks wind down.
-    await this.#startPart(this.routing.service(this.tasks))
     this.routing.advertise(this.tasks)
     startupMark('routing')
   }

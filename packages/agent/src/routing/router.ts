@@ -10,9 +10,9 @@ import {
   type TaskProgress,
   type TaskRouter,
 } from '../tasks/index.ts'
-import { ExecutorStalledError, OfferDeclinedError } from './errors.ts'
+import { ExecutorLostError, ExecutorStalledError, OfferDeclinedError } from './errors.ts'
 import { ExecutorHistory } from './executor-history.ts'
-import type { RoutingOptions } from './options.ts'
+import { type RoutingOptions, stallAfterMs } from './options.ts'
 import { outcomeOf, passedOver, relay } from './route-notes.ts'
 import { type Candidate, chooseExecutor, type ExecutorChoice, needsOf, type TaskNeeds } from './scoring.ts'
 import { type OfferResult, short, type TaskClient } from './task-client.ts'
@@ -162,27 +162,59 @@ export class MeshRouter implements TaskRouter {
     const note = (event: RouteEvent, reasons: string[]) =>
       progress.routed({ ...this.#hop(attempt, peerId, false, event, reasons), via })
     this.history.placed(peerId)
-    try {
-      const r: OfferResult = await client.run({
+    let executorTaskId: string | null = null
+    let events = 0
+    const since = performance.now()
+    const offer = (reattach?: { skipEvents: number; since: number }) =>
+      client.run({
         peerId,
         addrs,
         taskId: task.id,
         attempt,
         spec: task.spec,
         signal,
+        ...(reattach && { reattach, answerWithinMs: stallAfterMs(options) }),
         onAccept: (a) => {
           via = a.via
+          const why = executorTaskId === null ? relay(a.via) : `taken up again: ${relay(a.via)}`
+          executorTaskId = a.executorTaskId
           progress.routed(
-            { ...this.#hop(attempt, peerId, false, 'accepted', [relay(a.via)]), via },
+            { ...this.#hop(attempt, peerId, false, 'accepted', [why]), via },
             { peerId, local: false, attempt, taskId: a.executorTaskId },
           )
         },
         onEvent: (e) => {
+          events++
           if (e.type === 'token') progress.token(e.text, e.phase, e.attempt)
           else if (e.type === 'attempt') progress.attempt(e.attempt)
           else progress.testResult(e.attempt, e.report)
         },
       })
+    try {
+      let r: OfferResult
+      try {
+        r = await offer()
+      } catch (err) {
+        // Only the stream may be gone: the copy can still be running there, or have just finished.
+        // Ask the executor for it once (the same attempt) before running the task anywhere else,
+        // so that neither a slow executor's work is lost nor the task is run to success twice.
+        if (executorTaskId === null || signal.aborted) throw err
+        if (!(err instanceof ExecutorStalledError || err instanceof ExecutorLostError)) throw err
+        note(err instanceof ExecutorStalledError ? 'stalled' : 'lost', [
+          err.message,
+          'asking it again for its copy',
+        ])
+        try {
+          r = await offer({ skipEvents: events, since })
+        } catch (again) {
+          if (signal.aborted) throw again
+          this.history.lost(peerId)
+          this.backoff(peerId, options.lostBackoffMs)
+          const why = `${err.message}; asked again: ${(again as Error).message}`
+          this.#init.log.warn({ taskId: task.id, peer: peerId, err: why }, 'executor lost a task: rerun')
+          throw new TaskDisplacedError(why, { cause: err })
+        }
+      }
       if (r.status === 'cancelled' || r.error?.code === 'executor_gone' || r.error?.code === 'no_model') {
         // The executor let it go without a verdict on the task itself: another node gets it.
         this.history.lost(peerId)

@@ -29,6 +29,14 @@ export interface OfferRequest {
   /** The executor took the task: the id of its copy, and the relay in between, if any. */
   onAccept?: (accepted: { executorTaskId: string; via: string | null }) => void
   onEvent?: (event: TaskWireEvent) => void
+  /**
+   * Asking again for a copy the executor took before the stream was lost: its events up to
+   * `skipEvents` were passed on already (the executor replays them in the same order), and the
+   * work has been waited for since `since` (a `performance.now()`), not since this offer.
+   */
+  reattach?: { skipEvents: number; since: number }
+  /** How long dialing and the answer to the offer may take; `answerTimeoutMs` when not given. */
+  answerWithinMs?: number
 }
 
 /** The executor's verdict on an attempt. */
@@ -70,7 +78,8 @@ export class TaskClient {
    */
   async run(req: OfferRequest): Promise<OfferResult> {
     const { options, key, selfId } = this.#init
-    const stream = await this.#dial(req)
+    const answerMs = req.answerWithinMs ?? options.answerTimeoutMs
+    const stream = await this.#dial(req, answerMs)
     if (req.signal.aborted) {
       stream.abort(req.signal.reason as Error)
       throw req.signal.reason
@@ -94,6 +103,7 @@ export class TaskClient {
     // The executor can't start before the offer leaves: sandbox time is bounded from here.
     let offeredAt = 0
     let tokensSeen = 0
+    let eventsSeen = 0
     const via = relayOf(this.#init.host()?.getConnections(peerIdFromString(req.peerId)) ?? [])
     const work = { executor: req.peerId, taskId: req.taskId, attempt: req.attempt, kind: req.spec.kind, via }
     const fail = (err: Error) => {
@@ -103,8 +113,7 @@ export class TaskClient {
     let watchdog: NodeJS.Timeout | undefined
     const arm = () => {
       clearTimeout(watchdog)
-      const ms =
-        accepted === null ? Math.max(options.answerTimeoutMs, stallAfterMs(options)) : stallAfterMs(options)
+      const ms = accepted === null ? Math.max(answerMs, stallAfterMs(options)) : stallAfterMs(options)
       watchdog = setTimeout(() => {
         const who = short(req.peerId)
         fail(
@@ -124,7 +133,7 @@ export class TaskClient {
     try {
       arm()
       const offer = await signOffer(body, key)
-      offeredAt = performance.now()
+      offeredAt = req.reattach?.since ?? performance.now()
       await io.send({ type: 'offer', offer })
       for await (const f of io.frames()) {
         arm()
@@ -145,7 +154,7 @@ export class TaskClient {
           throw new TaskProtocolError(`${short(req.peerId)} reported on a task it never accepted`)
         } else if (frame.type === 'event') {
           if (frame.event.type === 'token' && frame.event.text !== '') tokensSeen++
-          req.onEvent?.(frame.event)
+          if (++eventsSeen > (req.reattach?.skipEvents ?? 0)) req.onEvent?.(frame.event)
         } else {
           const tokens = usedTokens(req.spec, tokensSeen, frame.result)
           this.#init.settlement?.observed(work, tokens, Math.ceil(performance.now() - offeredAt))
@@ -179,11 +188,11 @@ export class TaskClient {
   }
 
   /** A stream to the peer: over an open connection if there is one (relayed too), else to its addresses. */
-  async #dial(req: OfferRequest): Promise<Stream> {
+  async #dial(req: OfferRequest, withinMs: number): Promise<Stream> {
     const host = this.#init.host()
     if (host === undefined) throw new ExecutorLostError('the mesh is not running')
     req.signal.throwIfAborted()
-    const signal = AbortSignal.any([req.signal, AbortSignal.timeout(this.#init.options.answerTimeoutMs)])
+    const signal = AbortSignal.any([req.signal, AbortSignal.timeout(withinMs)])
     try {
       // libp2p orders the addresses (mesh/dial-order.ts): unreachable private ones after relays.
       return await openStream(host, peerIdFromString(req.peerId), TASK_PROTOCOL, { signal, addrs: req.addrs })

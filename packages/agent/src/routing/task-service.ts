@@ -36,6 +36,8 @@ export interface TaskServiceInit {
 
 type Channel = FrameChannel<SubmitterFrame, ExecutorFrame>
 const noop = () => {}
+/** Finished copies whose claims are remembered; a copy is taken up again within seconds if at all. */
+const BILLED_KEPT = 1_024
 
 /**
  * The executor's side of the task protocol. An offer that is malformed, misaddressed, forged,
@@ -49,6 +51,13 @@ export class TaskService {
   /** The stream currently reporting on each of this node's copies (a retried offer takes over). */
   readonly #attached = new Map<string, Channel>()
   readonly #open = new Set<Channel>()
+  /** Results on their way out, which a stop lets finish. */
+  readonly #closing = new Set<Promise<void>>()
+  /**
+   * Each finished copy's claim, stored once: a submitter that took a copy up again after losing
+   * its stream gets the result without a second bill.
+   */
+  readonly #billed = new Map<string, Promise<void>>()
   #stopping = false
 
   constructor(init: TaskServiceInit) {
@@ -72,9 +81,16 @@ export class TaskService {
     await this.#init.register(this.handle)
   }
 
-  /** Drops every stream; the tasks they carried are the engine's to wind down. */
+  /**
+   * Stopped after the engine, which gives its peers' copies up (each submitter gets that as the
+   * copy's result and runs the task elsewhere): results on their way out are let go, then every
+   * stream still open is dropped.
+   */
   async stop(): Promise<void> {
     this.#stopping = true
+    const grace = AbortSignal.timeout(this.#init.options.cancelGraceMs)
+    const left = new Promise<void>((r) => grace.addEventListener('abort', () => r(), { once: true }))
+    await Promise.race([Promise.allSettled([...this.#closing]), left])
     for (const io of this.#open) io.abort(new Error('the executor is stopping'))
   }
 
@@ -209,7 +225,9 @@ export class TaskService {
           result: t.result,
           error: t.error,
         })
-        void io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
+        const closed = io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs)).catch(noop)
+        this.#closing.add(closed)
+        void closed.finally(() => this.#closing.delete(closed))
       }
       if (settlement === undefined || quote === undefined) return result()
       // The claim is stored before the result leaves: a crash in between loses neither.
@@ -217,10 +235,15 @@ export class TaskService {
         tokens: usedTokens(offer.spec, tokensSent, t.result),
         cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0),
       }
-      settlement
-        .executed(offer, quote, usage)
-        .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))
-        .finally(result)
+      let billed = this.#billed.get(taskId)
+      if (billed === undefined) {
+        billed = settlement
+          .executed(offer, quote, usage)
+          .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))
+        this.#billed.set(taskId, billed)
+        if (this.#billed.size > BILLED_KEPT) this.#billed.delete(this.#billed.keys().next().value!)
+      }
+      void billed.finally(result)
     }
     let running = false
     let last = 0

@@ -14,6 +14,7 @@ import {
   OfferNonces,
   type RoutingOptions,
   routingOptions,
+  type SettlementPort,
   TaskClient,
   TaskService,
 } from '../../src/routing/index.ts'
@@ -55,6 +56,8 @@ export class ExecutorNode {
   readonly sandbox = new ScriptedSandbox()
   readonly log = createLogger('silent')
   models: string[] = []
+  /** The ledger's side, when a test sets one before `start()`. */
+  settlement: SettlementPort | undefined
   host!: MeshHost
   peerId = ''
   engine!: TaskEngine
@@ -69,8 +72,8 @@ export class ExecutorNode {
   }
 
   async restart(): Promise<void> {
-    await this.service.stop()
     await this.engine.stop()
+    await this.service.stop()
     await this.host.unhandle(TASK_PROTOCOL)
     await this.#startParts()
   }
@@ -89,6 +92,7 @@ export class ExecutorNode {
       nonces: new OfferNonces(this.store),
       unableToRun: (spec) => (spec.kind !== 'run' && this.models.length === 0 ? 'no model here' : null),
       register: (handler) => this.host.handle(TASK_PROTOCOL, handler, { runOnLimitedConnection: true }),
+      settlement: this.settlement,
       log: this.log,
     })
     await this.service.start()
@@ -100,8 +104,8 @@ export class ExecutorNode {
 
   async stop(): Promise<void> {
     this.sandbox.release()
-    await this.service.stop()
     await this.engine.stop()
+    await this.service.stop()
     await this.host.stop()
     this.store.close()
     rmSync(this.dir, { recursive: true, force: true })

@@ -134,6 +134,63 @@ describe('TaskService', () => {
     expect(executor.sandbox.calls.length).toBe(runs)
   })
 
+  it('bills a finished copy once, however often its submitter asks for it again', async () => {
+    const bills: string[] = []
+    const billed = new ExecutorNode()
+    billed.settlement = {
+      quote: async () => ({ ok: true, quote: { perKTokens: 0, perCpuSecond: 1, max: 10 } }),
+      executed: async (offer) => {
+        bills.push(`${offer.taskId}/${offer.attempt}`)
+      },
+      quoted: () => null,
+      observed: () => {},
+    }
+    await billed.start()
+    try {
+      const body = offerBody({ executor: billed.peerId })
+      for (let i = 0; i < 3; i++) {
+        const s = await rawStream(submitter.host, billed)
+        await s.io.send({
+          type: 'offer',
+          offer: await signOffer({ ...body, nonce: newNonce() }, submitter.key),
+        })
+        expect(await until(s.next, 'result')).toMatchObject({ status: 'succeeded', taskId: body.taskId })
+      }
+      expect(bills).toEqual([`${body.taskId}/1`])
+    } finally {
+      await billed.stop()
+    }
+  })
+
+  it('gives a running copy up on its stream when the node stops: the submitter hears why', async () => {
+    const stopping = await new ExecutorNode().start()
+    stopping.sandbox.hold = true
+    let copy = ''
+    const running = submitter.client.run({
+      peerId: stopping.peerId,
+      addrs: stopping.addrs(),
+      taskId: 'stopped-under-it',
+      attempt: 1,
+      spec: runSpec(),
+      signal: AbortSignal.timeout(15_000),
+      onAccept: (a) => {
+        copy = a.executorTaskId
+      },
+    })
+    try {
+      await waitUntil(() => copy !== '' && stopping.engine.get(copy).status === 'running')
+      // A node stops its engine first, then the service (node.ts): this is that order.
+      await stopping.engine.stop()
+      await stopping.service.stop()
+      expect(await running).toMatchObject({
+        status: 'cancelled',
+        error: { code: 'executor_gone', message: 'the executor is stopping' },
+      })
+    } finally {
+      await stopping.stop()
+    }
+  })
+
   it('cancels its copy when the submitter cancels, and when the submitter’s stream goes away', async () => {
     executor.sandbox.hold = true
     const ctrl = new AbortController()
