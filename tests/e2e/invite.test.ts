@@ -1,7 +1,7 @@
 import { decodeInvite, INVITE_PREFIX } from '@edgecoder/protocol'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, runCli, waitFor } from './harness.ts'
-import { peersOf, startMeshAgent, tcpAddr } from './mesh-helpers.ts'
+import { peersOf, startMeshAgent, tcpAddr, waitForMesh } from './mesh-helpers.ts'
 
 const TOKEN = 'invite-mesh-token-0123456789'
 
@@ -47,8 +47,8 @@ describe('invites', () => {
   it('joins that private mesh with `start --join`, kept in its settings', async () => {
     const line = (await runCli(['invite', '--api-url', a.apiUrl])).stdout.trim()
     const b = await startMeshAgent(['--join', line])
-    await waitFor(() => sees(b, a), 15_000, 100)
-    await waitFor(() => sees(a, b), 15_000, 100)
+    await waitForMesh([a, b], () => sees(b, a), 15_000)
+    await waitForMesh([a, b], () => sees(a, b), 15_000)
     const s = await settingsOf(b)
     expect(s.meshToken).toBe(TOKEN)
     expect(s.bootstrapPeers).toEqual(decodeInvite(line).addrs)
@@ -69,7 +69,7 @@ describe('invites', () => {
     const res = await c.api('/orchestration/join', { method: 'POST', json: { invite } })
     expect(res.status).toBe(200)
     expect(((await res.json()) as { meshToken: string }).meshToken).toBe(TOKEN)
-    await waitFor(() => sees(c, a), 15_000, 100)
+    await waitForMesh([a, c], () => sees(c, a), 15_000)
     await c.stop()
   })
 

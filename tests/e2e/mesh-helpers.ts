@@ -178,3 +178,36 @@ export async function heartbeatsPass(agents: Agent[], n: number, timeoutMs = 30_
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
+
+/**
+ * What each agent's mesh looks like, for the message of a mesh wait that timed out: connections,
+ * gossip peers, the table, and the last lines of the agent's log.
+ */
+export async function meshDiagnosis(agents: AgentProcess[]): Promise<string> {
+  const parts = await Promise.all(
+    agents.map(async (a) => {
+      const stats = await statsOf(a).catch((e: Error) => e.message)
+      const peers = await peersOf(a).catch((e: Error) => e.message)
+      const table = Array.isArray(peers) ? peers.map((p) => `${p.peerId.slice(-8)} ${p.state}`) : peers
+      const s =
+        typeof stats === 'string'
+          ? stats
+          : `connections ${stats.connections}, topic peers ${stats.topicPeers}, mesh peers ${stats.meshPeers}, gossip ${JSON.stringify(stats.gossip)}`
+      const log = a.stderr().trim().split('\n').slice(-15).join('\n')
+      return `${a.ready.peerId.slice(-8)}: ${s}; table [${table}]\n${log}`
+    }),
+  )
+  return parts.join('\n---\n')
+}
+
+/** `waitFor`, whose timeout names what `agents` saw of the mesh. */
+export async function waitForMesh<T>(
+  agents: AgentProcess[],
+  check: () => Promise<T> | T,
+  timeoutMs: number,
+  intervalMs = 100,
+): Promise<T> {
+  return waitFor(check, timeoutMs, intervalMs).catch(async (err: Error) => {
+    throw new Error(`${err.message}\n${await meshDiagnosis(agents)}`)
+  })
+}

@@ -75,9 +75,14 @@ describe('churn during a 100-task run', () => {
       if (copy.status === 'succeeded')
         wins.set(copy.origin!.taskId, [...(wins.get(copy.origin!.taskId) ?? []), at])
     const doubles = [...wins].filter(([, at]) => at.length > 1)
+    const takenUp = tasks.filter((t) =>
+      t.route.some((h) => h.reasons[0]?.startsWith('taken up again')),
+    ).length
     console.log(
-      `routing churn: ${TASKS} tasks, ${reruns.length} rerun, ${copies.length} copies on ${executors.size} executors, ${doubles.length} run to success twice`,
+      `routing churn: ${TASKS} tasks, ${reruns.length} rerun, ${takenUp} taken up again after a lost stream, ${copies.length} copies on ${executors.size} executors, ${doubles.length} run to success twice`,
     )
+    for (const [id] of doubles)
+      console.log(`routing churn: run twice: ${JSON.stringify(tasks.find((t) => t.id === id)!.route)}`)
     expect(doubles).toEqual([])
     for (const t of tasks) expect(wins.get(t.id)).toEqual([t.executor!.peerId])
     // Six agents and a hundred tasks on two shared cores: a backstop, not a measure.
