@@ -6,6 +6,7 @@ import {
   SubmitterFrame,
   type TaskEvent,
   type TaskOfferBody,
+  type TaskRecord,
   type TaskSpec,
   type TaskWireEvent,
   type TestReport,
@@ -197,6 +198,34 @@ export class TaskService {
     await io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs))
   }
 
+  /**
+   * Stores the claim for a finished copy before its result leaves (a crash in between loses
+   * neither), once per copy: a submitter that takes the copy up again is not billed again.
+   */
+  #bill(
+    offer: TaskOfferBody,
+    quote: PriceQuote | undefined,
+    taskId: string,
+    t: TaskRecord,
+    tokensSent: number,
+  ): Promise<void> {
+    const { settlement } = this.#init
+    if (settlement === undefined || quote === undefined) return Promise.resolve()
+    let billed = this.#billed.get(taskId)
+    if (billed === undefined) {
+      const usage = {
+        tokens: usedTokens(offer.spec, tokensSent, t.result),
+        cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0),
+      }
+      billed = settlement
+        .executed(offer, quote, usage)
+        .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))
+      this.#billed.set(taskId, billed)
+      if (this.#billed.size > BILLED_KEPT) this.#billed.delete(this.#billed.keys().next().value!)
+    }
+    return billed
+  }
+
   /** Streams heartbeats and progress of the copy to the submitter, then its result. */
   #report(
     io: Channel,
@@ -204,7 +233,7 @@ export class TaskService {
     taskId: string,
     quote: PriceQuote | undefined,
   ): { stop: () => void; finished: boolean } {
-    const { engine, settlement } = this.#init
+    const { engine } = this.#init
     const state = { finished: false, stop: noop }
     // Tokens as the submitter sees them: the non-empty token frames sent on this stream.
     let tokensSent = 0
@@ -216,7 +245,7 @@ export class TaskService {
       const t = engine.get(taskId)
       if (!FINAL_STATUSES.includes(t.status)) return
       const status = t.status as 'succeeded' | 'failed' | 'cancelled'
-      const result = () => {
+      const result = async () => {
         send({
           type: 'result',
           taskId: offer.taskId,
@@ -225,25 +254,12 @@ export class TaskService {
           result: t.result,
           error: t.error,
         })
-        const closed = io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs)).catch(noop)
-        this.#closing.add(closed)
-        void closed.finally(() => this.#closing.delete(closed))
+        await io.close(AbortSignal.timeout(this.#init.options.answerTimeoutMs)).catch(noop)
       }
-      if (settlement === undefined || quote === undefined) return result()
-      // The claim is stored before the result leaves: a crash in between loses neither.
-      const usage = {
-        tokens: usedTokens(offer.spec, tokensSent, t.result),
-        cpuMs: Math.round(t.result?.durations.sandboxMs ?? 0),
-      }
-      let billed = this.#billed.get(taskId)
-      if (billed === undefined) {
-        billed = settlement
-          .executed(offer, quote, usage)
-          .catch((err: Error) => this.#init.log.error({ err, taskId }, 'could not bill the task'))
-        this.#billed.set(taskId, billed)
-        if (this.#billed.size > BILLED_KEPT) this.#billed.delete(this.#billed.keys().next().value!)
-      }
-      void billed.finally(result)
+      // From here until the stream closes the copy's result is on its way: a stop waits for it.
+      const leaving = this.#bill(offer, quote, taskId, t, tokensSent).then(result)
+      this.#closing.add(leaving)
+      void leaving.finally(() => this.#closing.delete(leaving))
     }
     let running = false
     let last = 0

@@ -106,7 +106,11 @@ export class TaskEngine {
     this.#policyTimer = setInterval(() => this.#pump(), 60_000).unref()
   }
 
-  /** Stops taking work; running tasks are interrupted and go back to the queue for the next start. */
+  /**
+   * Stops taking work; this node's running tasks are interrupted and go back to the queue for the
+   * next start. Peers' tasks, running or waiting, are given up now (their submitters rerun them)
+   * rather than at the next start, so each submitter hears it while its stream is still open.
+   */
   async stop(): Promise<void> {
     this.#started = false
     clearInterval(this.#policyTimer)
@@ -115,6 +119,7 @@ export class TaskEngine {
     for (const r of this.#running.values())
       r.controller.abort(new EngineStoppingError('the node is stopping'))
     await Promise.allSettled([...this.#running.values()].map((r) => r.done))
+    for (const id of this.store.activeAdopted()) this.#runs.abandon(id, 'the executor is stopping')
   }
 
   /** Accepts a task from the local API: persisted as queued before its id is returned. */

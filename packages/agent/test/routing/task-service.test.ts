@@ -162,32 +162,76 @@ describe('TaskService', () => {
     }
   })
 
-  it('gives a running copy up on its stream when the node stops: the submitter hears why', async () => {
+  it('gives its copies up on their streams when the node stops, running and waiting: the submitters hear why', async () => {
     const stopping = await new ExecutorNode().start()
+    stopping.settings.update({ maxConcurrentTasks: 1 })
     stopping.sandbox.hold = true
-    let copy = ''
-    const running = submitter.client.run({
-      peerId: stopping.peerId,
-      addrs: stopping.addrs(),
-      taskId: 'stopped-under-it',
-      attempt: 1,
-      spec: runSpec(),
-      signal: AbortSignal.timeout(15_000),
-      onAccept: (a) => {
-        copy = a.executorTaskId
-      },
-    })
+    const copies: string[] = []
+    const offer = (taskId: string) =>
+      submitter.client.run({
+        peerId: stopping.peerId,
+        addrs: stopping.addrs(),
+        taskId,
+        attempt: 1,
+        spec: runSpec(),
+        signal: AbortSignal.timeout(15_000),
+        onAccept: (a) => {
+          copies.push(a.executorTaskId)
+        },
+      })
+    const running = offer('stopped-under-it')
+    await waitUntil(() => copies.length === 1 && stopping.engine.get(copies[0]!).status === 'running')
+    const waiting = offer('waiting-behind-it')
+    await waitUntil(() => copies.length === 2)
     try {
-      await waitUntil(() => copy !== '' && stopping.engine.get(copy).status === 'running')
       // A node stops its engine first, then the service (node.ts): this is that order.
       await stopping.engine.stop()
       await stopping.service.stop()
-      expect(await running).toMatchObject({
+      const gone = {
         status: 'cancelled',
         error: { code: 'executor_gone', message: 'the executor is stopping' },
-      })
+      }
+      expect(await running).toMatchObject(gone)
+      expect(await waiting).toMatchObject(gone)
     } finally {
       await stopping.stop()
+    }
+  })
+
+  it('lets the result of a copy that finished as the node stopped leave before dropping its stream', async () => {
+    let stored = () => {}
+    const billing = new ExecutorNode()
+    billing.settlement = {
+      quote: async () => ({ ok: true, quote: { perKTokens: 0, perCpuSecond: 1, max: 10 } }),
+      // The claim is being stored when the node is told to stop.
+      executed: () => new Promise<void>((r) => (stored = r)),
+      quoted: () => null,
+      observed: () => {},
+    }
+    await billing.start()
+    let billed = false
+    const bill = billing.settlement.executed
+    billing.settlement.executed = (...args) => {
+      billed = true
+      return bill(...args)
+    }
+    try {
+      const done = submitter.client.run({
+        peerId: billing.peerId,
+        addrs: billing.addrs(),
+        taskId: 'finished-at-the-stop',
+        attempt: 1,
+        spec: runSpec(),
+        signal: AbortSignal.timeout(15_000),
+      })
+      await waitUntil(() => billed)
+      await billing.engine.stop()
+      const stopped = billing.service.stop()
+      stored()
+      await stopped
+      expect(await done).toMatchObject({ status: 'succeeded' })
+    } finally {
+      await billing.stop()
     }
   })
 
