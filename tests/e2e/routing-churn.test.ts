@@ -1,13 +1,15 @@
 import type { TaskRecord } from '@edgecoder/protocol'
 import { afterAll, describe, expect, it } from 'vitest'
 import { type AgentProcess, cleanupAgents, waitFor } from './harness.ts'
-import { tcpAddr } from './mesh-helpers.ts'
+import { peersOf, tcpAddr } from './mesh-helpers.ts'
 import { allTasks, expectMeshed, hops, sleepTask, startNode } from './routing-helpers.ts'
 import { readTaskEvents, submitOk } from './tasks-helpers.ts'
 
 afterAll(cleanupAgents)
 
 const TASKS = 100
+/** Submitted before the churn; the rest once the newcomers are in the coordinator's view. */
+const FIRST = 60
 
 describe('churn during a 100-task run', () => {
   it('completes every task exactly once while workers join and leave, the seed included', async () => {
@@ -20,7 +22,10 @@ describe('churn during a 100-task run', () => {
     await expectMeshed([seed, c!, w1!, w2!, w3!])
 
     const ids: string[] = []
-    for (let i = 0; i < TASKS; i++) ids.push(await submitOk(c!, sleepTask(0.25, `t${i}`)))
+    const submit = async (from: number, to: number) => {
+      for (let i = from; i < to; i++) ids.push(await submitOk(c!, sleepTask(0.25, `t${i}`)))
+    }
+    await submit(0, FIRST)
     const succeeded = async () => (await allTasks(c!)).filter((t) => t.status === 'succeeded').length
 
     // The churn, paced by progress: a worker killed, two joining (one through a non-seed peer
@@ -37,9 +42,15 @@ describe('churn during a 100-task run', () => {
     const seedDir = seed.dataDir
     await at(45, 'the seed leaves', () => seed.stop('SIGTERM'))
     const w4 = await joining
-    const [w5, w1back] = await at(60, 'a worker joins and the killed one comes back', () =>
+    const [w5, w1back] = await at(50, 'a worker joins and the killed one comes back', () =>
       Promise.all([startNode('worker', boot(w3!)), startNode('worker', boot(w2!), { dataDir: w1Dir })]),
     )
+    // On a loaded machine a newcomer can take long to start; the last tasks wait until the
+    // coordinator sees the three, so that the newcomers have work to take.
+    const online = async (a: AgentProcess) =>
+      (await peersOf(c!)).some((p) => p.peerId === a.ready.peerId && p.state === 'online')
+    await waitFor(async () => (await online(w4!)) && (await online(w5!)) && (await online(w1back!)), 60_000)
+    await submit(FIRST, TASKS)
 
     await waitFor(async () => (await succeeded()) === TASKS, 180_000, 250)
     console.log(`routing churn: ${log.join('; ')}`)
