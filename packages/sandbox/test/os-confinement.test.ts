@@ -73,8 +73,10 @@ describe('OS confinement of the sandbox process (bubblewrap)', () => {
       const tryRead = (p) => { try { fs.readFileSync(p); return 'READ' } catch (e) { return e.code } }
       const files = [${JSON.stringify(join(dataDir, 'api-token'))}, '/etc/passwd', ${JSON.stringify(join(process.cwd(), 'package.json'))}]
       console.log(JSON.stringify({ files: files.map(tryRead), tmp: fs.readdirSync('/tmp') }))`)
-    // The host's /tmp (where this agent's data dir is) has files; the sandbox's is its own, empty.
-    expect(result).toEqual({ files: ['ENOENT', 'ENOENT', 'ENOENT'], tmp: [] })
+    // The host's /tmp (where this agent's data dir is) has files; the sandbox's is its own, empty
+    // but for the mount point of its runtime when the checkout itself lives under /tmp.
+    const under = /^\/tmp\/([^/]+)/.exec(process.cwd())?.[1]
+    expect(result).toEqual({ files: ['ENOENT', 'ENOENT', 'ENOENT'], tmp: under ? [under] : [] })
   })
 
   it('cannot reach the agent’s API over loopback, nor any network', async () => {
