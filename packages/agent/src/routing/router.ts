@@ -195,15 +195,13 @@ export class MeshRouter implements TaskRouter {
       try {
         r = await offer()
       } catch (err) {
-        // Only the stream may be gone: the copy can still be running there, or have just finished.
-        // Ask the executor for it once (the same attempt) before running the task anywhere else,
-        // so that neither a slow executor's work is lost nor the task is run to success twice.
-        if (executorTaskId === null || signal.aborted) throw err
-        if (!(err instanceof ExecutorStalledError || err instanceof ExecutorLostError)) throw err
-        note(err instanceof ExecutorStalledError ? 'stalled' : 'lost', [
-          err.message,
-          'asking it again for its copy',
-        ])
+        // Only the stream is gone (the executor's side closed or reset it, so the node is there to
+        // ask): the copy can still be running there, or have just finished. Ask the executor for
+        // it once (the same attempt) before running the task anywhere else, so that neither its
+        // work is lost nor the task is run to success twice. A stall is not asked again: the
+        // executor is silent, and asking would only add another stall's wait before the rerun.
+        if (executorTaskId === null || signal.aborted || !(err instanceof ExecutorLostError)) throw err
+        note('lost', [err.message, 'asking it again for its copy'])
         try {
           r = await offer({ skipEvents: events, since })
         } catch (again) {

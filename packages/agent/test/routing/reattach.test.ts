@@ -159,18 +159,17 @@ describe('a submitter that loses the stream of an accepted task', () => {
     expect(reports).toHaveLength(1)
   })
 
-  it('follows a copy found still running after a stall to its result, without a rerun', async () => {
+  it('reruns a stalled task without asking the silent executor again: a stall costs one wait', async () => {
     behaviour = async (io, o, n) => {
-      await accept(io, o)
+      await accept(io, o, `copy-${n}`)
       if (n === 1) return // silent from here: the submitter calls it stalled
-      await io.send({ type: 'heartbeat', state: 'running' })
       await result(io, o)
       await io.close()
     }
     const t = await finished(engine.submit(spec).id)
     expect(t.status).toBe('succeeded')
-    expect(offers).toEqual([{ attempt: 1 }, { attempt: 1 }])
-    expect(events(t)).toEqual(['chosen', 'accepted', 'stalled', 'accepted', 'completed'])
+    expect(offers).toEqual([{ attempt: 1 }, { attempt: 2 }])
+    expect(events(t)).toEqual(['chosen', 'accepted', 'stalled', 'chosen', 'accepted', 'completed'])
   })
 
   it('reruns the task (the next attempt) when the copy was given up there, and says why', async () => {
