@@ -271,10 +271,22 @@ describe('TaskEngine adopting peers’ tasks', () => {
     const running = e1.adopt(run, origin('running'))
     const waiting = e1.adopt(run, origin('waiting'))
     await e1.stop()
-    expect(e1.get(running.id)).toMatchObject({ status: 'cancelled', error: { code: 'executor_gone' } })
-    expect(e1.get(waiting.id).status).toBe('queued')
+    // Stopping, it gives up the running and the waiting copy alike, while their streams are open.
+    const gone = {
+      status: 'cancelled',
+      error: { code: 'executor_gone', message: 'the executor is stopping' },
+    }
+    expect(e1.get(running.id)).toMatchObject(gone)
+    expect(e1.get(waiting.id)).toMatchObject(gone)
+    // A copy a crash left behind (no stop) is given up at the next start.
     const e2 = executor()
     await e2.start()
-    expect(e2.get(waiting.id)).toMatchObject({ status: 'cancelled', error: { code: 'executor_gone' } })
+    const left = e2.adopt(run, origin('left by a crash'))
+    const e3 = executor()
+    await e3.start()
+    expect(e3.get(left.id)).toMatchObject({
+      status: 'cancelled',
+      error: { code: 'executor_gone', message: 'the executor restarted' },
+    })
   })
 })
